@@ -1,0 +1,406 @@
+package io.machvm.store;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteBuffer;
+import java.util.BitSet;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * Off-heap pages of one size in direct {@link ByteBuffer} slabs, named by {@code int} handles and shared by
+ * reference count (copy-on-write). Handle {@link #NO_PAGE} is the zero-fill page: it has no storage and reads as
+ * zeros. Slabs are allocated lazily from a {@link StoreCapacity} and given back as soon as they hold no page.
+ *
+ * <p>Thread-safe. Reference counts are atomic; slot allocation and release take one short lock per batch.
+ */
+public final class PageStore {
+    /** The handle of the zero-fill page. */
+    public static final int NO_PAGE = 0;
+
+    private static final VarHandle REFS = MethodHandles.arrayElementVarHandle(int[].class);
+
+    private final int pageSize;
+    private final int pageShift;
+    private final int slotBits;
+    private final int slotMask;
+    private final long slabBytes;
+    private final StoreCapacity capacity;
+    private final AtomicReferenceArray<Slab> slabs;
+    private final ReentrantLock lock = new ReentrantLock();
+    /** Slabs that have a free or never-used slot; guarded by {@link #lock}. */
+    private final BitSet slabsWithRoom = new BitSet();
+    /** Free plus never-used slots in existing slabs; guarded by {@link #lock}. */
+    private long slotsWithRoom;
+    private final AtomicLong residentPages = new AtomicLong();
+    private final AtomicLong sharedPages = new AtomicLong();
+    private final AtomicLong slabCount = new AtomicLong();
+    private final ByteBuffer zeroPage;
+
+    private static final class Slab {
+        final ByteBuffer bytes;
+        final long sizeBytes;
+        final int slots;
+        final int[] refs;
+        final int[] freeSlots;
+        int freeTop;
+        int neverUsed;
+        int used;
+
+        Slab(ByteBuffer bytes, long sizeBytes, int slots) {
+            this.bytes = bytes;
+            this.sizeBytes = sizeBytes;
+            this.slots = slots;
+            this.refs = new int[slots];
+            this.freeSlots = new int[slots];
+            this.neverUsed = 0;
+        }
+
+        int room() {
+            return freeTop + (slots - neverUsed);
+        }
+    }
+
+    /**
+     * @param pageSize  bytes per page, a power of two
+     * @param slabBytes bytes per slab, a power-of-two multiple of the page size
+     * @param capacity  the budget slabs are drawn from (shared with other stores)
+     */
+    public PageStore(int pageSize, long slabBytes, StoreCapacity capacity) {
+        if (pageSize < 512 || Integer.bitCount(pageSize) != 1) {
+            throw new IllegalArgumentException("page size must be a power of two >= 512: " + pageSize);
+        }
+        if (slabBytes < pageSize || Long.bitCount(slabBytes) != 1 || slabBytes > (1L << 30)) {
+            throw new IllegalArgumentException(
+                    "slab size must be a power of two between the page size and 1 GiB: " + slabBytes);
+        }
+        this.pageSize = pageSize;
+        this.pageShift = Integer.numberOfTrailingZeros(pageSize);
+        this.slabBytes = slabBytes;
+        this.slotBits = Long.numberOfTrailingZeros(slabBytes) - pageShift;
+        this.slotMask = (1 << slotBits) - 1;
+        this.capacity = capacity;
+        long maxSlabs = (capacity.capacityBytes() + slabBytes - 1) / slabBytes;
+        // Handles are positive ints: handle = (slab << slotBits | slot) + 1.
+        if (maxSlabs > (Integer.MAX_VALUE >> slotBits)) {
+            throw new IllegalArgumentException("capacity " + capacity.capacityBytes()
+                    + " needs more than 2^31 pages of " + pageSize + " bytes");
+        }
+        this.slabs = new AtomicReferenceArray<>((int) maxSlabs);
+        this.zeroPage = ByteBuffer.allocateDirect(pageSize);
+    }
+
+    public int pageSize() {
+        return pageSize;
+    }
+
+    public StoreCapacity capacity() {
+        return capacity;
+    }
+
+    /** Pages with at least one reference. */
+    public long residentPages() {
+        return residentPages.get();
+    }
+
+    /** Pages with two or more references (shared copy-on-write). */
+    public long sharedPages() {
+        return sharedPages.get();
+    }
+
+    /** Pages that could still be handed out: free slots in existing slabs plus what the budget still allows. */
+    public long freePages() {
+        lock.lock();
+        try {
+            return slotsWithRoom + capacity.remainingBytes() / pageSize;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Slabs currently allocated. */
+    public long slabCount() {
+        return slabCount.get();
+    }
+
+    // ---------------------------------------------------------------- allocation
+
+    /** Allocates one page holding zeros, with reference count 1. */
+    public int allocateZeroed() {
+        int[] one = new int[1];
+        allocate(one, 0, 1, true);
+        return one[0];
+    }
+
+    /**
+     * Allocates {@code count} pages into {@code out[offset..]}, each with reference count 1; all or nothing.
+     *
+     * @param zeroed whether the pages must read as zeros (otherwise their content is unspecified and the caller
+     *               overwrites all of it)
+     * @throws StoreExhaustedException when the capacity cannot supply them; nothing is then allocated
+     */
+    public void allocate(int[] out, int offset, int count, boolean zeroed) {
+        if (count == 0) {
+            return;
+        }
+        int taken = 0;
+        lock.lock();
+        try {
+            if (slotsWithRoom + capacity.remainingBytes() / pageSize < count) {
+                throw exhausted(count);
+            }
+            while (taken < count) {
+                int slabIndex = slabsWithRoom.nextSetBit(0);
+                if (slabIndex < 0) {
+                    slabIndex = newSlab();
+                    if (slabIndex < 0) {
+                        break;
+                    }
+                }
+                Slab slab = slabs.get(slabIndex);
+                while (taken < count && slab.room() > 0) {
+                    int slot;
+                    boolean clean;
+                    if (slab.freeTop > 0) {
+                        slot = slab.freeSlots[--slab.freeTop];
+                        clean = false;
+                    } else {
+                        slot = slab.neverUsed++;
+                        clean = true;
+                    }
+                    slab.used++;
+                    slotsWithRoom--;
+                    REFS.setRelease(slab.refs, slot, 1);
+                    if (zeroed && !clean) {
+                        slab.bytes.put(slot << pageShift, zeroPage, 0, pageSize);
+                    }
+                    out[offset + taken++] = ((slabIndex << slotBits) | slot) + 1;
+                }
+                if (slab.room() == 0) {
+                    slabsWithRoom.clear(slabIndex);
+                }
+            }
+            if (taken < count) {
+                for (int i = 0; i < taken; i++) {
+                    freeLocked(out[offset + i]);
+                }
+                throw exhausted(count);
+            }
+        } finally {
+            lock.unlock();
+        }
+        residentPages.addAndGet(count);
+    }
+
+    private StoreExhaustedException exhausted(int count) {
+        return new StoreExhaustedException("page store exhausted: " + count + " more page(s) of " + pageSize
+                + " bytes do not fit in the capacity of " + capacity.capacityBytes() + " bytes");
+    }
+
+    /** Creates a slab at the lowest free index; returns its index, or -1 when the budget or direct memory is out. */
+    private int newSlab() {
+        long grant = capacity.reserveUpTo(slabBytes, pageSize);
+        if (grant == 0) {
+            return -1;
+        }
+        ByteBuffer bytes;
+        try {
+            bytes = ByteBuffer.allocateDirect((int) grant);
+        } catch (OutOfMemoryError directMemoryExhausted) {
+            capacity.release(grant);
+            return -1;
+        }
+        int index = 0;
+        while (slabs.get(index) != null) {
+            index++;
+        }
+        int slots = (int) (grant >> pageShift);
+        slabs.set(index, new Slab(bytes, grant, slots));
+        slabsWithRoom.set(index);
+        slotsWithRoom += slots;
+        slabCount.incrementAndGet();
+        return index;
+    }
+
+    // ---------------------------------------------------------------- reference counts
+
+    /** Adds a reference to {@code handle} (no-op for the zero page). */
+    public void retain(int handle) {
+        if (handle == NO_PAGE) {
+            return;
+        }
+        int h = handle - 1;
+        int before = (int) REFS.getAndAdd(slabs.get(h >>> slotBits).refs, h & slotMask, 1);
+        if (before == 1) {
+            sharedPages.incrementAndGet();
+        } else if (before <= 0) {
+            throw new IllegalStateException("retain of free page handle " + handle);
+        }
+    }
+
+    /** Drops a reference to {@code handle}; the page is freed with its last reference. */
+    public void release(int handle) {
+        if (handle == NO_PAGE) {
+            return;
+        }
+        if (dropReference(handle)) {
+            lock.lock();
+            try {
+                freeLocked(handle);
+            } finally {
+                lock.unlock();
+            }
+            residentPages.decrementAndGet();
+        }
+    }
+
+    /** Drops one reference from each of {@code handles[0..count)}, taking the allocation lock at most once. */
+    public void releaseAll(int[] handles, int count) {
+        int freed = 0;
+        for (int i = 0; i < count; i++) {
+            int handle = handles[i];
+            if (handle != NO_PAGE && dropReference(handle)) {
+                handles[freed++] = handle;
+            }
+        }
+        if (freed == 0) {
+            return;
+        }
+        lock.lock();
+        try {
+            for (int i = 0; i < freed; i++) {
+                freeLocked(handles[i]);
+            }
+        } finally {
+            lock.unlock();
+        }
+        residentPages.addAndGet(-freed);
+    }
+
+    /** Returns true when the reference dropped was the last one. */
+    private boolean dropReference(int handle) {
+        int h = handle - 1;
+        int before = (int) REFS.getAndAdd(slabs.get(h >>> slotBits).refs, h & slotMask, -1);
+        if (before == 2) {
+            sharedPages.decrementAndGet();
+        } else if (before <= 0) {
+            throw new IllegalStateException("release of free page handle " + handle);
+        }
+        return before == 1;
+    }
+
+    private void freeLocked(int handle) {
+        int h = handle - 1;
+        int slabIndex = h >>> slotBits;
+        Slab slab = slabs.get(slabIndex);
+        REFS.setRelease(slab.refs, h & slotMask, 0);
+        slab.freeSlots[slab.freeTop++] = h & slotMask;
+        slab.used--;
+        slotsWithRoom++;
+        slabsWithRoom.set(slabIndex);
+        if (slab.used == 0) {
+            // Give an empty slab back so that direct memory follows the resident set down.
+            slabs.set(slabIndex, null);
+            slabsWithRoom.clear(slabIndex);
+            slotsWithRoom -= slab.room();
+            capacity.release(slab.sizeBytes);
+            slabCount.decrementAndGet();
+        }
+    }
+
+    /** The current reference count of {@code handle} (0 for the zero page). */
+    public int referenceCount(int handle) {
+        if (handle == NO_PAGE) {
+            return 0;
+        }
+        int h = handle - 1;
+        return (int) REFS.getAcquire(slabs.get(h >>> slotBits).refs, h & slotMask);
+    }
+
+    /** Whether writing {@code handle} in place would be seen through another reference. */
+    public boolean isShared(int handle) {
+        return referenceCount(handle) > 1;
+    }
+
+    // ---------------------------------------------------------------- bytes
+
+    private ByteBuffer slabOf(int handle) {
+        return slabs.get((handle - 1) >>> slotBits).bytes;
+    }
+
+    private int offsetOf(int handle) {
+        return ((handle - 1) & slotMask) << pageShift;
+    }
+
+    /** Copies {@code length} bytes at {@code pageOffset} of a page (zeros for the zero page) into {@code dst}. */
+    public void read(int handle, int pageOffset, byte[] dst, int dstOffset, int length) {
+        if (handle == NO_PAGE) {
+            java.util.Arrays.fill(dst, dstOffset, dstOffset + length, (byte) 0);
+        } else {
+            slabOf(handle).get(offsetOf(handle) + pageOffset, dst, dstOffset, length);
+        }
+    }
+
+    /** Stores {@code length} bytes of {@code src} at {@code pageOffset} of a page the caller owns exclusively. */
+    public void write(int handle, int pageOffset, byte[] src, int srcOffset, int length) {
+        slabOf(handle).put(offsetOf(handle) + pageOffset, src, srcOffset, length);
+    }
+
+    /** Stores the remaining bytes of {@code src} at {@code pageOffset} of a page the caller owns exclusively. */
+    public void write(int handle, int pageOffset, ByteBuffer src) {
+        int length = src.remaining();
+        slabOf(handle).put(offsetOf(handle) + pageOffset, src, src.position(), length);
+        src.position(src.position() + length);
+    }
+
+    /** Copies bytes between pages ({@code srcHandle} may be the zero page); the pages may be the same. */
+    public void copy(int srcHandle, int srcOffset, int dstHandle, int dstOffset, int length) {
+        ByteBuffer source = srcHandle == NO_PAGE ? zeroPage : slabOf(srcHandle);
+        int sourceOffset = srcHandle == NO_PAGE ? 0 : offsetOf(srcHandle) + srcOffset;
+        if (srcHandle == dstHandle && srcHandle != NO_PAGE) {
+            // Bulk put between overlapping regions of one buffer is specified as if through a temporary copy.
+            source = source.duplicate();
+        }
+        slabOf(dstHandle).put(offsetOf(dstHandle) + dstOffset, source, sourceOffset, length);
+    }
+
+    /** Copies bytes from a page of {@code source} (possibly another store, or the zero page) into a page of this one. */
+    public void copyFrom(PageStore source, int srcHandle, int srcOffset, int dstHandle, int dstOffset, int length) {
+        if (source == this) {
+            copy(srcHandle, srcOffset, dstHandle, dstOffset, length);
+        } else if (srcHandle == NO_PAGE) {
+            zero(dstHandle, dstOffset, length);
+        } else {
+            slabOf(dstHandle).put(offsetOf(dstHandle) + dstOffset, source.slabOf(srcHandle),
+                    source.offsetOf(srcHandle) + srcOffset, length);
+        }
+    }
+
+    /** Fills {@code length} bytes at {@code pageOffset} of a page the caller owns exclusively with zeros. */
+    public void zero(int handle, int pageOffset, int length) {
+        slabOf(handle).put(offsetOf(handle) + pageOffset, zeroPage, 0, length);
+    }
+
+    /** Writes {@code length} bytes at {@code pageOffset} of a page to {@code out}, through {@code scratch}. */
+    public void writeTo(int handle, int pageOffset, int length, OutputStream out, byte[] scratch) throws IOException {
+        while (length > 0) {
+            int n = Math.min(length, scratch.length);
+            read(handle, pageOffset, scratch, 0, n);
+            out.write(scratch, 0, n);
+            pageOffset += n;
+            length -= n;
+        }
+    }
+
+    /** A read-only view of one page's bytes (the zero page for {@link #NO_PAGE}); position 0, limit page size. */
+    public ByteBuffer view(int handle) {
+        if (handle == NO_PAGE) {
+            return zeroPage.asReadOnlyBuffer();
+        }
+        int offset = offsetOf(handle);
+        return slabOf(handle).slice(offset, pageSize).asReadOnlyBuffer();
+    }
+}

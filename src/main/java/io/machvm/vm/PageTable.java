@@ -1,0 +1,195 @@
+package io.machvm.vm;
+
+/**
+ * A radix tree from page index to page handle, like a hardware page table: interior nodes of 1024 children and
+ * leaves of 1024 {@code int} handles, created on first use and dropped when empty. No object exists per page, so a
+ * resident page costs 4 bytes of heap plus its share of a leaf, and an untouched terabyte costs nothing.
+ *
+ * <p>Not thread-safe: a {@link VmMap} guards its table with its lock.
+ */
+final class PageTable {
+    private static final int BITS = 10;
+    private static final int FAN = 1 << BITS;
+    private static final int MASK = FAN - 1;
+    /** Leaves keep their count of non-zero handles in this extra slot. */
+    private static final int LEAF_COUNT = FAN;
+    /** Three interior levels above the leaves: page indexes below 2^40. */
+    static final long MAX_PAGES = 1L << (4 * BITS);
+
+    private static final class Node {
+        final Object[] children = new Object[FAN];
+        int count;
+    }
+
+    /** Receives one resident page of a walk. */
+    @FunctionalInterface
+    interface PageVisitor {
+        void visit(long pageIndex, int handle);
+    }
+
+    private Node root;
+    private long population;
+
+    /** Pages with a non-zero handle. */
+    long population() {
+        return population;
+    }
+
+    int get(long pageIndex) {
+        Node n = root;
+        if (n == null) {
+            return 0;
+        }
+        n = (Node) n.children[(int) (pageIndex >>> (3 * BITS)) & MASK];
+        if (n == null) {
+            return 0;
+        }
+        n = (Node) n.children[(int) (pageIndex >>> (2 * BITS)) & MASK];
+        if (n == null) {
+            return 0;
+        }
+        int[] leaf = (int[]) n.children[(int) (pageIndex >>> BITS) & MASK];
+        return leaf == null ? 0 : leaf[(int) pageIndex & MASK];
+    }
+
+    /** Sets the handle of a page (0 clears it) and returns the handle it replaces. */
+    int set(long pageIndex, int handle) {
+        if (pageIndex < 0 || pageIndex >= MAX_PAGES) {
+            throw new IllegalArgumentException("page index out of range: " + pageIndex);
+        }
+        if (handle == 0) {
+            return clear(pageIndex);
+        }
+        if (root == null) {
+            root = new Node();
+        }
+        Node top = root;
+        int i3 = (int) (pageIndex >>> (3 * BITS)) & MASK;
+        Node mid = (Node) top.children[i3];
+        if (mid == null) {
+            mid = new Node();
+            top.children[i3] = mid;
+            top.count++;
+        }
+        int i2 = (int) (pageIndex >>> (2 * BITS)) & MASK;
+        Node low = (Node) mid.children[i2];
+        if (low == null) {
+            low = new Node();
+            mid.children[i2] = low;
+            mid.count++;
+        }
+        int i1 = (int) (pageIndex >>> BITS) & MASK;
+        int[] leaf = (int[]) low.children[i1];
+        if (leaf == null) {
+            leaf = new int[FAN + 1];
+            low.children[i1] = leaf;
+            low.count++;
+        }
+        int i0 = (int) pageIndex & MASK;
+        int old = leaf[i0];
+        leaf[i0] = handle;
+        if (old == 0) {
+            leaf[LEAF_COUNT]++;
+            population++;
+        }
+        return old;
+    }
+
+    private int clear(long pageIndex) {
+        Node top = root;
+        if (top == null) {
+            return 0;
+        }
+        int i3 = (int) (pageIndex >>> (3 * BITS)) & MASK;
+        Node mid = (Node) top.children[i3];
+        if (mid == null) {
+            return 0;
+        }
+        int i2 = (int) (pageIndex >>> (2 * BITS)) & MASK;
+        Node low = (Node) mid.children[i2];
+        if (low == null) {
+            return 0;
+        }
+        int i1 = (int) (pageIndex >>> BITS) & MASK;
+        int[] leaf = (int[]) low.children[i1];
+        if (leaf == null) {
+            return 0;
+        }
+        int i0 = (int) pageIndex & MASK;
+        int old = leaf[i0];
+        if (old == 0) {
+            return 0;
+        }
+        leaf[i0] = 0;
+        population--;
+        if (--leaf[LEAF_COUNT] == 0) {
+            low.children[i1] = null;
+            if (--low.count == 0) {
+                mid.children[i2] = null;
+                if (--mid.count == 0) {
+                    top.children[i3] = null;
+                    if (--top.count == 0) {
+                        root = null;
+                    }
+                }
+            }
+        }
+        return old;
+    }
+
+    /** Visits every resident page in {@code [fromPage, toPage)} in index order, skipping empty subtrees. */
+    void forEach(long fromPage, long toPage, PageVisitor visitor) {
+        if (root == null || fromPage >= toPage) {
+            return;
+        }
+        long to = Math.min(toPage, MAX_PAGES);
+        long span2 = 1L << (3 * BITS);
+        long span1 = 1L << (2 * BITS);
+        long span0 = 1L << BITS;
+        for (long base3 = fromPage & -span2; base3 < to; base3 += span2) {
+            Node top = root;
+            if (top == null) {
+                return;
+            }
+            Node mid = (Node) top.children[(int) (base3 >>> (3 * BITS)) & MASK];
+            if (mid == null) {
+                continue;
+            }
+            for (long base2 = Math.max(base3, fromPage & -span1); base2 < Math.min(base3 + span2, to); base2 += span1) {
+                Node low = (Node) mid.children[(int) (base2 >>> (2 * BITS)) & MASK];
+                if (low == null) {
+                    continue;
+                }
+                for (long base1 = Math.max(base2, fromPage & -span0); base1 < Math.min(base2 + span1, to); base1 += span0) {
+                    int[] leaf = (int[]) low.children[(int) (base1 >>> BITS) & MASK];
+                    if (leaf == null) {
+                        continue;
+                    }
+                    long lo = Math.max(base1, fromPage);
+                    long hi = Math.min(base1 + span0, to);
+                    for (long p = lo; p < hi; p++) {
+                        int handle = leaf[(int) p & MASK];
+                        if (handle != 0) {
+                            visitor.visit(p, handle);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /** Whether any page in {@code [fromPage, toPage)} is resident. */
+    boolean anyResident(long fromPage, long toPage) {
+        if (toPage - fromPage <= 4) {
+            for (long p = fromPage; p < toPage; p++) {
+                if (get(p) != 0) {
+                    return true;
+                }
+            }
+            return false;
+        }
+        boolean[] found = new boolean[1];
+        forEach(fromPage, toPage, (p, h) -> found[0] = true);
+        return found[0];
+    }
+}

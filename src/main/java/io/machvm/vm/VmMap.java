@@ -1,0 +1,1041 @@
+package io.machvm.vm;
+
+import static io.machvm.vm.KernReturn.KERN_INVALID_ADDRESS;
+import static io.machvm.vm.KernReturn.KERN_INVALID_ARGUMENT;
+import static io.machvm.vm.KernReturn.KERN_NO_SPACE;
+import static io.machvm.vm.KernReturn.KERN_PROTECTION_FAILURE;
+import static io.machvm.vm.KernReturn.KERN_RESOURCE_SHORTAGE;
+import static io.machvm.vm.KernReturn.MACH_SEND_INVALID_DEST;
+
+import io.machvm.store.PageStore;
+import io.machvm.store.StoreExhaustedException;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.NavigableMap;
+import java.util.TreeMap;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+
+/**
+ * The address space of one task: its sorted map entries and its page table over a {@link PageStore}, with the Mach
+ * VM calls as methods. Each call sanitizes its arguments first, in the order that gives XNU's error precedence
+ * (SEMANTICS.md), validates the whole range, and only then changes anything: a call that throws
+ * {@link KernException} has changed nothing.
+ *
+ * <p>Thread-safe: one read/write lock per map; calls on one map are linearizable.
+ */
+public final class VmMap {
+    /** Bytes a streaming write moves per read from its source. */
+    private static final int STREAM_CHUNK = 64 * 1024;
+    private static final long MAX_READ_SIZE = 0xFFFF_FFFFL;
+    private static final int[] NO_HANDLES = new int[0];
+
+    private final PageStore store;
+    private final Flavor flavor;
+    private final ErrorModel errors;
+    private final int pageSize;
+    private final int pageShift;
+    private final long pageMask;
+    private final long minAddress;
+    private final long maxAddress;
+
+    private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+    private final TreeMap<Long, VmEntry> entries = new TreeMap<>();
+    private final PageTable pages = new PageTable();
+    private long virtualBytes;
+    private long nextObjectId = 1;
+    /** Every address below this is mapped: the search for free space starts here (XNU's first_free). */
+    private long firstFree;
+    private boolean terminated;
+
+    public VmMap(PageStore store, Flavor flavor, ErrorModel errors) {
+        if (store.pageSize() != flavor.pageSize()) {
+            throw new IllegalArgumentException("store pages of " + store.pageSize() + " bytes cannot back a "
+                    + flavor.wireName() + " map of " + flavor.pageSize() + "-byte pages");
+        }
+        this.store = store;
+        this.flavor = flavor;
+        this.errors = errors;
+        this.pageSize = flavor.pageSize();
+        this.pageShift = flavor.pageShift();
+        this.pageMask = pageSize - 1L;
+        this.minAddress = flavor.minAddress();
+        this.maxAddress = flavor.maxAddress();
+        this.firstFree = minAddress;
+    }
+
+    public Flavor flavor() {
+        return flavor;
+    }
+
+    public ErrorModel errors() {
+        return errors;
+    }
+
+    public PageStore store() {
+        return store;
+    }
+
+    // ================================================================ vm_allocate / vm_deallocate
+
+    /**
+     * {@code vm_allocate}: maps zero-filled memory ({@code rw-}, max {@code rwx}, inheritance copy).
+     *
+     * @return the address of the new memory (0 for size 0)
+     */
+    public long allocate(long address, long size, int flags) {
+        lock.writeLock().lock();
+        try {
+            ensureAlive();
+            if ((flags & ~VmFlags.USER_ALLOCATE_MASK) != 0) {
+                throw new KernException(KERN_INVALID_ARGUMENT, "flags " + hex(flags & 0xFFFF_FFFFL)
+                        + " have bits outside VM_FLAGS_USER_ALLOCATE (0xff07509f)");
+            }
+            if (size == 0) {
+                return 0;
+            }
+            if ((flags & VmFlags.ANYWHERE) != 0) {
+                long roundedSize = round(size);
+                if (roundedSize == 0) {
+                    throw new KernException(KERN_INVALID_ARGUMENT, "size " + hex(size) + " overflows when rounded to "
+                            + pageSize + "-byte pages");
+                }
+                long start = findSpace(roundedSize);
+                if (start == -1) {
+                    throw new KernException(KERN_NO_SPACE, "no free range of " + hex(roundedSize) + " bytes in ["
+                            + hex(minAddress) + ", " + hex(maxAddress) + ")");
+                }
+                insertNew(start, start + roundedSize);
+                return start;
+            }
+            long start = trunc(address);
+            long rawEnd = start + size;
+            long end = round(rawEnd);
+            if (below(rawEnd, start) || end == 0) {
+                throw round(size) != 0
+                        ? new KernException(KERN_INVALID_ADDRESS, "range at " + hex(address) + " of " + hex(size)
+                                + " bytes wraps around the address space")
+                        : new KernException(KERN_INVALID_ARGUMENT, "size " + hex(size) + " overflows when rounded to "
+                                + pageSize + "-byte pages");
+            }
+            if (below(start, minAddress) || above(end, maxAddress)) {
+                throw new KernException(KERN_INVALID_ADDRESS, "range [" + hex(start) + ", " + hex(end)
+                        + ") is outside the map [" + hex(minAddress) + ", " + hex(maxAddress) + ")");
+            }
+            if (overlapsAny(start, end)) {
+                if ((flags & VmFlags.OVERWRITE) == 0) {
+                    throw new KernException(KERN_NO_SPACE, "range [" + hex(start) + ", " + hex(end)
+                            + ") overlaps existing memory");
+                }
+                removeRange(start, end);
+            }
+            insertNew(start, end);
+            return start;
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    /** {@code vm_deallocate}: unmaps {@code [trunc(address), round(address + size))}; holes are fine. */
+    public void deallocate(long address, long size) {
+        lock.writeLock().lock();
+        try {
+            ensureAlive();
+            if (size == 0) {
+                return;
+            }
+            long rawEnd = address + size;
+            if (below(rawEnd, address)) {
+                throw new KernException(KERN_INVALID_ARGUMENT, "range at " + hex(address) + " of " + hex(size)
+                        + " bytes wraps around the address space");
+            }
+            long end = round(rawEnd);
+            if (end == 0) {
+                throw new KernException(KERN_INVALID_ARGUMENT, "end " + hex(rawEnd) + " wraps to 0 when rounded to "
+                        + pageSize + "-byte pages");
+            }
+            long start = trunc(address);
+            if (below(start, minAddress) || above(end, maxAddress)) {
+                return; // outside the map: nothing to remove, as XNU
+            }
+            removeRange(start, end);
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    /** Unmaps every entry and releases every page; later calls fail with {@code MACH_SEND_INVALID_DEST}. */
+    public void terminate() {
+        lock.writeLock().lock();
+        try {
+            if (terminated) {
+                return;
+            }
+            terminated = true;
+            entries.clear();
+            virtualBytes = 0;
+            releasePages(0, PageTable.MAX_PAGES);
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    public boolean isTerminated() {
+        lock.readLock().lock();
+        try {
+            return terminated;
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    // ================================================================ vm_protect / vm_inherit
+
+    /** {@code vm_protect}: sets the current or (with {@code setMaximum}) the maximum protection of whole pages. */
+    public void protect(long address, long size, boolean setMaximum, int protection) {
+        lock.writeLock().lock();
+        try {
+            ensureAlive();
+            if (size == 0) {
+                return;
+            }
+            if ((protection & ~VmProt.PROTECT_MASK) != 0) {
+                throw new KernException(KERN_INVALID_ARGUMENT, "protection " + hex(protection & 0xFFFF_FFFFL)
+                        + " has bits outside READ|WRITE|EXECUTE|COPY (0x17)");
+            }
+            long start = trunc(address);
+            long end = attributeRangeEnd(address, size);
+            int newProt = protection & VmProt.ALL;
+            boolean copy = (protection & VmProt.COPY) != 0;
+            // First pass: every problem is found before anything changes.
+            long cursor = start;
+            for (VmEntry e : entriesFrom(start, end)) {
+                if (e.start != cursor) {
+                    throw unmappedForAttributes(cursor);
+                }
+                int max = e.maxProtection | (copy ? VmProt.WRITE : 0);
+                if (setMaximum && flavor.writeExecuteAllowed()) {
+                    max |= newProt & VmProt.EXECUTE; // no code signing: execute may be added to max
+                }
+                if ((newProt & max) != newProt) {
+                    throw new KernException(KERN_PROTECTION_FAILURE, "protection " + VmProt.format(newProt)
+                            + " exceeds the maximum " + VmProt.format(e.maxProtection) + " of [" + hex(e.start) + ", "
+                            + hex(e.end) + ")");
+                }
+                if (!flavor.writeExecuteAllowed() && (newProt & (VmProt.WRITE | VmProt.EXECUTE))
+                        == (VmProt.WRITE | VmProt.EXECUTE)) {
+                    throw new KernException(KERN_PROTECTION_FAILURE, "an " + flavor.wireName()
+                            + " task cannot map memory writable and executable at once (W^X)");
+                }
+                cursor = e.end;
+            }
+            if (below(cursor, end)) {
+                throw unmappedForAttributes(cursor);
+            }
+            // Second pass.
+            for (VmEntry e : splitRange(start, end)) {
+                if (copy) {
+                    e.maxProtection |= VmProt.WRITE;
+                }
+                if (setMaximum) {
+                    e.maxProtection = newProt;
+                    e.protection &= newProt;
+                } else {
+                    e.protection = newProt;
+                }
+            }
+            simplify(start, end);
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    /** {@code vm_inherit}: sets what a forked child receives of whole pages. */
+    public void inherit(long address, long size, VmInherit inheritance) {
+        lock.writeLock().lock();
+        try {
+            ensureAlive();
+            if (inheritance == null) {
+                throw new KernException(KERN_INVALID_ARGUMENT, "inheritance must be share (0), copy (1) or none (2)");
+            }
+            if (size == 0) {
+                return;
+            }
+            long start = trunc(address);
+            long end = attributeRangeEnd(address, size);
+            long cursor = start;
+            for (VmEntry e : entriesFrom(start, end)) {
+                if (e.start != cursor) {
+                    throw unmappedForAttributes(cursor);
+                }
+                cursor = e.end;
+            }
+            if (below(cursor, end)) {
+                throw unmappedForAttributes(cursor);
+            }
+            for (VmEntry e : splitRange(start, end)) {
+                e.inheritance = inheritance;
+            }
+            simplify(start, end);
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    /** The page-rounded end of a protect/inherit range, with XNU's argument checks. */
+    private long attributeRangeEnd(long address, long size) {
+        long rawEnd = address + size;
+        if (below(rawEnd, address)) {
+            throw new KernException(KERN_INVALID_ARGUMENT, "range at " + hex(address) + " of " + hex(size)
+                    + " bytes wraps around the address space");
+        }
+        long end = round(rawEnd);
+        if (end == 0) {
+            throw trunc(address) == 0
+                    ? new KernException(KERN_INVALID_ADDRESS, "range at " + hex(address) + " of " + hex(size)
+                            + " bytes ends past the top of the address space")
+                    : new KernException(KERN_INVALID_ARGUMENT, "end " + hex(rawEnd) + " wraps to 0 when rounded to "
+                            + pageSize + "-byte pages");
+        }
+        if (!below(trunc(address), maxAddress)) {
+            throw new KernException(KERN_INVALID_ADDRESS, "address " + hex(address) + " is at or above the map "
+                    + "maximum " + hex(maxAddress));
+        }
+        return end;
+    }
+
+    private KernException unmappedForAttributes(long address) {
+        return new KernException(KERN_INVALID_ADDRESS, "address " + hex(address) + " is not mapped");
+    }
+
+    // ================================================================ vm_region
+
+    /** {@code vm_region}: the entry containing {@code trunc(address)}, or the next one above it. */
+    public RegionInfo region(long address) {
+        lock.readLock().lock();
+        try {
+            ensureAlive();
+            long at = trunc(address);
+            if (below(at, maxAddress)) {
+                Map.Entry<Long, VmEntry> floor = entries.floorEntry(at);
+                if (floor != null && floor.getValue().end > at) {
+                    return floor.getValue().info();
+                }
+                Map.Entry<Long, VmEntry> next = entries.higherEntry(at);
+                if (next != null) {
+                    return next.getValue().info();
+                }
+            }
+            throw new KernException(KERN_INVALID_ADDRESS, "no region at or above " + hex(address));
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    /** Every entry in address order (the region walk). */
+    public List<RegionInfo> regions() {
+        lock.readLock().lock();
+        try {
+            ensureAlive();
+            List<RegionInfo> out = new ArrayList<>(entries.size());
+            for (VmEntry e : entries.values()) {
+                out.add(e.info());
+            }
+            return out;
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    public int regionCount() {
+        lock.readLock().lock();
+        try {
+            return entries.size();
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    public long virtualBytes() {
+        lock.readLock().lock();
+        try {
+            return virtualBytes;
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    public long residentPages() {
+        lock.readLock().lock();
+        try {
+            return pages.population();
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    /** The handle of every resident page, in address order (for accounting checks). */
+    public int[] residentHandles() {
+        lock.readLock().lock();
+        try {
+            IntList out = new IntList((int) Math.min(pages.population(), Integer.MAX_VALUE - 8));
+            pages.forEach(0, PageTable.MAX_PAGES, (p, h) -> out.add(h));
+            return java.util.Arrays.copyOf(out.array(), out.size());
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    // ================================================================ vm_read
+
+    /** {@code vm_read} into a new array; for transfers the caller knows to be small. */
+    public byte[] read(long address, long size) {
+        lock.readLock().lock();
+        try {
+            ensureAlive();
+            checkReadable(address, size, true);
+            if (size > Integer.MAX_VALUE - 16) {
+                throw new IllegalArgumentException("read of " + size + " bytes does not fit in an array");
+            }
+            byte[] out = new byte[(int) size];
+            copyOut(address, out, 0, (int) size);
+            return out;
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    /**
+     * {@code vm_read} as a snapshot: references the pages of the range so that the caller can stream them after the
+     * lock is released; later writes to the task do not change it. The caller must close it.
+     */
+    public PageSnapshot snapshot(long address, long size) {
+        lock.readLock().lock();
+        try {
+            ensureAlive();
+            checkReadable(address, size, true);
+            if (size == 0) {
+                return new PageSnapshot(store, NO_HANDLES, 0, 0);
+            }
+            long firstPage = address >>> pageShift;
+            int count = (int) (((address + size - 1) >>> pageShift) - firstPage + 1);
+            int[] handles = new int[count];
+            for (int i = 0; i < count; i++) {
+                int h = pages.get(firstPage + i);
+                store.retain(h);
+                handles[i] = h;
+            }
+            return new PageSnapshot(store, handles, (int) (address & pageMask), size);
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    private void checkReadable(long address, long size, boolean readLimit) {
+        if (size == 0) {
+            return;
+        }
+        if (readLimit && Long.compareUnsigned(size, MAX_READ_SIZE) > 0) {
+            throw new KernException(KERN_INVALID_ARGUMENT, "size " + hex(size)
+                    + " exceeds the 32-bit limit of vm_read (0xffffffff)");
+        }
+        if (below(address + size, address)) {
+            throw new KernException(KERN_INVALID_ADDRESS, "source range at " + hex(address) + " of " + hex(size)
+                    + " bytes wraps around the address space");
+        }
+        checkAccess(address, size, VmProt.READ, "source");
+    }
+
+    private void checkWritable(long address, long size) {
+        if (below(address + size, address)) {
+            throw new KernException(KERN_INVALID_ADDRESS, "destination range at " + hex(address) + " of "
+                    + hex(size) + " bytes wraps around the address space");
+        }
+        checkAccess(address, size, VmProt.WRITE, "destination");
+    }
+
+    /**
+     * Checks that every page of {@code [address, address + size)} is mapped with {@code access}; the first problem in
+     * address order wins. {@code size > 0} and the byte range does not wrap.
+     */
+    private void checkAccess(long address, long size, int access, String role) {
+        long cursor = trunc(address);
+        long end = round(address + size); // 0 when rounding wraps: then the range ends past the map anyway
+        while (end == 0 || below(cursor, end)) {
+            VmEntry e = below(cursor, minAddress) || !below(cursor, maxAddress) ? null : entryContaining(cursor);
+            if (e == null) {
+                throw new KernException(KERN_INVALID_ADDRESS, role + " range at " + hex(address) + " of " + hex(size)
+                        + " bytes: " + hex(cursor) + " is not mapped");
+            }
+            if ((e.protection & access) != access) {
+                KernReturn kern = errors == ErrorModel.XNU && Long.compareUnsigned(size, flavor.smallTransferLimit()) <= 0
+                        ? KERN_INVALID_ADDRESS
+                        : KERN_PROTECTION_FAILURE;
+                throw new KernException(kern, role + " range at " + hex(address) + " of " + hex(size) + " bytes: ["
+                        + hex(e.start) + ", " + hex(e.end) + ") is " + VmProt.format(e.protection) + ", not "
+                        + (access == VmProt.READ ? "readable" : "writable"));
+            }
+            cursor = e.end;
+        }
+    }
+
+    private void copyOut(long address, byte[] out, int outOffset, int length) {
+        long at = address;
+        int done = 0;
+        while (done < length) {
+            int pageOffset = (int) (at & pageMask);
+            int n = Math.min(length - done, pageSize - pageOffset);
+            store.read(pages.get(at >>> pageShift), pageOffset, out, outOffset + done, n);
+            done += n;
+            at += n;
+        }
+    }
+
+    // ================================================================ vm_write
+
+    /** {@code vm_write} of bytes already in memory: validated, then written in place (copy-on-write where shared). */
+    public void write(long address, byte[] data, int offset, int length) {
+        lock.writeLock().lock();
+        try {
+            ensureAlive();
+            if (length == 0) {
+                return;
+            }
+            checkWritable(address, length);
+            writeLocked(address, data, offset, length);
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    public void write(long address, byte[] data) {
+        write(address, data, 0, data.length);
+    }
+
+    private void writeLocked(long address, byte[] data, int offset, int length) {
+        long firstPage = address >>> pageShift;
+        long lastPage = (address + length - 1) >>> pageShift;
+        int needed = 0;
+        for (long p = firstPage; p <= lastPage; p++) {
+            int h = pages.get(p);
+            if (h == PageStore.NO_PAGE || store.isShared(h)) {
+                needed++;
+            }
+        }
+        int[] fresh = allocatePages(needed, false);
+        int nextFresh = 0;
+        IntList replaced = null;
+        long at = address;
+        int done = 0;
+        for (long p = firstPage; p <= lastPage; p++) {
+            int lo = (int) (at & pageMask);
+            int n = Math.min(length - done, pageSize - lo);
+            int hi = lo + n;
+            int h = pages.get(p);
+            if (h == PageStore.NO_PAGE || store.isShared(h)) {
+                int target = fresh[nextFresh++];
+                fillOutside(target, lo, hi, h);
+                pages.set(p, target);
+                if (h != PageStore.NO_PAGE) {
+                    if (replaced == null) {
+                        replaced = new IntList(needed);
+                    }
+                    replaced.add(h);
+                }
+                h = target;
+            }
+            store.write(h, lo, data, offset + done, n);
+            done += n;
+            at += n;
+        }
+        if (replaced != null) {
+            store.releaseAll(replaced.array(), replaced.size());
+        }
+    }
+
+    /** Fills a fresh page outside {@code [lo, hi)} from {@code oldHandle} (zeros for the zero page). */
+    private void fillOutside(int fresh, int lo, int hi, int oldHandle) {
+        if (lo > 0) {
+            store.copy(oldHandle, 0, fresh, 0, lo);
+        }
+        if (hi < pageSize) {
+            store.copy(oldHandle, hi, fresh, hi, pageSize - hi);
+        }
+    }
+
+    /**
+     * {@code vm_write} streamed from {@code source} into fresh pages, swapped in atomically at the end: a source that
+     * fails or ends early leaves the task unchanged, and the body is never held whole in heap memory.
+     *
+     * @param declaredLength the number of bytes the source will deliver, or -1 when unknown (then the range is
+     *                       validated when the source ends)
+     * @param maxLength      the service's transfer limit, checked after the Mach checks
+     * @return the number of bytes written
+     * @throws IOException when reading the source fails or it ends before {@code declaredLength}; nothing changed
+     */
+    public long write(long address, InputStream source, long declaredLength, long maxLength) throws IOException {
+        if (declaredLength == 0) {
+            ensureAliveLocked();
+            return 0;
+        }
+        if (declaredLength > 0) {
+            lock.readLock().lock();
+            try {
+                ensureAlive();
+                checkWritable(address, declaredLength); // fail fast, before a byte of the body is read
+            } finally {
+                lock.readLock().unlock();
+            }
+            if (declaredLength > maxLength) {
+                throw transferLimit(declaredLength, maxLength);
+            }
+        }
+        IntList fresh = new IntList(16);
+        try {
+            long total = streamIntoFreshPages(address, source, declaredLength, maxLength, fresh);
+            if (total == 0) {
+                ensureAliveLocked();
+                return 0;
+            }
+            int[] replaced;
+            lock.writeLock().lock();
+            try {
+                ensureAlive();
+                checkWritable(address, total); // the map may have changed while the body streamed in
+                long firstPage = address >>> pageShift;
+                int count = fresh.size();
+                int headOffset = (int) (address & pageMask);
+                int tailEnd = (int) ((address + total) & pageMask);
+                if (headOffset > 0) {
+                    store.copy(pages.get(firstPage), 0, fresh.get(0), 0, headOffset);
+                }
+                if (tailEnd > 0) {
+                    int last = fresh.get(count - 1);
+                    store.copy(pages.get(firstPage + count - 1), tailEnd, last, tailEnd, pageSize - tailEnd);
+                }
+                replaced = new int[count];
+                for (int i = 0; i < count; i++) {
+                    replaced[i] = pages.set(firstPage + i, fresh.get(i));
+                }
+                fresh.clear(); // the map owns them now
+            } finally {
+                lock.writeLock().unlock();
+            }
+            store.releaseAll(replaced, replaced.length);
+            return total;
+        } finally {
+            store.releaseAll(fresh.array(), fresh.size());
+        }
+    }
+
+    private long streamIntoFreshPages(long address, InputStream source, long declaredLength, long maxLength,
+            IntList fresh) throws IOException {
+        byte[] chunk = new byte[(int) Math.min(STREAM_CHUNK, declaredLength > 0 ? declaredLength : STREAM_CHUNK)];
+        int[] one = new int[1];
+        long total = 0;
+        int page = PageStore.NO_PAGE;
+        int fill = (int) (address & pageMask);
+        while (declaredLength < 0 || total < declaredLength) {
+            int want = declaredLength < 0 ? chunk.length : (int) Math.min(chunk.length, declaredLength - total);
+            int n = source.read(chunk, 0, want);
+            if (n < 0) {
+                if (declaredLength >= 0) {
+                    throw new EOFException("body ended after " + total + " of " + declaredLength + " bytes");
+                }
+                break;
+            }
+            if (total + n > maxLength) {
+                throw transferLimit(total + n, maxLength);
+            }
+            int pos = 0;
+            while (pos < n) {
+                if (page == PageStore.NO_PAGE || fill == pageSize) {
+                    if (page != PageStore.NO_PAGE) {
+                        fill = 0;
+                    }
+                    try {
+                        store.allocate(one, 0, 1, false);
+                    } catch (StoreExhaustedException e) {
+                        throw new KernException(KERN_RESOURCE_SHORTAGE, e.getMessage());
+                    }
+                    page = one[0];
+                    fresh.add(page);
+                }
+                int k = Math.min(n - pos, pageSize - fill);
+                store.write(page, fill, chunk, pos, k);
+                fill += k;
+                pos += k;
+            }
+            total += n;
+        }
+        return total;
+    }
+
+    private static TransferLimitException transferLimit(long length, long maxLength) {
+        return new TransferLimitException(maxLength, "transfer of " + length + " bytes exceeds the limit of "
+                + maxLength + " bytes");
+    }
+
+    // ================================================================ vm_copy / vm_read_overwrite
+
+    /** {@code vm_copy} within this task: as if the source were read first (memmove), shared copy-on-write. */
+    public void copy(long source, long size, long dest) {
+        lock.writeLock().lock();
+        try {
+            ensureAlive();
+            if (size == 0) {
+                return;
+            }
+            checkReadable(source, size, false);
+            checkWritable(dest, size);
+            if (source == dest) {
+                return;
+            }
+            Capture capture = capture(source, size);
+            try {
+                applyCopy(capture, dest);
+            } finally {
+                capture.release();
+            }
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    /**
+     * {@code vm_read_overwrite}: copies {@code size} bytes at {@code address} of {@code source} to {@code destAddress}
+     * of {@code dest} (which may be the same task). Source problems are reported before destination problems.
+     *
+     * @return the number of bytes copied ({@code outsize})
+     */
+    public static long readOverwrite(VmMap source, long address, long size, VmMap dest, long destAddress) {
+        if (source == dest) {
+            source.copy(address, size, destAddress);
+            return size;
+        }
+        Capture capture;
+        source.lock.readLock().lock();
+        try {
+            source.ensureAlive();
+            if (size == 0) {
+                capture = null;
+            } else {
+                source.checkReadable(address, size, false);
+                capture = source.capture(address, size);
+            }
+        } finally {
+            source.lock.readLock().unlock();
+        }
+        // The source lock is released before the destination's is taken: no lock order, no deadlock.
+        dest.lock.writeLock().lock();
+        try {
+            dest.ensureAlive();
+            if (capture != null) {
+                dest.checkWritable(destAddress, size);
+                dest.applyCopy(capture, destAddress);
+            }
+            return size;
+        } finally {
+            dest.lock.writeLock().unlock();
+            if (capture != null) {
+                capture.release();
+            }
+        }
+    }
+
+    /** The source pages of a copy, referenced so that the copy reads them as they were when captured. */
+    private static final class Capture {
+        final PageStore store;
+        final PageTable table = new PageTable();
+        final long address;
+        final long size;
+        final int pageShift;
+
+        Capture(PageStore store, long address, long size, int pageShift) {
+            this.store = store;
+            this.address = address;
+            this.size = size;
+            this.pageShift = pageShift;
+        }
+
+        int handleAt(long byteAddress) {
+            return table.get(byteAddress >>> pageShift);
+        }
+
+        boolean anyResident(long fromByte, long toByte) {
+            return table.anyResident(fromByte >>> pageShift, ((toByte - 1) >>> pageShift) + 1);
+        }
+
+        void release() {
+            IntList handles = new IntList((int) Math.min(table.population(), 1 << 20));
+            table.forEach(0, PageTable.MAX_PAGES, (p, h) -> handles.add(h));
+            store.releaseAll(handles.array(), handles.size());
+        }
+    }
+
+    private Capture capture(long address, long size) {
+        Capture capture = new Capture(store, address, size, pageShift);
+        pages.forEach(address >>> pageShift, ((address + size - 1) >>> pageShift) + 1, (p, h) -> {
+            store.retain(h);
+            capture.table.set(p, h);
+        });
+        return capture;
+    }
+
+    /**
+     * Writes a captured source range to {@code dest} (validated). Whole destination pages at the same in-page offset
+     * as their source in the same store share the source page; everything else moves bytes. Only pages that are
+     * resident on either side are visited, so a copy of untouched memory costs nothing per page.
+     */
+    private void applyCopy(Capture src, long dest) {
+        long size = src.size;
+        long delta = dest - src.address;
+        boolean shareable = src.store == store && (delta & pageMask) == 0 && src.pageShift == pageShift;
+        long firstPage = dest >>> pageShift;
+        long lastPage = (dest + size - 1) >>> pageShift;
+        LongList candidates = new LongList();
+        pages.forEach(firstPage, lastPage + 1, (p, h) -> candidates.add(p));
+        int srcShift = src.pageShift;
+        src.table.forEach(0, PageTable.MAX_PAGES, (s, h) -> {
+            long lo = Math.max(s << srcShift, src.address) + delta;
+            long hi = Math.min((s + 1) << srcShift, src.address + size) + delta;
+            for (long p = lo >>> pageShift; p <= (hi - 1) >>> pageShift; p++) {
+                candidates.add(p);
+            }
+        });
+        candidates.sortDistinct();
+
+        int needed = 0;
+        for (int i = 0; i < candidates.size(); i++) {
+            long p = candidates.get(i);
+            int action = copyAction(src, p, dest, size, delta, shareable);
+            if (action == COPY_BYTES) {
+                int h = pages.get(p);
+                if (h == PageStore.NO_PAGE || store.isShared(h)) {
+                    needed++;
+                }
+            }
+        }
+        int[] fresh = allocatePages(needed, false);
+        int nextFresh = 0;
+        IntList replaced = new IntList(16);
+        for (int i = 0; i < candidates.size(); i++) {
+            long p = candidates.get(i);
+            long pageBase = p << pageShift;
+            int action = copyAction(src, p, dest, size, delta, shareable);
+            if (action == SHARE) {
+                int h = src.handleAt(pageBase - delta);
+                store.retain(h);
+                replaced.add(pages.set(p, h));
+            } else if (action == COPY_BYTES) {
+                int lo = (int) (Math.max(dest, pageBase) - pageBase);
+                int hi = (int) (Math.min(dest + size, pageBase + pageSize) - pageBase);
+                int h = pages.get(p);
+                if (h == PageStore.NO_PAGE || store.isShared(h)) {
+                    int target = fresh[nextFresh++];
+                    fillOutside(target, lo, hi, h);
+                    pages.set(p, target);
+                    replaced.add(h);
+                    h = target;
+                }
+                copyBytesFrom(src, pageBase + lo - delta, h, lo, hi - lo);
+            }
+        }
+        store.releaseAll(replaced.array(), replaced.size());
+        if (nextFresh < fresh.length) {
+            store.releaseAll(java.util.Arrays.copyOfRange(fresh, nextFresh, fresh.length), fresh.length - nextFresh);
+        }
+    }
+
+    private static final int SKIP = 0;
+    private static final int SHARE = 1;
+    private static final int COPY_BYTES = 2;
+
+    private int copyAction(Capture src, long p, long dest, long size, long delta, boolean shareable) {
+        long pageBase = p << pageShift;
+        long lo = Math.max(dest, pageBase);
+        long hi = Math.min(dest + size, pageBase + pageSize);
+        if (shareable && lo == pageBase && hi == pageBase + pageSize) {
+            return SHARE;
+        }
+        if (pages.get(p) == PageStore.NO_PAGE && !src.anyResident(lo - delta, hi - delta)) {
+            return SKIP; // zeros onto zeros
+        }
+        return COPY_BYTES;
+    }
+
+    private void copyBytesFrom(Capture src, long srcAddress, int dstHandle, int dstOffset, int length) {
+        int srcPageSize = 1 << src.pageShift;
+        long srcMask = srcPageSize - 1L;
+        while (length > 0) {
+            int srcOffset = (int) (srcAddress & srcMask);
+            int n = Math.min(length, srcPageSize - srcOffset);
+            store.copyFrom(src.store, src.handleAt(srcAddress), srcOffset, dstHandle, dstOffset, n);
+            srcAddress += n;
+            dstOffset += n;
+            length -= n;
+        }
+    }
+
+    // ================================================================ entries
+
+    private int[] allocatePages(int count, boolean zeroed) {
+        if (count == 0) {
+            return NO_HANDLES;
+        }
+        int[] out = new int[count];
+        try {
+            store.allocate(out, 0, count, zeroed);
+        } catch (StoreExhaustedException e) {
+            throw new KernException(KERN_RESOURCE_SHORTAGE, e.getMessage());
+        }
+        return out;
+    }
+
+    private VmEntry entryContaining(long address) {
+        Map.Entry<Long, VmEntry> floor = entries.floorEntry(address);
+        return floor != null && floor.getValue().end > address ? floor.getValue() : null;
+    }
+
+    /** The entries overlapping {@code [start, end)}, in address order, starting with the one containing start. */
+    private Iterable<VmEntry> entriesFrom(long start, long end) {
+        VmEntry first = entryContaining(start);
+        if (first == null) {
+            throw unmappedForAttributes(start);
+        }
+        return entries.subMap(first.start, true, end, false).values();
+    }
+
+    private boolean overlapsAny(long start, long end) {
+        Map.Entry<Long, VmEntry> lower = entries.lowerEntry(end);
+        return lower != null && lower.getValue().end > start;
+    }
+
+    private void insertNew(long start, long end) {
+        entries.put(start, new VmEntry(start, end, VmProt.READ | VmProt.WRITE, VmProt.ALL, VmInherit.COPY,
+                nextObjectId++, 0, false));
+        virtualBytes += end - start;
+        if (start == firstFree) {
+            advanceFirstFree();
+        }
+    }
+
+    private void advanceFirstFree() {
+        VmEntry e;
+        while ((e = entries.get(firstFree)) != null) {
+            firstFree = e.end;
+        }
+    }
+
+    /** First fit of {@code size} bytes upward from the map minimum; -1 when none. */
+    private long findSpace(long size) {
+        long cursor = firstFree;
+        for (VmEntry e : entries.tailMap(cursor, true).values()) {
+            if (Long.compareUnsigned(e.start - cursor, size) >= 0) {
+                return cursor;
+            }
+            cursor = Math.max(cursor, e.end);
+        }
+        return Long.compareUnsigned(size, maxAddress - cursor) <= 0 ? cursor : -1;
+    }
+
+    private void splitAt(long address) {
+        VmEntry e = entryContaining(address);
+        if (e != null && e.start != address) {
+            VmEntry right = e.splitAt(address);
+            entries.put(right.start, right);
+        }
+    }
+
+    /** Splits entries at both ends and returns those inside {@code [start, end)}. */
+    private Iterable<VmEntry> splitRange(long start, long end) {
+        splitAt(start);
+        splitAt(end);
+        return entries.subMap(start, true, end, false).values();
+    }
+
+    /** Merges neighbours around {@code [start, end)} that are windows of one object with equal attributes. */
+    private void simplify(long start, long end) {
+        Long from = entries.lowerKey(start);
+        Long to = entries.ceilingKey(end);
+        NavigableMap<Long, VmEntry> window = entries.subMap(from == null ? start : from, true,
+                to == null ? end : to, true);
+        VmEntry previous = null;
+        List<Long> absorbed = new ArrayList<>();
+        for (VmEntry e : window.values()) {
+            if (previous != null && previous.canAbsorb(e)) {
+                previous.end = e.end;
+                absorbed.add(e.start);
+            } else {
+                previous = e;
+            }
+        }
+        for (Long key : absorbed) {
+            entries.remove(key);
+        }
+    }
+
+    private void removeRange(long start, long end) {
+        NavigableMap<Long, VmEntry> inside = entries.subMap(start, true, end, false);
+        splitAt(start);
+        splitAt(end);
+        for (VmEntry e : inside.values()) {
+            virtualBytes -= e.size();
+        }
+        inside.clear();
+        releasePages(start >>> pageShift, end >>> pageShift);
+        if (Long.compareUnsigned(start, firstFree) < 0) {
+            firstFree = Math.max(start, minAddress);
+        }
+    }
+
+    private void releasePages(long fromPage, long toPage) {
+        IntList released = new IntList(64);
+        pages.forEach(fromPage, toPage, (p, h) -> {
+            released.add(h);
+            pages.set(p, PageStore.NO_PAGE);
+        });
+        store.releaseAll(released.array(), released.size());
+    }
+
+    // ================================================================ helpers
+
+    private void ensureAlive() {
+        if (terminated) {
+            throw new KernException(MACH_SEND_INVALID_DEST, "the task has been terminated");
+        }
+    }
+
+    private void ensureAliveLocked() {
+        lock.readLock().lock();
+        try {
+            ensureAlive();
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    private long trunc(long address) {
+        return address & ~pageMask;
+    }
+
+    /** Rounds up to a page boundary; 0 when that wraps past 2^64. */
+    private long round(long address) {
+        return (address + pageMask) & ~pageMask;
+    }
+
+    private static boolean below(long a, long b) {
+        return Long.compareUnsigned(a, b) < 0;
+    }
+
+    private static boolean above(long a, long b) {
+        return Long.compareUnsigned(a, b) > 0;
+    }
+
+    static String hex(long value) {
+        return "0x" + Long.toHexString(value);
+    }
+}
