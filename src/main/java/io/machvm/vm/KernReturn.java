@@ -9,6 +9,8 @@ public enum KernReturn {
     KERN_INVALID_ARGUMENT(4),
     KERN_FAILURE(5),
     KERN_RESOURCE_SHORTAGE(6),
+    /** A name (here: a task id) that is already in use with other settings. */
+    KERN_NAME_EXISTS(13),
     /** A call through a dead or unknown task port. */
     MACH_SEND_INVALID_DEST(0x10000003);
 

@@ -1,0 +1,45 @@
+package io.machvm.config;
+
+import io.machvm.service.PageStores;
+import io.machvm.service.TaskRegistry;
+import io.machvm.service.VmService;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.lang.management.ManagementFactory;
+import com.sun.management.HotSpotDiagnosticMXBean;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+
+/** Wires the page stores, the task registry and the service from {@link MachvmProperties}. */
+@Configuration(proxyBeanMethods = false)
+public class MachvmConfiguration {
+
+    @Bean
+    PageStores pageStores(MachvmProperties properties) {
+        long capacity = properties.store().capacity().toBytes();
+        long directLimit = maxDirectMemory();
+        if (capacity > directLimit) {
+            throw new IllegalStateException("machvm.store.capacity (" + capacity + " bytes) exceeds the JVM's "
+                    + "direct-memory limit of " + directLimit + " bytes: lower it or raise -XX:MaxDirectMemorySize");
+        }
+        return new PageStores(capacity, properties.store().slabSize().toBytes());
+    }
+
+    @Bean
+    TaskRegistry taskRegistry(PageStores stores, MachvmProperties properties) {
+        return new TaskRegistry(stores, properties.host().hostFlavor(), properties.vm().errorModel(),
+                properties.tasks().max());
+    }
+
+    @Bean
+    VmService vmService(TaskRegistry registry, PageStores stores, MachvmProperties properties, MeterRegistry meters) {
+        return new VmService(registry, stores, properties.host().hostFlavor(),
+                properties.api().maxTransfer().toBytes(), meters);
+    }
+
+    /** The JVM's direct-memory limit: -XX:MaxDirectMemorySize, or the maximum heap size when that is unset. */
+    static long maxDirectMemory() {
+        HotSpotDiagnosticMXBean hotspot = ManagementFactory.getPlatformMXBean(HotSpotDiagnosticMXBean.class);
+        long configured = hotspot == null ? 0 : Long.parseLong(hotspot.getVMOption("MaxDirectMemorySize").getValue());
+        return configured > 0 ? configured : Runtime.getRuntime().maxMemory();
+    }
+}

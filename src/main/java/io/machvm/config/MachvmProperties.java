@@ -1,0 +1,74 @@
+package io.machvm.config;
+
+import io.machvm.vm.ErrorModel;
+import io.machvm.vm.Flavor;
+import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.DefaultValue;
+import org.springframework.util.unit.DataSize;
+
+/**
+ * Every {@code machvm.*} setting, validated when bound: an invalid value stops start-up with a message naming the
+ * setting.
+ */
+@ConfigurationProperties("machvm")
+public record MachvmProperties(@DefaultValue Host host, @DefaultValue Vm vm, @DefaultValue Store store,
+        @DefaultValue Api api, @DefaultValue Tasks tasks) {
+
+    /** The host: its flavor is what {@code host_page_size} reports and the default for new tasks. */
+    public record Host(@DefaultValue("arm64") String flavor) {
+        public Host {
+            if (Flavor.fromWireName(flavor) == null) {
+                throw new IllegalArgumentException("machvm.host.flavor must be arm64 or x86_64, not '" + flavor + "'");
+            }
+        }
+
+        public Flavor hostFlavor() {
+            return Flavor.fromWireName(flavor);
+        }
+    }
+
+    /** Defaults for new tasks. */
+    public record Vm(@DefaultValue("documented") String errors) {
+        public Vm {
+            if (ErrorModel.fromWireName(errors) == null) {
+                throw new IllegalArgumentException("machvm.vm.errors must be documented or xnu, not '" + errors + "'");
+            }
+        }
+
+        public ErrorModel errorModel() {
+            return ErrorModel.fromWireName(errors);
+        }
+    }
+
+    /** The off-heap page store. */
+    public record Store(@DefaultValue("1GB") DataSize capacity, @DefaultValue("64MB") DataSize slabSize) {
+        public Store {
+            if (capacity == null || capacity.toBytes() < 16384) {
+                throw new IllegalArgumentException("machvm.store.capacity must be at least 16KB, not " + capacity);
+            }
+            long slab = slabSize == null ? 0 : slabSize.toBytes();
+            if (slab < 16384 || slab > (1L << 30) || Long.bitCount(slab) != 1) {
+                throw new IllegalArgumentException(
+                        "machvm.store.slab-size must be a power of two from 16KB to 1GB, not " + slabSize);
+            }
+        }
+    }
+
+    /** Limits of the HTTP API. */
+    public record Api(@DefaultValue("1GB") DataSize maxTransfer) {
+        public Api {
+            if (maxTransfer == null || maxTransfer.toBytes() < 1) {
+                throw new IllegalArgumentException("machvm.api.max-transfer must be positive, not " + maxTransfer);
+            }
+        }
+    }
+
+    /** Limits on tasks. */
+    public record Tasks(@DefaultValue("10000") int max) {
+        public Tasks {
+            if (max < 1) {
+                throw new IllegalArgumentException("machvm.tasks.max must be at least 1, not " + max);
+            }
+        }
+    }
+}

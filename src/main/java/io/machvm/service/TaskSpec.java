@@ -1,0 +1,9 @@
+package io.machvm.service;
+
+import io.machvm.vm.ErrorModel;
+import io.machvm.vm.Flavor;
+
+/** What a new task is created with; null fields take the configured defaults. */
+public record TaskSpec(Flavor flavor, ErrorModel errors, String name) {
+    public static final TaskSpec DEFAULTS = new TaskSpec(null, null, null);
+}

@@ -1,0 +1,302 @@
+package io.machvm.service;
+
+import io.machvm.vm.Flavor;
+import io.machvm.vm.KernException;
+import io.machvm.vm.KernReturn;
+import io.machvm.vm.PageSnapshot;
+import io.machvm.vm.RegionInfo;
+import io.machvm.vm.TransferLimitException;
+import io.machvm.vm.VmInherit;
+import io.machvm.vm.VmMap;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The Mach calls as Java methods on task ids: resolves the task, runs the call on its map, and records the call's
+ * latency with its {@code kern} result ({@code machvm.calls}) and the bytes it moved ({@code machvm.bytes}).
+ */
+public final class VmService {
+    /** Bodies up to this size are read whole and written in place; larger ones stream into fresh pages. */
+    public static final int SMALL_TRANSFER = 64 * 1024;
+
+    private final TaskRegistry registry;
+    private final PageStores stores;
+    private final Flavor hostFlavor;
+    private final long maxTransfer;
+    private final MeterRegistry meters;
+
+    private final Call vmAllocate = new Call("vm_allocate");
+    private final Call vmDeallocate = new Call("vm_deallocate");
+    private final Call vmProtect = new Call("vm_protect");
+    private final Call vmInherit = new Call("vm_inherit");
+    private final Call vmWrite = new Call("vm_write");
+    private final Call vmRead = new Call("vm_read");
+    private final Call vmCopy = new Call("vm_copy");
+    private final Call vmReadOverwrite = new Call("vm_read_overwrite");
+    private final Call vmRegion = new Call("vm_region");
+    private final Call vmRegionWalk = new Call("vm_region_walk");
+    private final Call taskCreate = new Call("task_create");
+    private final Call taskTerminate = new Call("task_terminate");
+    private final Call taskInfo = new Call("task_info");
+
+    public VmService(TaskRegistry registry, PageStores stores, Flavor hostFlavor, long maxTransfer,
+            MeterRegistry meters) {
+        this.registry = registry;
+        this.stores = stores;
+        this.hostFlavor = hostFlavor;
+        this.maxTransfer = maxTransfer;
+        this.meters = meters;
+    }
+
+    /** One Mach call's meters, registered on first use so that only series that happened are exported. */
+    private final class Call {
+        final String name;
+        final Timer[] timers = new Timer[KernReturn.values().length];
+        volatile Counter bytes;
+
+        Call(String name) {
+            this.name = name;
+        }
+
+        void record(KernReturn kern, long startNanos) {
+            Timer timer = timers[kern.ordinal()];
+            if (timer == null) {
+                timer = Timer.builder("machvm.calls").description("Mach VM calls by result")
+                        .tag("call", name).tag("kern", kern.name()).register(meters);
+                timers[kern.ordinal()] = timer;
+            }
+            timer.record(System.nanoTime() - startNanos, TimeUnit.NANOSECONDS);
+        }
+
+        void countBytes(long n) {
+            Counter counter = bytes;
+            if (counter == null) {
+                counter = Counter.builder("machvm.bytes").description("Bytes moved by Mach VM calls")
+                        .baseUnit("bytes").tag("call", name).register(meters);
+                bytes = counter;
+            }
+            counter.increment(n);
+        }
+    }
+
+    @FunctionalInterface
+    private interface Body<T> {
+        T run() throws IOException;
+    }
+
+    private <T> T timed(Call call, Body<T> body) throws IOException {
+        long start = System.nanoTime();
+        KernReturn kern = KernReturn.KERN_SUCCESS;
+        try {
+            return body.run();
+        } catch (KernException e) {
+            kern = e.kern();
+            throw e;
+        } finally {
+            call.record(kern, start);
+        }
+    }
+
+    private <T> T timedPure(Call call, Body<T> body) {
+        try {
+            return timed(call, body);
+        } catch (IOException impossible) {
+            throw new IllegalStateException(impossible);
+        }
+    }
+
+    private VmMap map(String taskId) {
+        return registry.get(taskId).map();
+    }
+
+    // ---------------------------------------------------------------- host and tasks
+
+    /** {@code host_page_size}. */
+    public int hostPageSize() {
+        return hostFlavor.pageSize();
+    }
+
+    public Flavor hostFlavor() {
+        return hostFlavor;
+    }
+
+    public long maxTransfer() {
+        return maxTransfer;
+    }
+
+    public HostStatistics hostStatistics() {
+        int pageSize = hostFlavor.pageSize();
+        return new HostStatistics(pageSize, stores.capacity().capacityBytes(), stores.residentBytes() / pageSize,
+                stores.sharedBytes() / pageSize, stores.forFlavor(hostFlavor).freePages(), registry.size());
+    }
+
+    public TaskInfo createTask(TaskSpec spec) {
+        return timedPure(taskCreate, () -> info(registry.create(spec)));
+    }
+
+    /** Creates a task with a chosen id, or returns the existing one with the same settings. */
+    public TaskRegistry.Created createTask(String id, TaskSpec spec) {
+        return timedPure(taskCreate, () -> registry.createWithId(id, spec));
+    }
+
+    public TaskInfo taskInfo(String taskId) {
+        return timedPure(taskInfo, () -> info(registry.get(taskId)));
+    }
+
+    public TaskInfo info(Task task) {
+        VmMap map = task.map();
+        Flavor flavor = map.flavor();
+        return new TaskInfo(task.id(), task.name(), flavor, map.errors(), flavor.pageSize(), flavor.minAddress(),
+                flavor.maxAddress(), map.regionCount(), map.virtualBytes(), map.residentPages() * flavor.pageSize());
+    }
+
+    public List<TaskInfo> listTasks() {
+        return registry.list().stream().map(this::info).toList();
+    }
+
+    public void terminateTask(String taskId) {
+        timedPure(taskTerminate, () -> {
+            registry.terminate(taskId);
+            return null;
+        });
+    }
+
+    // ---------------------------------------------------------------- Mach VM calls
+
+    public long allocate(String taskId, long address, long size, int flags) {
+        return timedPure(vmAllocate, () -> map(taskId).allocate(address, size, flags));
+    }
+
+    public void deallocate(String taskId, long address, long size) {
+        timedPure(vmDeallocate, () -> {
+            map(taskId).deallocate(address, size);
+            return null;
+        });
+    }
+
+    public void protect(String taskId, long address, long size, boolean setMaximum, int protection) {
+        timedPure(vmProtect, () -> {
+            map(taskId).protect(address, size, setMaximum, protection);
+            return null;
+        });
+    }
+
+    public void inherit(String taskId, long address, long size, VmInherit inheritance) {
+        timedPure(vmInherit, () -> {
+            map(taskId).inherit(address, size, inheritance);
+            return null;
+        });
+    }
+
+    /** {@code vm_write} of bytes in memory. */
+    public void write(String taskId, long address, byte[] data) {
+        timedPure(vmWrite, () -> {
+            if (data.length > maxTransfer) {
+                throw new TransferLimitException(maxTransfer, "transfer of " + data.length
+                        + " bytes exceeds the limit of " + maxTransfer + " bytes");
+            }
+            map(taskId).write(address, data, 0, data.length);
+            vmWrite.countBytes(data.length);
+            return null;
+        });
+    }
+
+    /**
+     * {@code vm_write} of a body: small bodies are read whole and written in place, larger ones stream into fresh
+     * pages that replace the old ones only when the whole body has arrived.
+     *
+     * @param declaredLength the body's length, or -1 when unknown
+     */
+    public long write(String taskId, long address, InputStream body, long declaredLength) throws IOException {
+        return timed(vmWrite, () -> {
+            VmMap map = map(taskId);
+            long written;
+            if (declaredLength >= 0 && declaredLength <= SMALL_TRANSFER) {
+                byte[] data = body.readNBytes((int) declaredLength);
+                if (data.length < declaredLength) {
+                    throw new java.io.EOFException("body ended after " + data.length + " of " + declaredLength
+                            + " bytes");
+                }
+                map.write(address, data, 0, data.length);
+                written = data.length;
+            } else {
+                written = map.write(address, body, declaredLength, maxTransfer);
+            }
+            vmWrite.countBytes(written);
+            return written;
+        });
+    }
+
+    /** {@code vm_read} into an array, for sizes up to {@link #SMALL_TRANSFER}. */
+    public byte[] read(String taskId, long address, long size) {
+        return timedPure(vmRead, () -> {
+            VmMap map = map(taskId);
+            byte[] data;
+            if (Long.compareUnsigned(size, SMALL_TRANSFER) <= 0) {
+                data = map.read(address, size);
+            } else {
+                try (PageSnapshot snapshot = map.snapshot(address, size)) {
+                    checkTransfer(size, Integer.MAX_VALUE - 16);
+                    data = snapshot.toByteArray();
+                }
+            }
+            vmRead.countBytes(data.length);
+            return data;
+        });
+    }
+
+    /** {@code vm_read} as a snapshot to stream; the caller must close it. */
+    public PageSnapshot readSnapshot(String taskId, long address, long size) {
+        return timedPure(vmRead, () -> {
+            PageSnapshot snapshot = map(taskId).snapshot(address, size);
+            try {
+                checkTransfer(size, maxTransfer);
+            } catch (KernException e) {
+                snapshot.close();
+                throw e;
+            }
+            vmRead.countBytes(size);
+            return snapshot;
+        });
+    }
+
+    private void checkTransfer(long size, long limit) {
+        long effective = Math.min(limit, maxTransfer);
+        if (Long.compareUnsigned(size, effective) > 0) {
+            throw new TransferLimitException(effective, "transfer of " + Long.toUnsignedString(size)
+                    + " bytes exceeds the limit of " + effective + " bytes");
+        }
+    }
+
+    public void copy(String taskId, long source, long size, long dest) {
+        timedPure(vmCopy, () -> {
+            map(taskId).copy(source, size, dest);
+            vmCopy.countBytes(size);
+            return null;
+        });
+    }
+
+    /** {@code vm_read_overwrite} from {@code taskId} into {@code destTaskId}; returns {@code outsize}. */
+    public long readOverwrite(String taskId, long address, long size, String destTaskId, long destAddress) {
+        return timedPure(vmReadOverwrite, () -> {
+            VmMap source = map(taskId);
+            VmMap dest = destTaskId == null ? source : map(destTaskId);
+            long outsize = VmMap.readOverwrite(source, address, size, dest, destAddress);
+            vmReadOverwrite.countBytes(outsize);
+            return outsize;
+        });
+    }
+
+    public RegionInfo region(String taskId, long address) {
+        return timedPure(vmRegion, () -> map(taskId).region(address));
+    }
+
+    public List<RegionInfo> regions(String taskId) {
+        return timedPure(vmRegionWalk, () -> map(taskId).regions());
+    }
+}
