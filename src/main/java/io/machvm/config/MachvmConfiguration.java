@@ -15,13 +15,24 @@ public class MachvmConfiguration {
 
     @Bean
     PageStores pageStores(MachvmProperties properties) {
+        checkDirectMemory(properties);
+        return new PageStores(properties.store().capacity().toBytes(), properties.store().slabSize().toBytes());
+    }
+
+    /**
+     * Fails when the page-store capacity cannot be allocated off-heap: checked here and, earlier and with cleaner
+     * output, by {@link SettingsCheck} before the context starts.
+     */
+    static void checkDirectMemory(MachvmProperties properties) {
         long capacity = properties.store().capacity().toBytes();
         long directLimit = maxDirectMemory();
         if (capacity > directLimit) {
-            throw new IllegalStateException("machvm.store.capacity (" + capacity + " bytes) exceeds the JVM's "
-                    + "direct-memory limit of " + directLimit + " bytes: lower it or raise -XX:MaxDirectMemorySize");
+            throw new InvalidSettingException("machvm.store.capacity", "machvm.store.capacity="
+                    + Sizes.format(capacity) + " exceeds the JVM's direct-memory limit of " + Sizes.format(directLimit)
+                    + " (-XX:MaxDirectMemorySize)", "Lower machvm.store.capacity or raise -XX:MaxDirectMemorySize to "
+                    + "at least the capacity plus some headroom for I/O buffers (the container entrypoint and the Helm "
+                    + "chart derive both from one number: see README.md, Deployment).");
         }
-        return new PageStores(capacity, properties.store().slabSize().toBytes());
     }
 
     @Bean

@@ -7,8 +7,8 @@ import org.springframework.boot.context.properties.bind.DefaultValue;
 import org.springframework.util.unit.DataSize;
 
 /**
- * Every {@code machvm.*} setting, validated when bound: an invalid value stops start-up with a message naming the
- * setting.
+ * Every {@code machvm.*} setting, validated when bound: an invalid value stops start-up with one line naming the
+ * setting ({@link InvalidSettingException}, reported by {@code io.machvm.ops.InvalidSettingFailureAnalyzer}).
  */
 @ConfigurationProperties("machvm")
 public record MachvmProperties(@DefaultValue Host host, @DefaultValue Vm vm, @DefaultValue Store store,
@@ -18,7 +18,8 @@ public record MachvmProperties(@DefaultValue Host host, @DefaultValue Vm vm, @De
     public record Host(@DefaultValue("arm64") String flavor) {
         public Host {
             if (Flavor.fromWireName(flavor) == null) {
-                throw new IllegalArgumentException("machvm.host.flavor must be arm64 or x86_64, not '" + flavor + "'");
+                throw new InvalidSettingException("machvm.host.flavor",
+                        "machvm.host.flavor must be arm64 or x86_64, not '" + flavor + "'");
             }
         }
 
@@ -31,7 +32,8 @@ public record MachvmProperties(@DefaultValue Host host, @DefaultValue Vm vm, @De
     public record Vm(@DefaultValue("documented") String errors) {
         public Vm {
             if (ErrorModel.fromWireName(errors) == null) {
-                throw new IllegalArgumentException("machvm.vm.errors must be documented or xnu, not '" + errors + "'");
+                throw new InvalidSettingException("machvm.vm.errors",
+                        "machvm.vm.errors must be documented or xnu, not '" + errors + "'");
             }
         }
 
@@ -44,12 +46,13 @@ public record MachvmProperties(@DefaultValue Host host, @DefaultValue Vm vm, @De
     public record Store(@DefaultValue("1GB") DataSize capacity, @DefaultValue("64MB") DataSize slabSize) {
         public Store {
             if (capacity == null || capacity.toBytes() < 16384) {
-                throw new IllegalArgumentException("machvm.store.capacity must be at least 16KB, not " + capacity);
+                throw new InvalidSettingException("machvm.store.capacity",
+                        "machvm.store.capacity must be at least 16KB, not " + show(capacity));
             }
             long slab = slabSize == null ? 0 : slabSize.toBytes();
             if (slab < 16384 || slab > (1L << 30) || Long.bitCount(slab) != 1) {
-                throw new IllegalArgumentException(
-                        "machvm.store.slab-size must be a power of two from 16KB to 1GB, not " + slabSize);
+                throw new InvalidSettingException("machvm.store.slab-size",
+                        "machvm.store.slab-size must be a power of two from 16KB to 1GB, not " + show(slabSize));
             }
         }
     }
@@ -58,7 +61,8 @@ public record MachvmProperties(@DefaultValue Host host, @DefaultValue Vm vm, @De
     public record Api(@DefaultValue("1GB") DataSize maxTransfer) {
         public Api {
             if (maxTransfer == null || maxTransfer.toBytes() < 1) {
-                throw new IllegalArgumentException("machvm.api.max-transfer must be positive, not " + maxTransfer);
+                throw new InvalidSettingException("machvm.api.max-transfer",
+                        "machvm.api.max-transfer must be positive, not " + show(maxTransfer));
             }
         }
     }
@@ -67,8 +71,12 @@ public record MachvmProperties(@DefaultValue Host host, @DefaultValue Vm vm, @De
     public record Tasks(@DefaultValue("10000") int max) {
         public Tasks {
             if (max < 1) {
-                throw new IllegalArgumentException("machvm.tasks.max must be at least 1, not " + max);
+                throw new InvalidSettingException("machvm.tasks.max", "machvm.tasks.max must be at least 1, not " + max);
             }
         }
+    }
+
+    private static String show(DataSize size) {
+        return size == null ? "(empty)" : Sizes.format(size.toBytes());
     }
 }

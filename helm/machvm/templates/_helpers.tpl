@@ -1,0 +1,81 @@
+{{/* Chart name, at most 63 characters. */}}
+{{- define "machvm.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Fully qualified app name: the release name, plus the chart name unless the release name contains it. */}}
+{{- define "machvm.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "machvm.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "machvm.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "machvm.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "machvm.labels" -}}
+helm.sh/chart: {{ include "machvm.chart" . }}
+{{ include "machvm.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/*
+Memory arithmetic, in MiB. The container's limit is page store + heap + overhead; the JVM may use
+heap (-Xmx) + direct memory (-XX:MaxDirectMemorySize = store + headroom) + the rest of the overhead, which adds up
+to the same limit. src/main/docker/entrypoint.sh derives the same flags from a limit when they are not given.
+*/}}
+{{- define "machvm.memoryLimitMiB" -}}
+{{- add (int .Values.machvm.store.capacityMiB) (int .Values.jvm.heapMiB) (int .Values.jvm.overheadMiB) }}
+{{- end }}
+
+{{- define "machvm.maxDirectMemoryMiB" -}}
+{{- add (int .Values.machvm.store.capacityMiB) (int .Values.jvm.directHeadroomMiB) }}
+{{- end }}
+
+{{- define "machvm.javaToolOptions" -}}
+{{- $options := list (printf "-Xmx%dm" (int .Values.jvm.heapMiB)) (printf "-XX:MaxDirectMemorySize=%sm" (include "machvm.maxDirectMemoryMiB" .)) }}
+{{- with .Values.jvm.extraOptions }}
+{{- $options = append $options . }}
+{{- end }}
+{{- join " " $options }}
+{{- end }}
+
+{{/* Stops rendering with one line naming the value when sizes cannot work. */}}
+{{- define "machvm.validate" -}}
+{{- $capacity := int .Values.machvm.store.capacityMiB }}
+{{- $heap := int .Values.jvm.heapMiB }}
+{{- $overhead := int .Values.jvm.overheadMiB }}
+{{- $headroom := int .Values.jvm.directHeadroomMiB }}
+{{- if lt $capacity 1 }}
+{{- fail (printf "machvm.store.capacityMiB must be at least 1, not %d" $capacity) }}
+{{- end }}
+{{- if not (has (int .Values.machvm.store.slabSizeMiB) (list 1 2 4 8 16 32 64 128 256 512 1024)) }}
+{{- fail (printf "machvm.store.slabSizeMiB must be a power of two from 1 to 1024, not %v" .Values.machvm.store.slabSizeMiB) }}
+{{- end }}
+{{- if lt $heap 128 }}
+{{- fail (printf "jvm.heapMiB must be at least 128, not %d" $heap) }}
+{{- end }}
+{{- if or (lt $headroom 16) (ge $headroom $overhead) }}
+{{- fail (printf "jvm.directHeadroomMiB must be at least 16 and below jvm.overheadMiB (%d), not %d" $overhead $headroom) }}
+{{- end }}
+{{- if lt (int .Values.machvm.api.maxTransferMiB) 1 }}
+{{- fail (printf "machvm.api.maxTransferMiB must be at least 1, not %v" .Values.machvm.api.maxTransferMiB) }}
+{{- end }}
+{{- if lt (int .Values.machvm.tasks.max) 1 }}
+{{- fail (printf "machvm.tasks.max must be at least 1, not %v" .Values.machvm.tasks.max) }}
+{{- end }}
+{{- end }}

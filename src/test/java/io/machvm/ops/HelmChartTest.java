@@ -1,0 +1,249 @@
+package io.machvm.ops;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.marcnuri.helm.Helm;
+import com.marcnuri.helm.LintResult;
+import com.marcnuri.helm.TemplateCommand;
+import io.machvm.ops.EntrypointScript.Result;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.yaml.snakeyaml.Yaml;
+
+/** The Helm chart helm/machvm: lint, then render with default and other values and check what Kubernetes gets. */
+class HelmChartTest {
+    private static final Path CHART = Path.of("helm", "machvm");
+
+    @TempDir
+    Path temp;
+
+    @Test
+    void chartLintsCleanly() {
+        LintResult result = new Helm(CHART).lint().strict().call();
+        assertThat(result.isFailed()).as(String.join("\n", result.getMessages())).isFalse();
+    }
+
+    @Test
+    void defaultsRenderDeploymentServiceAndDisruptionBudgetOnly() {
+        Map<String, Map<String, Object>> objects = render(Map.of());
+        assertThat(objects.keySet()).containsExactlyInAnyOrder("Deployment/ops-machvm", "Service/ops-machvm",
+                "PodDisruptionBudget/ops-machvm");
+    }
+
+    @Test
+    void probesUseTheActuatorHealthGroups() {
+        Map<String, Object> container = container(render(Map.of()));
+        assertThat(value(container, "startupProbe.httpGet.path")).isEqualTo("/actuator/health/liveness");
+        assertThat(value(container, "livenessProbe.httpGet.path")).isEqualTo("/actuator/health/liveness");
+        assertThat(value(container, "readinessProbe.httpGet.path")).isEqualTo("/actuator/health/readiness");
+        assertThat(value(container, "readinessProbe.httpGet.port")).isEqualTo("http");
+        assertThat(value(container, "ports.0.containerPort")).isEqualTo(8080);
+        assertThat(value(container, "ports.0.name")).isEqualTo("http");
+        assertThat(value(container, "lifecycle.preStop.exec.command")).isEqualTo(List.of("sleep", "5"));
+    }
+
+    @Test
+    void podRunsRestricted() {
+        Map<String, Map<String, Object>> objects = render(Map.of());
+        Map<String, Object> pod = get(objects.get("Deployment/ops-machvm"), "spec.template.spec");
+        assertThat(value(pod, "securityContext.runAsNonRoot")).isEqualTo(true);
+        assertThat(value(pod, "securityContext.runAsUser")).isEqualTo(10001);
+        assertThat(value(pod, "securityContext.seccompProfile.type")).isEqualTo("RuntimeDefault");
+        assertThat(value(pod, "automountServiceAccountToken")).isEqualTo(false);
+        assertThat(value(pod, "enableServiceLinks")).isEqualTo(false);
+        assertThat(value(pod, "terminationGracePeriodSeconds")).isEqualTo(30);
+
+        Map<String, Object> container = container(objects);
+        assertThat(value(container, "securityContext.runAsNonRoot")).isEqualTo(true);
+        assertThat(value(container, "securityContext.runAsUser")).isEqualTo(10001);
+        assertThat(value(container, "securityContext.allowPrivilegeEscalation")).isEqualTo(false);
+        assertThat(value(container, "securityContext.readOnlyRootFilesystem")).isEqualTo(true);
+        assertThat(value(container, "securityContext.capabilities.drop")).isEqualTo(List.of("ALL"));
+        assertThat(value(container, "securityContext.seccompProfile.type")).isEqualTo("RuntimeDefault");
+        // the one writable place: /tmp (JVM perf data, Tomcat work directory)
+        assertThat(value(container, "volumeMounts.0.mountPath")).isEqualTo("/tmp");
+        assertThat(value(pod, "volumes.0.name")).isEqualTo(get(container, "volumeMounts.0.name"));
+        assertThat(value(pod, "volumes.0.emptyDir.sizeLimit")).isEqualTo("64Mi");
+    }
+
+    /** limit = store + heap + overhead; -Xmx = heap; -XX:MaxDirectMemorySize = store + headroom. */
+    @ParameterizedTest
+    @CsvSource({
+            // capacity, heap, overhead, headroom, limit, java options
+            "1024, 512, 256, 64, 1792Mi, -Xmx512m -XX:MaxDirectMemorySize=1088m -XX:+ExitOnOutOfMemoryError",
+            "4096, 1024, 384, 128, 5504Mi, -Xmx1024m -XX:MaxDirectMemorySize=4224m -XX:+ExitOnOutOfMemoryError",
+            "256, 256, 256, 64, 768Mi, -Xmx256m -XX:MaxDirectMemorySize=320m -XX:+ExitOnOutOfMemoryError"})
+    void memoryLimitAndJvmFlagsComeFromTheSameValues(int capacity, int heap, int overhead, int headroom,
+            String limit, String javaOptions) {
+        Map<String, Map<String, Object>> objects = render(Map.of("machvm.store.capacityMiB", capacity,
+                "jvm.heapMiB", heap, "jvm.overheadMiB", overhead, "jvm.directHeadroomMiB", headroom));
+        Map<String, Object> container = container(objects);
+        assertThat(value(container, "resources.limits.memory")).isEqualTo(limit);
+        assertThat(value(container, "resources.requests.memory")).isEqualTo(limit);
+        Map<String, String> env = env(container);
+        assertThat(env).containsEntry("JAVA_TOOL_OPTIONS", javaOptions)
+                .containsEntry("MACHVM_STORE_CAPACITY", capacity + "MB");
+
+        // The image's entrypoint, given the same limit, capacity and overheads, arrives at the same flags.
+        long limitBytes = Long.parseLong(limit.replace("Mi", "")) << 20;
+        Result script = EntrypointScript.run(EntrypointScript.cgroupV2(temp, String.valueOf(limitBytes)),
+                Map.of("MACHVM_STORE_CAPACITY", env.get("MACHVM_STORE_CAPACITY"),
+                        "MACHVM_JVM_OVERHEAD_MIB", String.valueOf(overhead),
+                        "MACHVM_DIRECT_HEADROOM_MIB", String.valueOf(headroom)));
+        assertThat(script.command()).contains("-Xmx" + heap + "m",
+                "-XX:MaxDirectMemorySize=" + (capacity + headroom) + "m");
+    }
+
+    @Test
+    void applicationSettingsBecomeEnvironmentVariables() {
+        Map<String, String> env = env(container(render(Map.of("machvm.host.flavor", "x86_64",
+                "machvm.vm.errors", "xnu", "machvm.store.slabSizeMiB", 16, "machvm.api.maxTransferMiB", 8,
+                "machvm.tasks.max", 500))));
+        assertThat(env).containsEntry("MACHVM_HOST_FLAVOR", "x86_64")
+                .containsEntry("MACHVM_VM_ERRORS", "xnu")
+                .containsEntry("MACHVM_STORE_CAPACITY", "1024MB")
+                .containsEntry("MACHVM_STORE_SLABSIZE", "16MB")
+                .containsEntry("MACHVM_API_MAXTRANSFER", "8MB")
+                .containsEntry("MACHVM_TASKS_MAX", "500");
+    }
+
+    @Test
+    void serviceMonitorOnlyWhenEnabled() {
+        assertThat(render(Map.of()).keySet()).noneMatch(key -> key.startsWith("ServiceMonitor/"));
+        Map<String, Map<String, Object>> objects = render(Map.of("serviceMonitor.enabled", true,
+                "serviceMonitor.labels.release", "kube-prometheus-stack"));
+        Map<String, Object> monitor = objects.get("ServiceMonitor/ops-machvm");
+        assertThat(monitor).isNotNull();
+        assertThat(value(monitor, "apiVersion")).isEqualTo("monitoring.coreos.com/v1");
+        assertThat(value(monitor, "metadata.labels.release")).isEqualTo("kube-prometheus-stack");
+        assertThat(value(monitor, "spec.endpoints.0.port")).isEqualTo("http");
+        assertThat(value(monitor, "spec.endpoints.0.path")).isEqualTo("/actuator/prometheus");
+        Map<String, Object> serviceLabels = get(objects.get("Service/ops-machvm"), "metadata.labels");
+        Map<String, Object> selector = get(monitor, "spec.selector.matchLabels");
+        assertThat(serviceLabels).containsAllEntriesOf(selector);
+    }
+
+    @Test
+    void serviceAndDisruptionBudgetSelectThePods() {
+        Map<String, Map<String, Object>> objects = render(Map.of());
+        Map<String, Object> podLabels = get(objects.get("Deployment/ops-machvm"), "spec.template.metadata.labels");
+        Map<String, Object> serviceSelector = get(objects.get("Service/ops-machvm"), "spec.selector");
+        assertThat(podLabels).containsAllEntriesOf(serviceSelector);
+        assertThat(value(objects.get("Service/ops-machvm"), "spec.ports.0.targetPort")).isEqualTo("http");
+
+        Map<String, Object> budget = objects.get("PodDisruptionBudget/ops-machvm");
+        assertThat(value(budget, "apiVersion")).isEqualTo("policy/v1");
+        assertThat(value(budget, "spec.maxUnavailable")).isEqualTo(1);
+        assertThat(podLabels).containsAllEntriesOf(get(budget, "spec.selector.matchLabels"));
+
+        assertThat(render(Map.of("podDisruptionBudget.enabled", false)).keySet())
+                .noneMatch(key -> key.startsWith("PodDisruptionBudget/"));
+    }
+
+    @Test
+    void networkPolicyAdmitsTheNamespaceByDefaultOrTheGivenPeers() throws IOException {
+        assertThat(render(Map.of()).keySet()).noneMatch(key -> key.startsWith("NetworkPolicy/"));
+
+        Map<String, Map<String, Object>> objects = render(Map.of("networkPolicy.enabled", true));
+        Map<String, Object> policy = objects.get("NetworkPolicy/ops-machvm");
+        assertThat(value(policy, "spec.policyTypes")).isEqualTo(List.of("Ingress"));
+        assertThat(value(policy, "spec.ingress.0.ports.0.port")).isEqualTo("http");
+        assertThat(value(policy, "spec.ingress.0.from")).isEqualTo(List.of(Map.of("podSelector", Map.of())));
+        Map<String, Object> podLabels = get(objects.get("Deployment/ops-machvm"), "spec.template.metadata.labels");
+        assertThat(podLabels).containsAllEntriesOf(get(policy, "spec.podSelector.matchLabels"));
+
+        Path values = Files.writeString(temp.resolve("values.yaml"), """
+                replicaCount: 3
+                networkPolicy:
+                  enabled: true
+                  from:
+                    - namespaceSelector:
+                        matchLabels:
+                          kubernetes.io/metadata.name: ingress-nginx
+                    - namespaceSelector:
+                        matchLabels:
+                          kubernetes.io/metadata.name: monitoring
+                """);
+        Map<String, Map<String, Object>> custom = render(new Helm(CHART).template().withName("ops")
+                .withValuesFile(values));
+        List<Map<String, Object>> from = get(custom.get("NetworkPolicy/ops-machvm"), "spec.ingress.0.from");
+        assertThat(from).extracting(peer -> value(peer, "namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name"))
+                .containsExactly("ingress-nginx", "monitoring");
+        assertThat(value(custom.get("Deployment/ops-machvm"), "spec.replicas")).isEqualTo(3);
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+            "machvm.store.capacityMiB | 0 | machvm.store.capacityMiB must be at least 1, not 0",
+            "machvm.store.slabSizeMiB | 48 | machvm.store.slabSizeMiB must be a power of two from 1 to 1024, not 48",
+            "jvm.heapMiB | 64 | jvm.heapMiB must be at least 128, not 64",
+            "jvm.directHeadroomMiB | 256 | jvm.directHeadroomMiB must be at least 16 and below jvm.overheadMiB (256), not 256",
+            "machvm.tasks.max | 0 | machvm.tasks.max must be at least 1, not 0"})
+    void impossibleSizesStopRenderingWithOneLine(String key, String value, String message) {
+        assertThatThrownBy(() -> render(Map.of(key, value))).hasMessageContaining(message);
+    }
+
+    // ------------------------------------------------------------------ rendering and YAML access
+
+    private static Map<String, Map<String, Object>> render(Map<String, Object> values) {
+        TemplateCommand command = new Helm(CHART).template().withName("ops");
+        values.forEach(command::set);
+        return render(command);
+    }
+
+    /** Rendered objects by "Kind/name". */
+    @SuppressWarnings("unchecked")
+    private static Map<String, Map<String, Object>> render(TemplateCommand command) {
+        String manifests = command.call();
+        Map<String, Map<String, Object>> objects = new LinkedHashMap<>();
+        for (Object document : new Yaml().loadAll(manifests)) {
+            if (document instanceof Map<?, ?> map) {
+                Map<String, Object> object = (Map<String, Object>) map;
+                String key = object.get("kind") + "/" + get(object, "metadata.name");
+                assertThat(objects.put(key, object)).as("duplicate " + key).isNull();
+            }
+        }
+        return objects;
+    }
+
+    private static Map<String, Object> container(Map<String, Map<String, Object>> objects) {
+        return get(objects.get("Deployment/ops-machvm"), "spec.template.spec.containers.0");
+    }
+
+    private static Map<String, String> env(Map<String, Object> container) {
+        List<Map<String, Object>> env = get(container, "env");
+        Map<String, String> byName = new LinkedHashMap<>();
+        env.forEach(variable -> byName.put((String) variable.get("name"), (String) variable.get("value")));
+        return byName;
+    }
+
+    private static Object value(Object root, String path) {
+        return get(root, path);
+    }
+
+    /** A value by dotted path; a number indexes a list; {@code \.} is a literal dot in a key. */
+    @SuppressWarnings("unchecked")
+    private static <T> T get(Object root, String path) {
+        Object current = root;
+        List<String> keys = new ArrayList<>();
+        for (String part : path.split("(?<!\\\\)\\.")) {
+            keys.add(part.replace("\\.", "."));
+        }
+        for (String key : keys) {
+            Objects.requireNonNull(current, () -> "no value at " + path);
+            current = current instanceof List<?> list ? list.get(Integer.parseInt(key)) : ((Map<String, Object>) current).get(key);
+        }
+        return (T) current;
+    }
+}
