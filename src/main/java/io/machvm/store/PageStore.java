@@ -29,7 +29,11 @@ public final class PageStore {
     private final int slotMask;
     private final long slabBytes;
     private final StoreCapacity capacity;
-    private final AtomicReferenceArray<Slab> slabs;
+    /**
+     * Slabs by index. Replaced by a longer copy (under {@link #lock}) when every index is taken: a store that shares
+     * its capacity can end up with more, smaller slabs than capacity / slab size.
+     */
+    private volatile AtomicReferenceArray<Slab> slabs;
     private final ReentrantLock lock = new ReentrantLock();
     /** Slabs that have a free or never-used slot; guarded by {@link #lock}. */
     private final BitSet slabsWithRoom = new BitSet();
@@ -202,6 +206,10 @@ public final class PageStore {
 
     /** Creates a slab at the lowest free index; returns its index, or -1 when the budget or direct memory is out. */
     private int newSlab() {
+        int index = freeSlabIndex();
+        if (index < 0) {
+            return -1;
+        }
         long grant = capacity.reserveUpTo(slabBytes, pageSize);
         if (grant == 0) {
             return -1;
@@ -213,16 +221,32 @@ public final class PageStore {
             capacity.release(grant);
             return -1;
         }
-        int index = 0;
-        while (slabs.get(index) != null) {
-            index++;
-        }
         int slots = (int) (grant >> pageShift);
         slabs.set(index, new Slab(bytes, grant, slots));
         slabsWithRoom.set(index);
         slotsWithRoom += slots;
         slabCount.incrementAndGet();
         return index;
+    }
+
+    /** The lowest slab index not in use, growing the table if needed; -1 when handles cannot name another slab. */
+    private int freeSlabIndex() {
+        AtomicReferenceArray<Slab> table = slabs;
+        for (int i = 0; i < table.length(); i++) {
+            if (table.get(i) == null) {
+                return i;
+            }
+        }
+        int length = (int) Math.min(2L * table.length(), Integer.MAX_VALUE >> slotBits);
+        if (length <= table.length()) {
+            return -1;
+        }
+        AtomicReferenceArray<Slab> grown = new AtomicReferenceArray<>(length);
+        for (int i = 0; i < table.length(); i++) {
+            grown.set(i, table.get(i));
+        }
+        slabs = grown;
+        return table.length();
     }
 
     // ---------------------------------------------------------------- reference counts

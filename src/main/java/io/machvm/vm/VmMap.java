@@ -213,7 +213,7 @@ public final class VmMap {
             // First pass: every problem is found before anything changes.
             long cursor = start;
             for (VmEntry e : entriesFrom(start, end)) {
-                if (e.start != cursor) {
+                if (above(e.start, cursor)) { // the first entry may begin before start
                     throw unmappedForAttributes(cursor);
                 }
                 int max = e.maxProtection | (copy ? VmProt.WRITE : 0);
@@ -268,7 +268,7 @@ public final class VmMap {
             long end = attributeRangeEnd(address, size);
             long cursor = start;
             for (VmEntry e : entriesFrom(start, end)) {
-                if (e.start != cursor) {
+                if (above(e.start, cursor)) { // the first entry may begin before start
                     throw unmappedForAttributes(cursor);
                 }
                 cursor = e.end;
@@ -446,22 +446,31 @@ public final class VmMap {
             throw new KernException(KERN_INVALID_ADDRESS, "source range at " + hex(address) + " of " + hex(size)
                     + " bytes wraps around the address space");
         }
-        checkAccess(address, size, VmProt.READ, "source");
+        checkAccess(address, size, VmProt.READ, "source", this);
     }
 
     private void checkWritable(long address, long size) {
+        checkWritable(address, size, this);
+    }
+
+    /**
+     * Destination rules of a transfer made by a call on {@code caller}: its flavor's S and its error model chose the
+     * transfer path (XNU decides it when copying the source in), and the path decides the protection code.
+     */
+    private void checkWritable(long address, long size, VmMap caller) {
         if (below(address + size, address)) {
             throw new KernException(KERN_INVALID_ADDRESS, "destination range at " + hex(address) + " of "
                     + hex(size) + " bytes wraps around the address space");
         }
-        checkAccess(address, size, VmProt.WRITE, "destination");
+        checkAccess(address, size, VmProt.WRITE, "destination", caller);
     }
 
     /**
      * Checks that every page of {@code [address, address + size)} is mapped with {@code access}; the first problem in
-     * address order wins. {@code size > 0} and the byte range does not wrap.
+     * address order wins. {@code size > 0} and the byte range does not wrap. {@code caller}'s transfer path decides
+     * the protection code.
      */
-    private void checkAccess(long address, long size, int access, String role) {
+    private void checkAccess(long address, long size, int access, String role, VmMap caller) {
         long cursor = trunc(address);
         long end = round(address + size); // 0 when rounding wraps: then the range ends past the map anyway
         while (end == 0 || below(cursor, end)) {
@@ -471,7 +480,8 @@ public final class VmMap {
                         + " bytes: " + hex(cursor) + " is not mapped");
             }
             if ((e.protection & access) != access) {
-                KernReturn kern = errors == ErrorModel.XNU && Long.compareUnsigned(size, flavor.smallTransferLimit()) <= 0
+                KernReturn kern = caller.errors == ErrorModel.XNU
+                        && Long.compareUnsigned(size, caller.flavor.smallTransferLimit()) <= 0
                         ? KERN_INVALID_ADDRESS
                         : KERN_PROTECTION_FAILURE;
                 throw new KernException(kern, role + " range at " + hex(address) + " of " + hex(size) + " bytes: ["
@@ -554,6 +564,10 @@ public final class VmMap {
         if (replaced != null) {
             store.releaseAll(replaced.array(), replaced.size());
         }
+        if (nextFresh < fresh.length) {
+            // A snapshot closed (without our lock) since the count: a page it shared was written in place instead.
+            store.releaseAll(java.util.Arrays.copyOfRange(fresh, nextFresh, fresh.length), fresh.length - nextFresh);
+        }
     }
 
     /** Fills a fresh page outside {@code [lo, hi)} from {@code oldHandle} (zeros for the zero page). */
@@ -577,9 +591,11 @@ public final class VmMap {
      * @throws IOException when reading the source fails or it ends before {@code declaredLength}; nothing changed
      */
     public long write(long address, InputStream source, long declaredLength, long maxLength) throws IOException {
-        if (declaredLength == 0) {
-            ensureAliveLocked();
-            return 0;
+        if (declaredLength <= 0) {
+            ensureAliveLocked(); // a dead task fails before a byte of the body is read
+            if (declaredLength == 0) {
+                return 0;
+            }
         }
         if (declaredLength > 0) {
             lock.readLock().lock();
@@ -648,6 +664,7 @@ public final class VmMap {
                 break;
             }
             if (total + n > maxLength) {
+                checkSeenSoFar(address, total + n, declaredLength);
                 throw transferLimit(total + n, maxLength);
             }
             int pos = 0;
@@ -659,6 +676,7 @@ public final class VmMap {
                     try {
                         store.allocate(one, 0, 1, false);
                     } catch (StoreExhaustedException e) {
+                        checkSeenSoFar(address, total + n, declaredLength);
                         throw new KernException(KERN_RESOURCE_SHORTAGE, e.getMessage());
                     }
                     page = one[0];
@@ -672,6 +690,22 @@ public final class VmMap {
             total += n;
         }
         return total;
+    }
+
+    /**
+     * Before a service limit fails a body of unknown length, the Mach checks of the bytes that arrived come first (a
+     * declared length was checked whole before the body was read).
+     */
+    private void checkSeenSoFar(long address, long seenBytes, long declaredLength) {
+        if (declaredLength < 0) {
+            lock.readLock().lock();
+            try {
+                ensureAlive();
+                checkWritable(address, seenBytes);
+            } finally {
+                lock.readLock().unlock();
+            }
+        }
     }
 
     private static TransferLimitException transferLimit(long length, long maxLength) {
@@ -734,7 +768,7 @@ public final class VmMap {
         try {
             dest.ensureAlive();
             if (capture != null) {
-                dest.checkWritable(destAddress, size);
+                dest.checkWritable(destAddress, size, source);
                 dest.applyCopy(capture, destAddress);
             }
             return size;
@@ -906,7 +940,8 @@ public final class VmMap {
         if (first == null) {
             throw unmappedForAttributes(start);
         }
-        return entries.subMap(first.start, true, end, false).values();
+        // An end past the map (even past 2^63, where the signed keys compare negative) means "to the last entry".
+        return entries.subMap(first.start, true, below(end, maxAddress) ? end : maxAddress, false).values();
     }
 
     private boolean overlapsAny(long start, long end) {
