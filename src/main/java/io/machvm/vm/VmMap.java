@@ -47,8 +47,8 @@ public final class VmMap {
     private final PageTable pages = new PageTable();
     private long virtualBytes;
     private long nextObjectId = 1;
-    /** Every address below this is mapped: the search for free space starts here (XNU's first_free). */
-    private long firstFree;
+    /** The unmapped ranges of [minAddress, maxAddress), for first-fit allocation in O(log holes). */
+    private final HoleIndex holes = new HoleIndex();
     private boolean terminated;
 
     public VmMap(PageStore store, Flavor flavor, ErrorModel errors) {
@@ -64,7 +64,7 @@ public final class VmMap {
         this.pageMask = pageSize - 1L;
         this.minAddress = flavor.minAddress();
         this.maxAddress = flavor.maxAddress();
-        this.firstFree = minAddress;
+        holes.add(minAddress, maxAddress - minAddress);
     }
 
     public Flavor flavor() {
@@ -715,22 +715,26 @@ public final class VmMap {
 
     // ================================================================ vm_copy / vm_read_overwrite
 
-    /** {@code vm_copy} within this task: as if the source were read first (memmove), shared copy-on-write. */
-    public void copy(long source, long size, long dest) {
+    /**
+     * {@code vm_copy} within this task: as if the source were read first (memmove), shared copy-on-write.
+     *
+     * @return the bytes that were shared copy-on-write rather than moved
+     */
+    public long copy(long source, long size, long dest) {
         lock.writeLock().lock();
         try {
             ensureAlive();
             if (size == 0) {
-                return;
+                return 0;
             }
             checkReadable(source, size, false);
             checkWritable(dest, size);
             if (source == dest) {
-                return;
+                return 0;
             }
             Capture capture = capture(source, size);
             try {
-                applyCopy(capture, dest);
+                return applyCopy(capture, dest);
             } finally {
                 capture.release();
             }
@@ -746,8 +750,20 @@ public final class VmMap {
      * @return the number of bytes copied ({@code outsize})
      */
     public static long readOverwrite(VmMap source, long address, long size, VmMap dest, long destAddress) {
+        return readOverwrite(source, address, size, dest, destAddress, null);
+    }
+
+    /**
+     * {@code vm_read_overwrite}, telling {@code sharedBytes} (when not null) how many bytes were shared
+     * copy-on-write rather than moved.
+     */
+    public static long readOverwrite(VmMap source, long address, long size, VmMap dest, long destAddress,
+            java.util.function.LongConsumer sharedBytes) {
         if (source == dest) {
-            source.copy(address, size, destAddress);
+            long shared = source.copy(address, size, destAddress);
+            if (sharedBytes != null) {
+                sharedBytes.accept(shared);
+            }
             return size;
         }
         Capture capture;
@@ -769,7 +785,10 @@ public final class VmMap {
             dest.ensureAlive();
             if (capture != null) {
                 dest.checkWritable(destAddress, size, source);
-                dest.applyCopy(capture, destAddress);
+                long shared = dest.applyCopy(capture, destAddress);
+                if (sharedBytes != null) {
+                    sharedBytes.accept(shared);
+                }
             }
             return size;
         } finally {
@@ -824,7 +843,7 @@ public final class VmMap {
      * as their source in the same store share the source page; everything else moves bytes. Only pages that are
      * resident on either side are visited, so a copy of untouched memory costs nothing per page.
      */
-    private void applyCopy(Capture src, long dest) {
+    private long applyCopy(Capture src, long dest) {
         long size = src.size;
         long delta = dest - src.address;
         boolean shareable = src.store == store && (delta & pageMask) == 0 && src.pageShift == pageShift;
@@ -855,6 +874,7 @@ public final class VmMap {
         }
         int[] fresh = allocatePages(needed, false);
         int nextFresh = 0;
+        long sharedPages = 0;
         IntList replaced = new IntList(16);
         for (int i = 0; i < candidates.size(); i++) {
             long p = candidates.get(i);
@@ -864,6 +884,7 @@ public final class VmMap {
                 int h = src.handleAt(pageBase - delta);
                 store.retain(h);
                 replaced.add(pages.set(p, h));
+                sharedPages++;
             } else if (action == COPY_BYTES) {
                 int lo = (int) (Math.max(dest, pageBase) - pageBase);
                 int hi = (int) (Math.min(dest + size, pageBase + pageSize) - pageBase);
@@ -882,6 +903,7 @@ public final class VmMap {
         if (nextFresh < fresh.length) {
             store.releaseAll(java.util.Arrays.copyOfRange(fresh, nextFresh, fresh.length), fresh.length - nextFresh);
         }
+        return sharedPages << pageShift;
     }
 
     private static final int SKIP = 0;
@@ -953,28 +975,15 @@ public final class VmMap {
         entries.put(start, new VmEntry(start, end, VmProt.READ | VmProt.WRITE, VmProt.ALL, VmInherit.COPY,
                 nextObjectId++, 0, false));
         virtualBytes += end - start;
-        if (start == firstFree) {
-            advanceFirstFree();
-        }
-    }
-
-    private void advanceFirstFree() {
-        VmEntry e;
-        while ((e = entries.get(firstFree)) != null) {
-            firstFree = e.end;
-        }
+        long holeStart = holes.floorStart(start);
+        long holeEnd = holeStart + holes.remove(holeStart);
+        holes.add(holeStart, start - holeStart);
+        holes.add(end, holeEnd - end);
     }
 
     /** First fit of {@code size} bytes upward from the map minimum; -1 when none. */
     private long findSpace(long size) {
-        long cursor = firstFree;
-        for (VmEntry e : entries.tailMap(cursor, true).values()) {
-            if (Long.compareUnsigned(e.start - cursor, size) >= 0) {
-                return cursor;
-            }
-            cursor = Math.max(cursor, e.end);
-        }
-        return Long.compareUnsigned(size, maxAddress - cursor) <= 0 ? cursor : -1;
+        return holes.firstFit(size);
     }
 
     private void splitAt(long address) {
@@ -1022,9 +1031,20 @@ public final class VmMap {
         }
         inside.clear();
         releasePages(start >>> pageShift, end >>> pageShift);
-        if (Long.compareUnsigned(start, firstFree) < 0) {
-            firstFree = Math.max(start, minAddress);
+        // The range joins the holes around it into one.
+        Map.Entry<Long, VmEntry> before = entries.lowerEntry(start);
+        Map.Entry<Long, VmEntry> after = entries.ceilingEntry(end);
+        long holeStart = before == null ? minAddress : before.getValue().end;
+        long holeEnd = after == null ? maxAddress : after.getKey();
+        LongList merged = new LongList();
+        holes.forEach(holeStart, holeEnd, (hole, size) -> {
+            merged.add(hole);
+            return 0;
+        });
+        for (int i = 0; i < merged.size(); i++) {
+            holes.remove(merged.get(i));
         }
+        holes.add(holeStart, holeEnd - holeStart);
     }
 
     private void releasePages(long fromPage, long toPage) {
