@@ -43,6 +43,8 @@ public final class VmService {
     private final Call taskCreate = new Call("task_create");
     private final Call taskTerminate = new Call("task_terminate");
     private final Call taskInfo = new Call("task_info");
+    /** Not a call: the bytes vm_copy and vm_read_overwrite shared copy-on-write instead of moving them. */
+    private final Call cowShared = new Call("cow_shared");
 
     public VmService(TaskRegistry registry, PageStores stores, Flavor hostFlavor, long maxTransfer,
             MeterRegistry meters) {
@@ -275,8 +277,11 @@ public final class VmService {
 
     public void copy(String taskId, long source, long size, long dest) {
         timedPure(vmCopy, () -> {
-            map(taskId).copy(source, size, dest);
+            long shared = map(taskId).copy(source, size, dest);
             vmCopy.countBytes(size);
+            if (shared > 0) {
+                cowShared.countBytes(shared);
+            }
             return null;
         });
     }
@@ -286,7 +291,11 @@ public final class VmService {
         return timedPure(vmReadOverwrite, () -> {
             VmMap source = map(taskId);
             VmMap dest = destTaskId == null ? source : map(destTaskId);
-            long outsize = VmMap.readOverwrite(source, address, size, dest, destAddress);
+            long outsize = VmMap.readOverwrite(source, address, size, dest, destAddress, shared -> {
+                if (shared > 0) {
+                    cowShared.countBytes(shared);
+                }
+            });
             vmReadOverwrite.countBytes(outsize);
             return outsize;
         });
