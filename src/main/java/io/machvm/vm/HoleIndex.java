@@ -44,6 +44,11 @@ final class HoleIndex {
         return count;
     }
 
+    void clear() {
+        root = null;
+        count = 0;
+    }
+
     /** Adds the hole {@code [start, start + size)}; it must not overlap another. */
     void add(long start, long size) {
         if (size <= 0) {

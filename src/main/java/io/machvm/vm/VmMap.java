@@ -42,9 +42,15 @@ public final class VmMap {
     private final long minAddress;
     private final long maxAddress;
 
-    private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+    /** This map's lock; maps that share memory (fork with inheritance share) share one lock. */
+    private final ReentrantReadWriteLock lock;
     private final TreeMap<Long, VmEntry> entries = new TreeMap<>();
+    /** This map's private pages. Pages of shared ranges live in their {@link SharedMemory} instead. */
     private final PageTable pages = new PageTable();
+    /** Private pages written since the last {@link #clearDirty()} (value 1). */
+    private final PageTable dirty = new PageTable();
+    /** Page ranges backed by memory shared with other tasks, by first page; null while there are none. */
+    private TreeMap<Long, SharedRange> sharedRanges;
     private long virtualBytes;
     private long nextObjectId = 1;
     /** The unmapped ranges of [minAddress, maxAddress), for first-fit allocation in O(log holes). */
@@ -52,6 +58,11 @@ public final class VmMap {
     private boolean terminated;
 
     public VmMap(PageStore store, Flavor flavor, ErrorModel errors) {
+        this(store, flavor, errors, new ReentrantReadWriteLock());
+    }
+
+    private VmMap(PageStore store, Flavor flavor, ErrorModel errors, ReentrantReadWriteLock lock) {
+        this.lock = lock;
         if (store.pageSize() != flavor.pageSize()) {
             throw new IllegalArgumentException("store pages of " + store.pageSize() + " bytes cannot back a "
                     + flavor.wireName() + " map of " + flavor.pageSize() + "-byte pages");
@@ -371,7 +382,15 @@ public final class VmMap {
     public long residentPages() {
         lock.readLock().lock();
         try {
-            return pages.population();
+            long resident = pages.population();
+            if (sharedRanges != null) {
+                long[] count = {0};
+                for (SharedRange r : sharedRanges.values()) {
+                    r.memory.pages.forEach(r.indexOf(r.startPage), r.indexOf(r.endPage), (q, h) -> count[0]++);
+                }
+                resident += count[0];
+            }
+            return resident;
         } finally {
             lock.readLock().unlock();
         }
@@ -383,6 +402,11 @@ public final class VmMap {
         try {
             IntList out = new IntList((int) Math.min(pages.population(), Integer.MAX_VALUE - 8));
             pages.forEach(0, PageTable.MAX_PAGES, (p, h) -> out.add(h));
+            if (sharedRanges != null) {
+                for (SharedRange r : sharedRanges.values()) {
+                    r.memory.pages.forEach(r.indexOf(r.startPage), r.indexOf(r.endPage), (q, h) -> out.add(h));
+                }
+            }
             return java.util.Arrays.copyOf(out.array(), out.size());
         } finally {
             lock.readLock().unlock();
@@ -424,7 +448,7 @@ public final class VmMap {
             int count = (int) (((address + size - 1) >>> pageShift) - firstPage + 1);
             int[] handles = new int[count];
             for (int i = 0; i < count; i++) {
-                int h = pages.get(firstPage + i);
+                int h = pageAt(firstPage + i);
                 store.retain(h);
                 handles[i] = h;
             }
@@ -498,7 +522,7 @@ public final class VmMap {
         while (done < length) {
             int pageOffset = (int) (at & pageMask);
             int n = Math.min(length - done, pageSize - pageOffset);
-            store.read(pages.get(at >>> pageShift), pageOffset, out, outOffset + done, n);
+            store.read(pageAt(at >>> pageShift), pageOffset, out, outOffset + done, n);
             done += n;
             at += n;
         }
@@ -530,7 +554,7 @@ public final class VmMap {
         long lastPage = (address + length - 1) >>> pageShift;
         int needed = 0;
         for (long p = firstPage; p <= lastPage; p++) {
-            int h = pages.get(p);
+            int h = pageAt(p);
             if (h == PageStore.NO_PAGE || store.isShared(h)) {
                 needed++;
             }
@@ -544,11 +568,12 @@ public final class VmMap {
             int lo = (int) (at & pageMask);
             int n = Math.min(length - done, pageSize - lo);
             int hi = lo + n;
-            int h = pages.get(p);
+            int h = pageAt(p);
+            markDirty(p);
             if (h == PageStore.NO_PAGE || store.isShared(h)) {
                 int target = fresh[nextFresh++];
                 fillOutside(target, lo, hi, h);
-                pages.set(p, target);
+                replacePage(p, target);
                 if (h != PageStore.NO_PAGE) {
                     if (replaced == null) {
                         replaced = new IntList(needed);
@@ -626,15 +651,15 @@ public final class VmMap {
                 int headOffset = (int) (address & pageMask);
                 int tailEnd = (int) ((address + total) & pageMask);
                 if (headOffset > 0) {
-                    store.copy(pages.get(firstPage), 0, fresh.get(0), 0, headOffset);
+                    store.copy(pageAt(firstPage), 0, fresh.get(0), 0, headOffset);
                 }
                 if (tailEnd > 0) {
                     int last = fresh.get(count - 1);
-                    store.copy(pages.get(firstPage + count - 1), tailEnd, last, tailEnd, pageSize - tailEnd);
+                    store.copy(pageAt(firstPage + count - 1), tailEnd, last, tailEnd, pageSize - tailEnd);
                 }
                 replaced = new int[count];
                 for (int i = 0; i < count; i++) {
-                    replaced[i] = pages.set(firstPage + i, fresh.get(i));
+                    replaced[i] = replacePage(firstPage + i, fresh.get(i));
                 }
                 fresh.clear(); // the map owns them now
             } finally {
@@ -831,7 +856,7 @@ public final class VmMap {
 
     private Capture capture(long address, long size) {
         Capture capture = new Capture(store, address, size, pageShift);
-        pages.forEach(address >>> pageShift, ((address + size - 1) >>> pageShift) + 1, (p, h) -> {
+        forEachPage(address >>> pageShift, ((address + size - 1) >>> pageShift) + 1, (p, h) -> {
             store.retain(h);
             capture.table.set(p, h);
         });
@@ -850,7 +875,7 @@ public final class VmMap {
         long firstPage = dest >>> pageShift;
         long lastPage = (dest + size - 1) >>> pageShift;
         LongList candidates = new LongList();
-        pages.forEach(firstPage, lastPage + 1, (p, h) -> candidates.add(p));
+        forEachPage(firstPage, lastPage + 1, (p, h) -> candidates.add(p));
         int srcShift = src.pageShift;
         src.table.forEach(0, PageTable.MAX_PAGES, (s, h) -> {
             long lo = Math.max(s << srcShift, src.address) + delta;
@@ -866,7 +891,7 @@ public final class VmMap {
             long p = candidates.get(i);
             int action = copyAction(src, p, dest, size, delta, shareable);
             if (action == COPY_BYTES) {
-                int h = pages.get(p);
+                int h = pageAt(p);
                 if (h == PageStore.NO_PAGE || store.isShared(h)) {
                     needed++;
                 }
@@ -883,16 +908,17 @@ public final class VmMap {
             if (action == SHARE) {
                 int h = src.handleAt(pageBase - delta);
                 store.retain(h);
-                replaced.add(pages.set(p, h));
+                replaced.add(replacePage(p, h));
                 sharedPages++;
             } else if (action == COPY_BYTES) {
                 int lo = (int) (Math.max(dest, pageBase) - pageBase);
                 int hi = (int) (Math.min(dest + size, pageBase + pageSize) - pageBase);
-                int h = pages.get(p);
+                int h = pageAt(p);
+                markDirty(p);
                 if (h == PageStore.NO_PAGE || store.isShared(h)) {
                     int target = fresh[nextFresh++];
                     fillOutside(target, lo, hi, h);
-                    pages.set(p, target);
+                    replacePage(p, target);
                     replaced.add(h);
                     h = target;
                 }
@@ -917,7 +943,7 @@ public final class VmMap {
         if (shareable && lo == pageBase && hi == pageBase + pageSize) {
             return SHARE;
         }
-        if (pages.get(p) == PageStore.NO_PAGE && !src.anyResident(lo - delta, hi - delta)) {
+        if (pageAt(p) == PageStore.NO_PAGE && !src.anyResident(lo - delta, hi - delta)) {
             return SKIP; // zeros onto zeros
         }
         return COPY_BYTES;
@@ -1047,6 +1073,7 @@ public final class VmMap {
         holes.add(holeStart, holeEnd - holeStart);
     }
 
+    /** Drops the pages of {@code [fromPage, toPage)}: private ones are released, shared ranges are cut. */
     private void releasePages(long fromPage, long toPage) {
         IntList released = new IntList(64);
         pages.forEach(fromPage, toPage, (p, h) -> {
@@ -1054,6 +1081,502 @@ public final class VmMap {
             pages.set(p, PageStore.NO_PAGE);
         });
         store.releaseAll(released.array(), released.size());
+        dirty.forEach(fromPage, toPage, (p, h) -> dirty.set(p, 0));
+        if (sharedRanges != null) {
+            dropSharedRanges(fromPage, toPage);
+        }
+    }
+
+    // ================================================================ pages, wherever they live
+
+    /** Pages {@code [startPage, endPage)} of this map live in {@code memory} from {@code memoryStartPage} on. */
+    private static final class SharedRange {
+        final long startPage;
+        long endPage;
+        final SharedMemory memory;
+        final long memoryStartPage;
+
+        SharedRange(long startPage, long endPage, SharedMemory memory, long memoryStartPage) {
+            this.startPage = startPage;
+            this.endPage = endPage;
+            this.memory = memory;
+            this.memoryStartPage = memoryStartPage;
+        }
+
+        long indexOf(long page) {
+            return memoryStartPage + (page - startPage);
+        }
+    }
+
+    /**
+     * Memory that several tasks see at once (fork with inheritance share): one page table that every sharer reads
+     * and writes in place. Guarded by the lock the sharers have in common.
+     */
+    private static final class SharedMemory {
+        final PageTable pages = new PageTable();
+        final PageTable dirty = new PageTable();
+        /** Shared ranges, in any map, that refer to this memory; its pages go with the last. */
+        int ranges;
+    }
+
+    private SharedRange sharedRangeAt(long page) {
+        Map.Entry<Long, SharedRange> floor = sharedRanges.floorEntry(page);
+        return floor != null && floor.getValue().endPage > page ? floor.getValue() : null;
+    }
+
+    /** The handle of a page, private or shared. */
+    private int pageAt(long page) {
+        if (sharedRanges == null) {
+            return pages.get(page);
+        }
+        SharedRange r = sharedRangeAt(page);
+        return r == null ? pages.get(page) : r.memory.pages.get(r.indexOf(page));
+    }
+
+    /** Installs new content for a page, marking it dirty; returns the handle it replaces. */
+    private int replacePage(long page, int handle) {
+        if (sharedRanges != null) {
+            SharedRange r = sharedRangeAt(page);
+            if (r != null) {
+                r.memory.dirty.set(r.indexOf(page), 1);
+                return r.memory.pages.set(r.indexOf(page), handle);
+            }
+        }
+        dirty.set(page, 1);
+        return pages.set(page, handle);
+    }
+
+    private void markDirty(long page) {
+        if (sharedRanges != null) {
+            SharedRange r = sharedRangeAt(page);
+            if (r != null) {
+                r.memory.dirty.set(r.indexOf(page), 1);
+                return;
+            }
+        }
+        dirty.set(page, 1);
+    }
+
+    private boolean isDirty(long page) {
+        if (sharedRanges != null) {
+            SharedRange r = sharedRangeAt(page);
+            if (r != null) {
+                return r.memory.dirty.get(r.indexOf(page)) != 0;
+            }
+        }
+        return dirty.get(page) != 0;
+    }
+
+    /** The shared ranges overlapping {@code [fromPage, toPage)}, in address order. */
+    private List<SharedRange> sharedRangesIn(long fromPage, long toPage) {
+        if (sharedRanges == null) {
+            return List.of();
+        }
+        Long first = sharedRanges.floorKey(fromPage);
+        List<SharedRange> out = new ArrayList<>();
+        for (SharedRange r : sharedRanges.tailMap(first == null ? fromPage : first, true).values()) {
+            if (r.startPage >= toPage) {
+                break;
+            }
+            if (r.endPage > fromPage) {
+                out.add(r);
+            }
+        }
+        return out;
+    }
+
+    /** Visits every resident page of {@code [fromPage, toPage)}, private or shared (not in address order). */
+    private void forEachPage(long fromPage, long toPage, PageTable.PageVisitor visitor) {
+        pages.forEach(fromPage, toPage, visitor);
+        for (SharedRange r : sharedRangesIn(fromPage, toPage)) {
+            long lo = Math.max(fromPage, r.startPage);
+            long hi = Math.min(toPage, r.endPage);
+            long shift = r.startPage - r.memoryStartPage;
+            r.memory.pages.forEach(r.indexOf(lo), r.indexOf(hi), (q, h) -> visitor.visit(q + shift, h));
+        }
+    }
+
+    /** Cuts {@code [fromPage, toPage)} out of the shared ranges; memory whose last range goes is released. */
+    private void dropSharedRanges(long fromPage, long toPage) {
+        for (SharedRange r : sharedRangesIn(fromPage, toPage)) {
+            long oldEnd = r.endPage;
+            if (r.startPage >= fromPage) {
+                sharedRanges.remove(r.startPage);
+                if (oldEnd > toPage) {
+                    sharedRanges.put(toPage, new SharedRange(toPage, oldEnd, r.memory, r.indexOf(toPage)));
+                } else if (--r.memory.ranges == 0) {
+                    releaseMemory(r.memory);
+                }
+            } else {
+                r.endPage = fromPage;
+                if (oldEnd > toPage) {
+                    sharedRanges.put(toPage, new SharedRange(toPage, oldEnd, r.memory, r.indexOf(toPage)));
+                    r.memory.ranges++;
+                }
+            }
+        }
+        if (sharedRanges.isEmpty()) {
+            sharedRanges = null;
+        }
+    }
+
+    private void releaseMemory(SharedMemory memory) {
+        IntList released = new IntList(64);
+        memory.pages.forEach(0, PageTable.MAX_PAGES, (q, h) -> {
+            released.add(h);
+            memory.pages.set(q, PageStore.NO_PAGE);
+        });
+        store.releaseAll(released.array(), released.size());
+    }
+
+    /** Moves the private pages of {@code [fromPage, toPage)} not yet shared into new shared memory. */
+    private void shareRange(long fromPage, long toPage) {
+        long cursor = fromPage;
+        for (SharedRange r : sharedRangesIn(fromPage, toPage)) {
+            if (r.startPage > cursor) {
+                newSharedRange(cursor, r.startPage);
+            }
+            cursor = Math.max(cursor, r.endPage);
+        }
+        if (cursor < toPage) {
+            newSharedRange(cursor, toPage);
+        }
+    }
+
+    private void newSharedRange(long fromPage, long toPage) {
+        SharedMemory memory = new SharedMemory();
+        pages.forEach(fromPage, toPage, (p, h) -> {
+            memory.pages.set(p - fromPage, h);
+            pages.set(p, PageStore.NO_PAGE);
+        });
+        dirty.forEach(fromPage, toPage, (p, h) -> {
+            memory.dirty.set(p - fromPage, 1);
+            dirty.set(p, 0);
+        });
+        if (sharedRanges == null) {
+            sharedRanges = new TreeMap<>();
+        }
+        memory.ranges = 1;
+        sharedRanges.put(fromPage, new SharedRange(fromPage, toPage, memory, 0));
+    }
+
+    // ================================================================ fork
+
+    /**
+     * Forks this task: the child's map follows each entry's inheritance — {@code copy} gives it a private
+     * copy-on-write copy, {@code share} memory that both tasks see (a write in one shows in the other), {@code none}
+     * nothing. Costs O(entries + resident pages); no byte is copied.
+     */
+    public VmMap fork() {
+        lock.writeLock().lock();
+        try {
+            ensureAlive();
+            boolean sharing = false;
+            for (VmEntry e : entries.values()) {
+                sharing |= e.inheritance == VmInherit.SHARE;
+            }
+            // Tasks that share memory share a lock: one lock covers the memory they have in common.
+            VmMap child = new VmMap(store, flavor, errors, sharing ? lock : new ReentrantReadWriteLock());
+            child.nextObjectId = nextObjectId;
+            for (VmEntry e : entries.values()) {
+                long fromPage = e.start >>> pageShift;
+                long toPage = e.end >>> pageShift;
+                if (e.inheritance == VmInherit.COPY) {
+                    child.adoptEntry(new VmEntry(e.start, e.end, e.protection, e.maxProtection, e.inheritance,
+                            e.objectId, e.offset, false));
+                    forEachPage(fromPage, toPage, (p, h) -> {
+                        store.retain(h);
+                        child.pages.set(p, h);
+                    });
+                } else if (e.inheritance == VmInherit.SHARE) {
+                    shareRange(fromPage, toPage);
+                    e.shared = true;
+                    child.adoptEntry(new VmEntry(e.start, e.end, e.protection, e.maxProtection, e.inheritance,
+                            e.objectId, e.offset, true));
+                    for (SharedRange r : sharedRangesIn(fromPage, toPage)) {
+                        long lo = Math.max(fromPage, r.startPage);
+                        long hi = Math.min(toPage, r.endPage);
+                        if (child.sharedRanges == null) {
+                            child.sharedRanges = new TreeMap<>();
+                        }
+                        child.sharedRanges.put(lo, new SharedRange(lo, hi, r.memory, r.indexOf(lo)));
+                        r.memory.ranges++;
+                    }
+                }
+            }
+            simplify(minAddress, maxAddress);
+            child.simplify(minAddress, maxAddress);
+            return child;
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    /** Adds an entry to a map being built (fork, restore): the range must be free. */
+    private void adoptEntry(VmEntry e) {
+        entries.put(e.start, e);
+        virtualBytes += e.size();
+        long holeStart = holes.floorStart(e.start);
+        long holeEnd = holeStart + holes.remove(holeStart);
+        holes.add(holeStart, e.start - holeStart);
+        holes.add(e.end, holeEnd - e.end);
+    }
+
+    // ================================================================ snapshot images
+
+    /**
+     * Takes a {@link TaskImage} of this task: its entries and its resident pages, referenced so that the image can be
+     * written after the lock is released. With {@code clearDirty} the dirty set is cleared at the same instant, so
+     * the next dirty query lists exactly what changed after this image. The caller must close the image.
+     */
+    public TaskImage exportImage(String name, boolean clearDirty) {
+        lock.writeLock().lock();
+        try {
+            ensureAlive();
+            List<RegionInfo> regions = new ArrayList<>(entries.size());
+            for (VmEntry e : entries.values()) {
+                regions.add(e.info());
+            }
+            LongList indexes = new LongList();
+            forEachPage(0, PageTable.MAX_PAGES, (p, h) -> indexes.add(p));
+            indexes.sortDistinct();
+            long[] pageIndexes = new long[indexes.size()];
+            int[] handles = new int[indexes.size()];
+            for (int i = 0; i < pageIndexes.length; i++) {
+                pageIndexes[i] = indexes.get(i);
+                handles[i] = pageAt(pageIndexes[i]);
+                store.retain(handles[i]);
+            }
+            if (clearDirty) {
+                clearDirtyLocked();
+            }
+            return new TaskImage(store, flavor, errors, name, regions, pageIndexes, handles);
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    /** Fills a new, unpublished map from a validated image (whose page references it takes over). */
+    void restore(List<VmEntry> restoredEntries, LongList pageIndexes, IntList handles) {
+        for (VmEntry e : restoredEntries) {
+            adoptEntry(e);
+        }
+        nextObjectId = restoredEntries.size() + 1L;
+        for (int i = 0; i < pageIndexes.size(); i++) {
+            pages.set(pageIndexes.get(i), handles.get(i));
+        }
+        simplify(minAddress, maxAddress);
+    }
+
+    // ================================================================ page dispositions (dirty pages)
+
+    /** {@code VM_PAGE_QUERY_PAGE_PRESENT}: the page has storage (it is not zero-fill). */
+    public static final int PAGE_PRESENT = 0x1;
+    /** {@code VM_PAGE_QUERY_PAGE_DIRTY}: written since the last snapshot or {@link #clearDirty()}. */
+    public static final int PAGE_DIRTY = 0x8;
+    /** {@code VM_PAGE_QUERY_PAGE_COPIED}: the page is shared, copy-on-write or with another task. */
+    public static final int PAGE_SHARED = 0x20;
+    /** The most pages one {@link #pageDispositions} answers. */
+    public static final long MAX_QUERY_PAGES = 1 << 20;
+
+    /**
+     * {@code mach_vm_page_range_query}: the disposition of each page of {@code [trunc(address), round(address +
+     * size))}; 0 for unmapped or untouched pages.
+     */
+    public int[] pageDispositions(long address, long size) {
+        lock.readLock().lock();
+        try {
+            ensureAlive();
+            if (size == 0) {
+                return new int[0];
+            }
+            long rawEnd = address + size;
+            long end = round(rawEnd);
+            if (below(rawEnd, address) || end == 0) {
+                throw new KernException(KERN_INVALID_ARGUMENT, "range at " + hex(address) + " of " + hex(size)
+                        + " bytes wraps around the address space");
+            }
+            long firstPage = trunc(address) >>> pageShift;
+            long count = (end >>> pageShift) - firstPage;
+            if (count > MAX_QUERY_PAGES) {
+                throw new KernException(KERN_INVALID_ARGUMENT, "a query covers at most " + MAX_QUERY_PAGES
+                        + " pages, not " + count);
+            }
+            int[] out = new int[(int) count];
+            for (int i = 0; i < count; i++) {
+                long p = firstPage + i;
+                VmEntry e = below(p << pageShift, maxAddress) ? entryContaining(p << pageShift) : null;
+                if (e == null) {
+                    continue;
+                }
+                int h = pageAt(p);
+                int disposition = 0;
+                if (h != PageStore.NO_PAGE) {
+                    disposition |= PAGE_PRESENT;
+                    if (store.isShared(h)) {
+                        disposition |= PAGE_SHARED;
+                    }
+                }
+                if (e.shared) {
+                    disposition |= PAGE_SHARED;
+                }
+                if (isDirty(p)) {
+                    disposition |= PAGE_DIRTY;
+                }
+                out[i] = disposition;
+            }
+            return out;
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    /** Forgets which pages were written: the basis of the next incremental snapshot. */
+    public void clearDirty() {
+        lock.writeLock().lock();
+        try {
+            ensureAlive();
+            clearDirtyLocked();
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    private void clearDirtyLocked() {
+        dirty.forEach(0, PageTable.MAX_PAGES, (p, h) -> dirty.set(p, 0));
+        for (SharedRange r : sharedRangesIn(0, PageTable.MAX_PAGES)) {
+            r.memory.dirty.forEach(r.indexOf(r.startPage), r.indexOf(r.endPage), (q, h) -> r.memory.dirty.set(q, 0));
+        }
+    }
+
+    // ================================================================ atomic groups of calls
+
+    /**
+     * Runs {@code body} (calls on this map) as one atomic step: other calls on the map wait, and when the body
+     * throws, the map is put back exactly as it was before it started. Costs O(entries + resident pages) up front.
+     */
+    public <T> T atomically(java.util.function.Supplier<T> body) {
+        lock.writeLock().lock();
+        try {
+            ensureAlive();
+            Checkpoint checkpoint = new Checkpoint();
+            T result;
+            try {
+                result = body.get();
+            } catch (RuntimeException | Error failure) {
+                checkpoint.restore();
+                throw failure;
+            }
+            checkpoint.discard();
+            return result;
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    /** Everything a map is, with its pages referenced, so that it can be put back. */
+    private final class Checkpoint {
+        final List<VmEntry> savedEntries = new ArrayList<>();
+        final long savedVirtualBytes = virtualBytes;
+        final long savedNextObjectId = nextObjectId;
+        final PageTable savedPages = new PageTable();
+        final PageTable savedDirty = new PageTable();
+        final List<SharedRange> savedRanges = new ArrayList<>();
+        final Map<SharedMemory, PageTable[]> savedMemories = new java.util.IdentityHashMap<>();
+        final Map<SharedMemory, Integer> savedRangeCounts = new java.util.IdentityHashMap<>();
+
+        Checkpoint() {
+            for (VmEntry e : entries.values()) {
+                savedEntries.add(new VmEntry(e.start, e.end, e.protection, e.maxProtection, e.inheritance, e.objectId,
+                        e.offset, e.shared));
+            }
+            retainInto(pages, savedPages);
+            dirty.forEach(0, PageTable.MAX_PAGES, (p, h) -> savedDirty.set(p, h));
+            if (sharedRanges != null) {
+                for (SharedRange r : sharedRanges.values()) {
+                    savedRanges.add(new SharedRange(r.startPage, r.endPage, r.memory, r.memoryStartPage));
+                    savedMemories.computeIfAbsent(r.memory, m -> {
+                        PageTable memoryPages = new PageTable();
+                        PageTable memoryDirty = new PageTable();
+                        retainInto(m.pages, memoryPages);
+                        m.dirty.forEach(0, PageTable.MAX_PAGES, (q, h) -> memoryDirty.set(q, h));
+                        savedRangeCounts.put(m, m.ranges);
+                        return new PageTable[] {memoryPages, memoryDirty};
+                    });
+                }
+            }
+        }
+
+        private void retainInto(PageTable from, PageTable to) {
+            from.forEach(0, PageTable.MAX_PAGES, (p, h) -> {
+                store.retain(h);
+                to.set(p, h);
+            });
+        }
+
+        /** Puts the map back: the saved references replace the current pages. */
+        void restore() {
+            swapIn(pages, savedPages, true);
+            swapIn(dirty, savedDirty, false);
+            for (Map.Entry<SharedMemory, PageTable[]> m : savedMemories.entrySet()) {
+                swapIn(m.getKey().pages, m.getValue()[0], true);
+                swapIn(m.getKey().dirty, m.getValue()[1], false);
+                m.getKey().ranges = savedRangeCounts.get(m.getKey());
+            }
+            if (sharedRanges != null) {
+                for (SharedRange r : sharedRanges.values()) {
+                    if (!savedMemories.containsKey(r.memory) && --r.memory.ranges == 0) {
+                        releaseMemory(r.memory); // not possible today: memory is only created by fork
+                    }
+                }
+            }
+            sharedRanges = null;
+            for (SharedRange r : savedRanges) {
+                if (sharedRanges == null) {
+                    sharedRanges = new TreeMap<>();
+                }
+                sharedRanges.put(r.startPage, r);
+            }
+            entries.clear();
+            virtualBytes = 0;
+            holes.clear();
+            holes.add(minAddress, maxAddress - minAddress);
+            for (VmEntry e : savedEntries) {
+                adoptEntry(e);
+            }
+            virtualBytes = savedVirtualBytes;
+            nextObjectId = savedNextObjectId;
+        }
+
+        /**
+         * Replaces {@code live}'s contents by {@code saved}'s, which it takes over; with {@code handles}, the
+         * entries are page references and the replaced ones are released.
+         */
+        private void swapIn(PageTable live, PageTable saved, boolean handles) {
+            IntList released = new IntList(64);
+            live.forEach(0, PageTable.MAX_PAGES, (p, h) -> {
+                released.add(h);
+                live.set(p, PageStore.NO_PAGE);
+            });
+            saved.forEach(0, PageTable.MAX_PAGES, (p, h) -> live.set(p, h));
+            if (handles) {
+                store.releaseAll(released.array(), released.size());
+            }
+        }
+
+        /** The body succeeded: drop the saved references. */
+        void discard() {
+            releaseTable(savedPages);
+            for (PageTable[] saved : savedMemories.values()) {
+                releaseTable(saved[0]);
+            }
+        }
+
+        private void releaseTable(PageTable table) {
+            IntList released = new IntList(64);
+            table.forEach(0, PageTable.MAX_PAGES, (p, h) -> released.add(h));
+            store.releaseAll(released.array(), released.size());
+        }
     }
 
     // ================================================================ helpers
