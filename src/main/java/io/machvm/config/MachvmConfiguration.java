@@ -2,7 +2,10 @@ package io.machvm.config;
 
 import io.machvm.service.PageStores;
 import io.machvm.service.TaskRegistry;
+import io.machvm.service.TaskPersistence;
 import io.machvm.service.VmService;
+import java.nio.file.Path;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnExpression;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.lang.management.ManagementFactory;
 import com.sun.management.HotSpotDiagnosticMXBean;
@@ -45,6 +48,13 @@ public class MachvmConfiguration {
     VmService vmService(TaskRegistry registry, PageStores stores, MachvmProperties properties, MeterRegistry meters) {
         return new VmService(registry, stores, properties.host().hostFlavor(),
                 properties.api().maxTransfer().toBytes(), meters);
+    }
+
+    /** Keeps tasks across restarts when {@code machvm.persistence.directory} is set. */
+    @Bean
+    @ConditionalOnExpression("!'${machvm.persistence.directory:}'.isBlank()")
+    TaskPersistence taskPersistence(MachvmProperties properties, TaskRegistry registry, VmService service) {
+        return new TaskPersistence(Path.of(properties.persistence().directory()), registry, service);
     }
 
     /** The JVM's direct-memory limit: -XX:MaxDirectMemorySize, or the maximum heap size when that is unset. */

@@ -12,7 +12,7 @@ import org.springframework.util.unit.DataSize;
  */
 @ConfigurationProperties("machvm")
 public record MachvmProperties(@DefaultValue Host host, @DefaultValue Vm vm, @DefaultValue Store store,
-        @DefaultValue Api api, @DefaultValue Tasks tasks) {
+        @DefaultValue Api api, @DefaultValue Tasks tasks, @DefaultValue Persistence persistence) {
 
     /** The host: its flavor is what {@code host_page_size} reports and the default for new tasks. */
     public record Host(@DefaultValue("arm64") String flavor) {
@@ -73,6 +73,26 @@ public record MachvmProperties(@DefaultValue Host host, @DefaultValue Vm vm, @De
             if (max < 1) {
                 throw new InvalidSettingException("machvm.tasks.max", "machvm.tasks.max must be at least 1, not " + max);
             }
+        }
+    }
+
+    /**
+     * Where tasks are kept across restarts: with a directory, every task is written there as a task image on
+     * graceful shutdown and restored at start-up. Empty (the default): tasks live only in memory.
+     */
+    public record Persistence(@DefaultValue("") String directory) {
+        public Persistence {
+            if (directory == null) {
+                directory = "";
+            }
+            if (directory.indexOf('\0') >= 0) {
+                throw new InvalidSettingException("machvm.persistence.directory",
+                        "machvm.persistence.directory is not a valid path");
+            }
+        }
+
+        public boolean enabled() {
+            return !directory.isBlank();
         }
     }
 

@@ -96,6 +96,34 @@ public final class TaskRegistry {
         }
     }
 
+    /**
+     * Registers a map made elsewhere (a fork, a restored image) as a new task: with {@code id} null an id is minted,
+     * otherwise the id must be free. On failure the map is terminated.
+     */
+    public Task adopt(String id, String name, VmMap map) {
+        try {
+            if (id != null && !ID_PATTERN.matcher(id).matches()) {
+                throw new KernException(KernReturn.KERN_INVALID_ARGUMENT, "task id must be 1 to 64 of [A-Za-z0-9._-]");
+            }
+            reserveSlot();
+        } catch (KernException e) {
+            map.terminate();
+            throw e;
+        }
+        while (true) {
+            String chosen = id != null ? id : "t-" + HexFormat.of().toHexDigits(random.nextLong()).substring(4);
+            Task task = new Task(chosen, name, map);
+            if (tasks.putIfAbsent(chosen, task) == null) {
+                return task;
+            }
+            if (id != null) {
+                count.decrementAndGet();
+                map.terminate();
+                throw new TaskConflictException("task " + id + " exists already");
+            }
+        }
+    }
+
     private Task newTask(String id, TaskSpec resolved) {
         VmMap map = new VmMap(stores.forFlavor(resolved.flavor()), resolved.flavor(), resolved.errors());
         return new Task(id, resolved.name(), map);

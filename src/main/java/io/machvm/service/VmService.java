@@ -5,6 +5,7 @@ import io.machvm.vm.KernException;
 import io.machvm.vm.KernReturn;
 import io.machvm.vm.PageSnapshot;
 import io.machvm.vm.RegionInfo;
+import io.machvm.vm.TaskImage;
 import io.machvm.vm.TransferLimitException;
 import io.machvm.vm.VmInherit;
 import io.machvm.vm.VmMap;
@@ -43,6 +44,12 @@ public final class VmService {
     private final Call taskCreate = new Call("task_create");
     private final Call taskTerminate = new Call("task_terminate");
     private final Call taskInfo = new Call("task_info");
+    private final Call taskFork = new Call("task_fork");
+    private final Call taskSnapshot = new Call("task_snapshot");
+    private final Call taskRestore = new Call("task_restore");
+    private final Call pageQuery = new Call("vm_page_range_query");
+    private final Call dirtyClear = new Call("vm_dirty_clear");
+    private final Call batch = new Call("batch");
     /** Not a call: the bytes vm_copy and vm_read_overwrite shared copy-on-write instead of moving them. */
     private final Call cowShared = new Call("cow_shared");
 
@@ -299,6 +306,63 @@ public final class VmService {
             vmReadOverwrite.countBytes(outsize);
             return outsize;
         });
+    }
+
+    // ---------------------------------------------------------------- sandbox features
+
+    /** Forks {@code parentId}: the child follows each entry's inheritance (copy, share, none). */
+    public TaskInfo forkTask(String parentId, String childId, String name) {
+        return timedPure(taskFork, () -> {
+            Task parent = registry.get(parentId);
+            VmMap child = parent.map().fork();
+            return info(registry.adopt(childId, name != null ? name : parent.name(), child));
+        });
+    }
+
+    /**
+     * A portable image of the task, to stream and then close; with {@code clearDirty} the task's dirty set restarts
+     * at this image.
+     */
+    public TaskImage snapshot(String taskId, boolean clearDirty) {
+        return timedPure(taskSnapshot, () -> {
+            Task task = registry.get(taskId);
+            TaskImage image = task.map().exportImage(task.name(), clearDirty);
+            taskSnapshot.countBytes(image.sizeBytes());
+            return image;
+        });
+    }
+
+    /** Restores an image into a new task (id minted when null); a corrupt image creates nothing. */
+    public TaskInfo restoreTask(InputStream image, String id) throws IOException {
+        return timed(taskRestore, () -> {
+            TaskImage.Restored restored = TaskImage.read(image, stores::forFlavor);
+            return info(registry.adopt(id, restored.name(), restored.map()));
+        });
+    }
+
+    /** {@code mach_vm_page_range_query}: per-page dispositions of a range. */
+    public int[] pageDispositions(String taskId, long address, long size) {
+        return timedPure(pageQuery, () -> map(taskId).pageDispositions(address, size));
+    }
+
+    public void clearDirty(String taskId) {
+        timedPure(dirtyClear, () -> {
+            map(taskId).clearDirty();
+            return null;
+        });
+    }
+
+    /**
+     * Runs {@code body} — calls on {@code taskId} through this service — as one atomic step: when it throws, the task
+     * is exactly as before it started.
+     */
+    public <T> T atomically(String taskId, java.util.function.Supplier<T> body) {
+        return timedPure(batch, () -> map(taskId).atomically(body));
+    }
+
+    /** Records a batch that ran without the atomic guarantee. */
+    public <T> T batch(java.util.function.Supplier<T> body) {
+        return timedPure(batch, body::get);
     }
 
     public RegionInfo region(String taskId, long address) {
