@@ -67,6 +67,7 @@ public final class VmService {
         final String name;
         final Timer[] timers = new Timer[KernReturn.values().length];
         volatile Counter bytes;
+        volatile Timer aborted;
 
         Call(String name) {
             this.name = name;
@@ -78,6 +79,17 @@ public final class VmService {
                 timer = Timer.builder("machvm.calls").description("Mach VM calls by result")
                         .tag("call", name).tag("kern", kern.name()).register(meters);
                 timers[kern.ordinal()] = timer;
+            }
+            timer.record(System.nanoTime() - startNanos, TimeUnit.NANOSECONDS);
+        }
+
+        /** A call whose request body broke off: tagged {@code kern="KERN_ABORTED"} (Mach's 14). */
+        void recordAborted(long startNanos) {
+            Timer timer = aborted;
+            if (timer == null) {
+                timer = Timer.builder("machvm.calls").description("Mach VM calls by result")
+                        .tag("call", name).tag("kern", "KERN_ABORTED").register(meters);
+                aborted = timer;
             }
             timer.record(System.nanoTime() - startNanos, TimeUnit.NANOSECONDS);
         }
@@ -106,8 +118,14 @@ public final class VmService {
         } catch (KernException e) {
             kern = e.kern();
             throw e;
+        } catch (IOException e) {
+            call.recordAborted(start); // the body broke off: the call did not happen
+            kern = null;
+            throw e;
         } finally {
-            call.record(kern, start);
+            if (kern != null) {
+                call.record(kern, start);
+            }
         }
     }
 
@@ -155,6 +173,11 @@ public final class VmService {
 
     public TaskInfo taskInfo(String taskId) {
         return timedPure(taskInfo, () -> info(registry.get(taskId)));
+    }
+
+    /** The page size of the task's flavor (no call is recorded). */
+    public int pageSize(String taskId) {
+        return map(taskId).flavor().pageSize();
     }
 
     public TaskInfo info(Task task) {
@@ -225,7 +248,8 @@ public final class VmService {
         return timed(vmWrite, () -> {
             VmMap map = map(taskId);
             long written;
-            if (declaredLength >= 0 && declaredLength <= SMALL_TRANSFER) {
+            // A body over the transfer limit takes the streaming path, which checks the limit after the Mach checks.
+            if (declaredLength >= 0 && declaredLength <= Math.min(SMALL_TRANSFER, maxTransfer)) {
                 byte[] data = body.readNBytes((int) declaredLength);
                 if (data.length < declaredLength) {
                     throw new java.io.EOFException("body ended after " + data.length + " of " + declaredLength

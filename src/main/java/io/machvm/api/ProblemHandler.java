@@ -1,0 +1,141 @@
+package io.machvm.api;
+
+import io.machvm.store.StoreExhaustedException;
+import io.machvm.vm.KernException;
+import io.machvm.vm.KernReturn;
+import io.machvm.vm.TransferLimitException;
+import io.swagger.v3.oas.annotations.Hidden;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
+import java.util.Set;
+import java.util.UUID;
+import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.core.Ordered;
+import org.springframework.core.annotation.Order;
+import org.springframework.http.HttpMethod;
+import org.springframework.web.ErrorResponse;
+import org.springframework.web.HttpMediaTypeNotAcceptableException;
+import org.springframework.web.HttpMediaTypeNotSupportedException;
+import org.springframework.web.HttpRequestMethodNotSupportedException;
+import org.springframework.web.bind.MissingServletRequestParameterException;
+import org.springframework.web.bind.annotation.ExceptionHandler;
+import org.springframework.web.bind.annotation.RestControllerAdvice;
+import org.springframework.web.context.request.async.AsyncRequestNotUsableException;
+import org.springframework.web.method.annotation.MethodArgumentTypeMismatchException;
+import org.springframework.web.multipart.MaxUploadSizeExceededException;
+import org.springframework.web.servlet.NoHandlerFoundException;
+import org.springframework.web.servlet.resource.NoResourceFoundException;
+import org.springframework.http.converter.HttpMessageNotReadableException;
+
+/**
+ * Turns every exception a request can end with into an RFC 9457 problem: Mach failures by their {@code kern}
+ * (SEMANTICS.md's table), the API's own refusals, Spring MVC's (unknown path, wrong method, media types) and anything
+ * unexpected, which is a generic {@code 500 KERN_FAILURE} whose incident id is logged with the stack trace. Ordered
+ * first, so that no other advice (such as Boot's problem-details handler) answers in another format.
+ */
+@Hidden
+@RestControllerAdvice
+@Order(Ordered.HIGHEST_PRECEDENCE)
+public class ProblemHandler {
+    private static final Logger log = LoggerFactory.getLogger(ProblemHandler.class);
+
+    @ExceptionHandler(Exception.class)
+    public void handle(Exception e, HttpServletRequest request, HttpServletResponse response) {
+        write(e, request.getRequestURI(), request.getMethod(), response);
+    }
+
+    /** Writes the problem for {@code e}; also used by the error controller for container-level failures. */
+    static void write(Throwable e, String instance, String method, HttpServletResponse response) {
+        Answer a = answer(e, instance, method);
+        if (a == null) {
+            return; // the client is gone
+        }
+        ProblemWriter.write(response, a.status, a.kern, a.detail, instance, a.allow);
+    }
+
+    private record Answer(int status, KernReturn kern, String detail, String allow) {
+        Answer(int status, KernReturn kern, String detail) {
+            this(status, kern, detail, null);
+        }
+    }
+
+    private static Answer answer(Throwable e, String instance, String method) {
+        KernReturn invalid = KernReturn.KERN_INVALID_ARGUMENT;
+        return switch (e) {
+            case ApiProblem p -> new Answer(p.status(), p.kern(), p.detail());
+            case TransferLimitException t -> new Answer(413, t.kern(), t.detail());
+            case KernException k -> new Answer(ProblemTypes.status(k.kern()), k.kern(), k.detail());
+            case BodyStreamException b -> {
+                log.debug("request body of {} {} broke off: {}", method, instance, String.valueOf(b.reason()));
+                yield new Answer(400, invalid, "the request body ended before its announced length or could not "
+                        + "be read; nothing was changed");
+            }
+            case StoreExhaustedException s -> new Answer(507, KernReturn.KERN_RESOURCE_SHORTAGE, s.getMessage());
+            case NoResourceFoundException n -> notFound(method, instance);
+            case NoHandlerFoundException n -> notFound(method, instance);
+            case HttpRequestMethodNotSupportedException m -> methodNotAllowed(m, instance);
+            case HttpMediaTypeNotSupportedException m -> new Answer(415, invalid, "Content-Type "
+                    + Texts.quote(String.valueOf(m.getContentType())) + " is not supported by " + method + " "
+                    + instance);
+            case HttpMediaTypeNotAcceptableException m -> new Answer(406, invalid, "no representation of " + instance
+                    + " matches the Accept header; supported: " + m.getSupportedMediaTypes());
+            case MissingServletRequestParameterException m -> new Answer(400, invalid, "query parameter "
+                    + m.getParameterName() + " is required");
+            case MethodArgumentTypeMismatchException m -> new Answer(400, invalid, m.getName() + " is not valid: "
+                    + Texts.quote(String.valueOf(m.getValue())));
+            case HttpMessageNotReadableException m -> new Answer(400, invalid, "the request body could not be read "
+                    + "as the call's arguments");
+            case MaxUploadSizeExceededException m -> new Answer(413, invalid, "the request body exceeds the upload "
+                    + "limit");
+            case AsyncRequestNotUsableException a -> null;
+            case IOException io -> {
+                // Only the connection does I/O here: the client went away (reset, closed, timed out).
+                log.debug("connection of {} {} failed: {}", method, instance, io.toString());
+                yield null;
+            }
+            case ErrorResponse r when r.getStatusCode().is4xxClientError() -> new Answer(r.getStatusCode().value(),
+                    invalid, "the request was refused (" + r.getStatusCode().value() + ")");
+            default -> unexpected(e, method, instance);
+        };
+    }
+
+    static Answer notFound(String method, String instance) {
+        return new Answer(404, KernReturn.KERN_INVALID_ARGUMENT, "no such path: " + method + " "
+                + Texts.quote(instance) + " (see /v3/api-docs for the API)");
+    }
+
+    private static Answer methodNotAllowed(HttpRequestMethodNotSupportedException m, String instance) {
+        Set<HttpMethod> supported = m.getSupportedHttpMethods();
+        String allow = supported == null || supported.isEmpty() ? null
+                : supported.stream().map(HttpMethod::name).sorted().collect(Collectors.joining(", "));
+        return new Answer(405, KernReturn.KERN_INVALID_ARGUMENT, "method " + m.getMethod() + " is not supported by "
+                + instance + (allow == null ? "" : "; allowed: " + allow), allow);
+    }
+
+    private static Answer unexpected(Throwable e, String method, String instance) {
+        String incident = UUID.randomUUID().toString();
+        log.error("unexpected failure of {} {} (incident {})", method, instance, incident, e);
+        return new Answer(500, KernReturn.KERN_FAILURE, "the service failed unexpectedly (incident " + incident
+                + "); the call may not have happened");
+    }
+
+    /** The answer for a container error dispatch without an exception: by status only. */
+    static void writeStatus(int status, String instance, String method, HttpServletResponse response) {
+        Answer a;
+        if (status == 404) {
+            a = notFound(method, instance);
+        } else if (status >= 500) {
+            a = new Answer(500, KernReturn.KERN_FAILURE, "the service failed unexpectedly");
+        } else if (status == 413) {
+            a = new Answer(413, KernReturn.KERN_INVALID_ARGUMENT, "the request is too large");
+        } else if (status >= 400) {
+            a = new Answer(status, KernReturn.KERN_INVALID_ARGUMENT, "the request was refused (" + status + ")");
+        } else {
+            a = new Answer(500, KernReturn.KERN_FAILURE, "the service failed unexpectedly (status " + status + ")");
+        }
+        ProblemWriter.write(response, a.status, a.kern, a.detail, instance, a.allow);
+    }
+}

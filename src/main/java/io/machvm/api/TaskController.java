@@ -1,0 +1,167 @@
+package io.machvm.api;
+
+import static io.machvm.vm.KernReturn.KERN_INVALID_ARGUMENT;
+import static io.machvm.vm.KernReturn.KERN_NAME_EXISTS;
+import static io.machvm.vm.KernReturn.KERN_RESOURCE_SHORTAGE;
+import static io.machvm.vm.KernReturn.MACH_SEND_INVALID_DEST;
+
+import io.machvm.service.TaskRegistry;
+import io.machvm.service.TaskSpec;
+import io.machvm.service.VmService;
+import io.machvm.vm.ErrorModel;
+import io.machvm.vm.Flavor;
+import io.swagger.v3.oas.annotations.Operation;
+import io.swagger.v3.oas.annotations.Parameter;
+import io.swagger.v3.oas.annotations.headers.Header;
+import io.swagger.v3.oas.annotations.media.ArraySchema;
+import io.swagger.v3.oas.annotations.media.Content;
+import io.swagger.v3.oas.annotations.media.Schema;
+import io.swagger.v3.oas.annotations.parameters.RequestBody;
+import io.swagger.v3.oas.annotations.responses.ApiResponse;
+import io.swagger.v3.oas.annotations.tags.Tag;
+import jakarta.servlet.http.HttpServletRequest;
+import java.net.URI;
+import java.util.List;
+import org.springframework.http.HttpStatus;
+import org.springframework.http.MediaType;
+import org.springframework.http.ResponseEntity;
+import org.springframework.web.bind.annotation.DeleteMapping;
+import org.springframework.web.bind.annotation.GetMapping;
+import org.springframework.web.bind.annotation.PathVariable;
+import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.PutMapping;
+import org.springframework.web.bind.annotation.RestController;
+
+/** Tasks: create (with a minted or a chosen id), list, inspect, terminate. */
+@RestController
+@Tag(name = "tasks")
+public class TaskController {
+    static final int MAX_NAME_LENGTH = 256;
+    static final String TASK_ID_DOC = "The task id (1 to 64 of [A-Za-z0-9._-]).";
+
+    private final VmService service;
+
+    public TaskController(VmService service) {
+        this.service = service;
+    }
+
+    @PostMapping(path = "/tasks", produces = MediaType.APPLICATION_JSON_VALUE)
+    @Operation(operationId = "task_create", summary = "Creates a task with a minted id.",
+            description = "Creates an empty address space. The body is optional; absent settings take the "
+                    + "configured defaults.")
+    @RequestBody(required = false, content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
+            schema = @Schema(implementation = Requests.TaskSettings.class)))
+    @ApiResponse(responseCode = "201", description = "Created.",
+            headers = @Header(name = "Location", description = "/tasks/{task} of the new task",
+                    schema = @Schema(type = "string", example = "/tasks/t-3f9c2a7d1e0b")),
+            content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
+                    schema = @Schema(implementation = Responses.TaskView.class)))
+    @Problems(value = {KERN_INVALID_ARGUMENT, KERN_RESOURCE_SHORTAGE}, http = {413, 415})
+    public ResponseEntity<Responses.TaskView> create(HttpServletRequest request) {
+        TaskSpec spec = readSpec(request);
+        Responses.TaskView task = Responses.TaskView.of(service.createTask(spec));
+        return ResponseEntity.created(URI.create("/tasks/" + task.id())).body(task);
+    }
+
+    @PutMapping(path = "/tasks/{task}", produces = MediaType.APPLICATION_JSON_VALUE)
+    @Operation(operationId = "task_create_with_id", summary = "Creates a task with a chosen id.",
+            description = "Creates the task {task} unless it exists. Idempotent: an existing task with the same "
+                    + "settings is answered with 200; one with other settings is a 409 KERN_NAME_EXISTS. Chosen ids "
+                    + "let a router in front of several replicas hash on the id.")
+    @RequestBody(required = false, content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
+            schema = @Schema(implementation = Requests.TaskSettings.class)))
+    @ApiResponse(responseCode = "201", description = "Created.",
+            headers = @Header(name = "Location", description = "/tasks/{task}",
+                    schema = @Schema(type = "string", example = "/tasks/build-42")),
+            content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
+                    schema = @Schema(implementation = Responses.TaskView.class)))
+    @ApiResponse(responseCode = "200", description = "The task exists with the same settings.",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
+                    schema = @Schema(implementation = Responses.TaskView.class)))
+    @Problems(value = {KERN_INVALID_ARGUMENT, KERN_NAME_EXISTS, KERN_RESOURCE_SHORTAGE}, http = {413, 415})
+    public ResponseEntity<Responses.TaskView> createWithId(
+            @Parameter(description = TASK_ID_DOC, example = "build-42") @PathVariable String task,
+            HttpServletRequest request) {
+        TaskSpec spec = readSpec(request);
+        TaskRegistry.Created created = service.createTask(task, spec);
+        Responses.TaskView view = Responses.TaskView.of(service.info(created.task()));
+        if (created.created()) {
+            return ResponseEntity.created(URI.create("/tasks/" + view.id())).body(view);
+        }
+        return ResponseEntity.status(HttpStatus.OK).body(view);
+    }
+
+    @GetMapping(path = "/tasks", produces = MediaType.APPLICATION_JSON_VALUE)
+    @Operation(operationId = "task_list", summary = "Lists the live tasks.", description = "Every live task, by id.")
+    @ApiResponse(responseCode = "200", description = "The tasks.",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
+                    array = @ArraySchema(schema = @Schema(implementation = Responses.TaskView.class))))
+    @Problems({})
+    public List<Responses.TaskView> list() {
+        return service.listTasks().stream().map(Responses.TaskView::of).toList();
+    }
+
+    @GetMapping(path = "/tasks/{task}", produces = MediaType.APPLICATION_JSON_VALUE)
+    @Operation(operationId = "task_info", summary = "Describes a task.",
+            description = "Settings, map bounds, region count, virtual and resident bytes of the task.")
+    @ApiResponse(responseCode = "200", description = "The task.",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
+                    schema = @Schema(implementation = Responses.TaskView.class)))
+    @Problems({MACH_SEND_INVALID_DEST})
+    public Responses.TaskView info(
+            @Parameter(description = TASK_ID_DOC, example = "t-3f9c2a7d1e0b") @PathVariable String task) {
+        return Responses.TaskView.of(service.taskInfo(task));
+    }
+
+    @DeleteMapping("/tasks/{task}")
+    @Operation(operationId = "task_terminate", summary = "Terminates a task.",
+            description = "Releases every page of the task; later calls on its id answer MACH_SEND_INVALID_DEST.")
+    @ApiResponse(responseCode = "204", description = "Terminated.")
+    @Problems({MACH_SEND_INVALID_DEST})
+    public ResponseEntity<Void> terminate(
+            @Parameter(description = TASK_ID_DOC, example = "t-3f9c2a7d1e0b") @PathVariable String task) {
+        service.terminateTask(task);
+        return ResponseEntity.noContent().build();
+    }
+
+    private static TaskSpec readSpec(HttpServletRequest request) {
+        Flavor flavor = null;
+        ErrorModel errors = null;
+        String name = null;
+        try (JsonRequest json = JsonRequest.open(request, false)) {
+            for (String field; (field = json.nextField()) != null; ) {
+                switch (field) {
+                    case "flavor" -> {
+                        String text = json.string(field);
+                        if (text != null) {
+                            flavor = Flavor.fromWireName(text);
+                            if (flavor == null) {
+                                throw ApiProblem.invalidArgument("flavor must be \"arm64\" or \"x86_64\", not "
+                                        + Texts.quote(text));
+                            }
+                        }
+                    }
+                    case "errors" -> {
+                        String text = json.string(field);
+                        if (text != null) {
+                            errors = ErrorModel.fromWireName(text);
+                            if (errors == null) {
+                                throw ApiProblem.invalidArgument("errors must be \"documented\" or \"xnu\", not "
+                                        + Texts.quote(text));
+                            }
+                        }
+                    }
+                    case "name" -> {
+                        name = json.string(field);
+                        if (name != null && name.length() > MAX_NAME_LENGTH) {
+                            throw ApiProblem.invalidArgument("name must be at most " + MAX_NAME_LENGTH
+                                    + " characters, not " + name.length());
+                        }
+                    }
+                    default -> json.skip();
+                }
+            }
+        }
+        return flavor == null && errors == null && name == null ? TaskSpec.DEFAULTS : new TaskSpec(flavor, errors, name);
+    }
+}

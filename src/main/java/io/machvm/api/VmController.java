@@ -1,0 +1,298 @@
+package io.machvm.api;
+
+import static io.machvm.vm.KernReturn.KERN_INVALID_ADDRESS;
+import static io.machvm.vm.KernReturn.KERN_INVALID_ARGUMENT;
+import static io.machvm.vm.KernReturn.KERN_NO_SPACE;
+import static io.machvm.vm.KernReturn.KERN_PROTECTION_FAILURE;
+import static io.machvm.vm.KernReturn.KERN_RESOURCE_SHORTAGE;
+import static io.machvm.vm.KernReturn.MACH_SEND_INVALID_DEST;
+
+import io.machvm.service.VmService;
+import io.machvm.vm.VmFlags;
+import io.machvm.vm.VmInherit;
+import io.swagger.v3.oas.annotations.Operation;
+import io.swagger.v3.oas.annotations.Parameter;
+import io.swagger.v3.oas.annotations.headers.Header;
+import io.swagger.v3.oas.annotations.media.ArraySchema;
+import io.swagger.v3.oas.annotations.media.Content;
+import io.swagger.v3.oas.annotations.media.Schema;
+import io.swagger.v3.oas.annotations.parameters.RequestBody;
+import io.swagger.v3.oas.annotations.responses.ApiResponse;
+import io.swagger.v3.oas.annotations.tags.Tag;
+import jakarta.servlet.http.HttpServletRequest;
+import java.net.URI;
+import java.util.List;
+import org.springframework.http.HttpStatus;
+import org.springframework.http.MediaType;
+import org.springframework.http.ResponseEntity;
+import org.springframework.web.bind.annotation.GetMapping;
+import org.springframework.web.bind.annotation.PathVariable;
+import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.RestController;
+
+/** The Mach VM calls that take JSON arguments, and vm_region. */
+@RestController
+@Tag(name = "vm")
+public class VmController {
+    static final String ADDRESS_DOC = "An address: a hex string (0x…, either case) or decimal digits, 0 to 2^64-1.";
+
+    private final VmService service;
+
+    public VmController(VmService service) {
+        this.service = service;
+    }
+
+    @PostMapping(path = "/tasks/{task}/allocate", produces = MediaType.APPLICATION_JSON_VALUE)
+    @Operation(operationId = "vm_allocate", summary = "Maps zero-filled memory.",
+            description = "FIXED (default): maps [trunc(address), round(trunc(address)+size)). With anywhere (flags "
+                    + "bit 0x1) the service chooses the address, first fit from the map minimum. New memory reads as "
+                    + "zeros, protection rw-, maximum rwx, inheritance copy. Size 0 succeeds with address 0x0.")
+    @RequestBody(required = true, content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
+            schema = @Schema(implementation = Requests.AllocateRequest.class)))
+    @ApiResponse(responseCode = "201", description = "Mapped.",
+            headers = @Header(name = "Location", description = "/tasks/{task}/regions/{address} of the new memory "
+                    + "(absent for size 0)", schema = @Schema(type = "string",
+                    example = "/tasks/t-3f9c2a7d1e0b/regions/0x100000000")),
+            content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
+                    schema = @Schema(implementation = Responses.Allocation.class)))
+    @Problems(value = {KERN_INVALID_ADDRESS, KERN_NO_SPACE, KERN_INVALID_ARGUMENT, KERN_RESOURCE_SHORTAGE,
+        MACH_SEND_INVALID_DEST}, http = {413, 415})
+    public ResponseEntity<Responses.Allocation> allocate(
+            @Parameter(description = TaskController.TASK_ID_DOC, example = "t-3f9c2a7d1e0b") @PathVariable String task,
+            HttpServletRequest request) {
+        Long address = null;
+        Long size = null;
+        Boolean anywhere = null;
+        Long flagsValue = null;
+        try (JsonRequest json = JsonRequest.open(request, true)) {
+            for (String field; (field = json.nextField()) != null; ) {
+                switch (field) {
+                    case "address" -> address = json.u64(field);
+                    case "size" -> size = json.u64(field);
+                    case "anywhere" -> anywhere = json.bool(field);
+                    case "flags" -> flagsValue = json.u32(field);
+                    default -> json.skip();
+                }
+            }
+        }
+        long sizeBytes = required("size", size);
+        int flags = flagsValue == null ? 0 : (int) (long) flagsValue;
+        if (anywhere != null) {
+            if (anywhere) {
+                flags |= VmFlags.ANYWHERE;
+            } else if ((flags & VmFlags.ANYWHERE) != 0) {
+                throw ApiProblem.invalidArgument("anywhere is false but flags has VM_FLAGS_ANYWHERE (0x1)");
+            }
+        }
+        if ((flags & VmFlags.ANYWHERE) == 0 && address == null) {
+            throw ApiProblem.invalidArgument("address is required unless anywhere is true or flags has "
+                    + "VM_FLAGS_ANYWHERE (0x1)");
+        }
+        long mapped = service.allocate(task, address == null ? 0 : address, sizeBytes, flags);
+        if (sizeBytes == 0) {
+            return ResponseEntity.status(HttpStatus.CREATED).body(new Responses.Allocation(U64.format(0), U64.format(0)));
+        }
+        long pageMask = service.pageSize(task) - 1L;
+        long roundedSize = (sizeBytes + pageMask) & ~pageMask;
+        String at = U64.format(mapped);
+        return ResponseEntity.created(URI.create("/tasks/" + task + "/regions/" + at))
+                .body(new Responses.Allocation(at, U64.format(roundedSize)));
+    }
+
+    @PostMapping("/tasks/{task}/deallocate")
+    @Operation(operationId = "vm_deallocate", summary = "Unmaps a range.",
+            description = "Removes [trunc(address), round(address+size)); holes and unmapped ranges are fine. A range "
+                    + "whose end wraps is KERN_INVALID_ARGUMENT; size 0 succeeds at any address.")
+    @RequestBody(required = true, content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
+            schema = @Schema(implementation = Requests.RangeRequest.class)))
+    @ApiResponse(responseCode = "204", description = "Unmapped.")
+    @Problems(value = {KERN_INVALID_ARGUMENT, MACH_SEND_INVALID_DEST}, http = {413, 415})
+    public ResponseEntity<Void> deallocate(
+            @Parameter(description = TaskController.TASK_ID_DOC, example = "t-3f9c2a7d1e0b") @PathVariable String task,
+            HttpServletRequest request) {
+        Long address = null;
+        Long size = null;
+        try (JsonRequest json = JsonRequest.open(request, true)) {
+            for (String field; (field = json.nextField()) != null; ) {
+                switch (field) {
+                    case "address" -> address = json.u64(field);
+                    case "size" -> size = json.u64(field);
+                    default -> json.skip();
+                }
+            }
+        }
+        service.deallocate(task, required("address", address), required("size", size));
+        return ResponseEntity.noContent().build();
+    }
+
+    @PostMapping("/tasks/{task}/protect")
+    @Operation(operationId = "vm_protect", summary = "Sets the current or maximum protection of whole pages.",
+            description = "Bits other than READ|WRITE|EXECUTE|COPY (0x17) are KERN_INVALID_ARGUMENT, checked before "
+                    + "the range (size 0 succeeds whatever the bits). setMaximum=true sets max = protection and "
+                    + "cur = protection & cur. Nothing changes unless the whole range is mapped and allowed.")
+    @RequestBody(required = true, content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
+            schema = @Schema(implementation = Requests.ProtectRequest.class)))
+    @ApiResponse(responseCode = "204", description = "Protection set.")
+    @Problems(value = {KERN_INVALID_ADDRESS, KERN_PROTECTION_FAILURE, KERN_INVALID_ARGUMENT,
+        MACH_SEND_INVALID_DEST}, http = {413, 415})
+    public ResponseEntity<Void> protect(
+            @Parameter(description = TaskController.TASK_ID_DOC, example = "t-3f9c2a7d1e0b") @PathVariable String task,
+            HttpServletRequest request) {
+        Long address = null;
+        Long size = null;
+        Boolean setMaximum = null;
+        Integer protection = null;
+        try (JsonRequest json = JsonRequest.open(request, true)) {
+            for (String field; (field = json.nextField()) != null; ) {
+                switch (field) {
+                    case "address" -> address = json.u64(field);
+                    case "size" -> size = json.u64(field);
+                    case "setMaximum" -> setMaximum = json.bool(field);
+                    case "protection" -> protection = json.protection(field);
+                    default -> json.skip();
+                }
+            }
+        }
+        long at = required("address", address);
+        long bytes = required("size", size);
+        if (protection == null) {
+            throw ApiProblem.invalidArgument("protection is required");
+        }
+        service.protect(task, at, bytes, setMaximum != null && setMaximum, protection);
+        return ResponseEntity.noContent().build();
+    }
+
+    @PostMapping("/tasks/{task}/inherit")
+    @Operation(operationId = "vm_inherit", summary = "Sets the inheritance of whole pages.",
+            description = "Sets what a forked child receives of the range; the range rules are vm_protect's. A "
+                    + "numeric inheritance above 2 is KERN_INVALID_ARGUMENT.")
+    @RequestBody(required = true, content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
+            schema = @Schema(implementation = Requests.InheritRequest.class)))
+    @ApiResponse(responseCode = "204", description = "Inheritance set.")
+    @Problems(value = {KERN_INVALID_ADDRESS, KERN_INVALID_ARGUMENT, MACH_SEND_INVALID_DEST}, http = {413, 415})
+    public ResponseEntity<Void> inherit(
+            @Parameter(description = TaskController.TASK_ID_DOC, example = "t-3f9c2a7d1e0b") @PathVariable String task,
+            HttpServletRequest request) {
+        Long address = null;
+        Long size = null;
+        Long inheritance = null;
+        try (JsonRequest json = JsonRequest.open(request, true)) {
+            for (String field; (field = json.nextField()) != null; ) {
+                switch (field) {
+                    case "address" -> address = json.u64(field);
+                    case "size" -> size = json.u64(field);
+                    case "inheritance" -> inheritance = json.inheritance(field);
+                    default -> json.skip();
+                }
+            }
+        }
+        long at = required("address", address);
+        long bytes = required("size", size);
+        if (inheritance == null) {
+            throw ApiProblem.invalidArgument("inheritance is required");
+        }
+        // A value above VM_INHERIT_LAST_VALID reaches vm_inherit as null, which refuses it as Mach does.
+        service.inherit(task, at, bytes, VmInherit.fromValue(inheritance));
+        return ResponseEntity.noContent().build();
+    }
+
+    @PostMapping("/tasks/{task}/copy")
+    @Operation(operationId = "vm_copy", summary = "Copies memory within a task.",
+            description = "Copies size bytes from sourceAddress to destAddress (memmove: overlap is fine). The source "
+                    + "must be mapped and readable, the destination mapped and writable, or nothing changes; source "
+                    + "problems are reported first. Size 0 succeeds at any address.")
+    @RequestBody(required = true, content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
+            schema = @Schema(implementation = Requests.CopyRequest.class)))
+    @ApiResponse(responseCode = "204", description = "Copied.")
+    @Problems(value = {KERN_INVALID_ADDRESS, KERN_PROTECTION_FAILURE, KERN_INVALID_ARGUMENT, KERN_RESOURCE_SHORTAGE,
+        MACH_SEND_INVALID_DEST}, http = {413, 415})
+    public ResponseEntity<Void> copy(
+            @Parameter(description = TaskController.TASK_ID_DOC, example = "t-3f9c2a7d1e0b") @PathVariable String task,
+            HttpServletRequest request) {
+        Long source = null;
+        Long size = null;
+        Long dest = null;
+        try (JsonRequest json = JsonRequest.open(request, true)) {
+            for (String field; (field = json.nextField()) != null; ) {
+                switch (field) {
+                    case "sourceAddress" -> source = json.u64(field);
+                    case "size" -> size = json.u64(field);
+                    case "destAddress" -> dest = json.u64(field);
+                    default -> json.skip();
+                }
+            }
+        }
+        service.copy(task, required("sourceAddress", source), required("size", size),
+                required("destAddress", dest));
+        return ResponseEntity.noContent().build();
+    }
+
+    @PostMapping(path = "/tasks/{task}/read-overwrite", produces = MediaType.APPLICATION_JSON_VALUE)
+    @Operation(operationId = "vm_read_overwrite", summary = "Copies memory from this task into a task.",
+            description = "Copies size bytes at address of {task} to destAddress of destTask (default: {task}). "
+                    + "Source rules of vm_read (without its 32-bit size limit), destination rules of vm_write.")
+    @RequestBody(required = true, content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
+            schema = @Schema(implementation = Requests.ReadOverwriteRequest.class)))
+    @ApiResponse(responseCode = "200", description = "Copied.",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
+                    schema = @Schema(implementation = Responses.ReadOverwriteResult.class)))
+    @Problems(value = {KERN_INVALID_ADDRESS, KERN_PROTECTION_FAILURE, KERN_INVALID_ARGUMENT, KERN_RESOURCE_SHORTAGE,
+        MACH_SEND_INVALID_DEST}, http = {413, 415})
+    public Responses.ReadOverwriteResult readOverwrite(
+            @Parameter(description = TaskController.TASK_ID_DOC, example = "t-3f9c2a7d1e0b") @PathVariable String task,
+            HttpServletRequest request) {
+        Long address = null;
+        Long size = null;
+        String destTask = null;
+        Long destAddress = null;
+        try (JsonRequest json = JsonRequest.open(request, true)) {
+            for (String field; (field = json.nextField()) != null; ) {
+                switch (field) {
+                    case "address" -> address = json.u64(field);
+                    case "size" -> size = json.u64(field);
+                    case "destTask" -> destTask = json.string(field);
+                    case "destAddress" -> destAddress = json.u64(field);
+                    default -> json.skip();
+                }
+            }
+        }
+        long outsize = service.readOverwrite(task, required("address", address), required("size", size), destTask,
+                required("destAddress", destAddress));
+        return new Responses.ReadOverwriteResult(U64.format(outsize));
+    }
+
+    @GetMapping(path = "/tasks/{task}/regions/{address}", produces = MediaType.APPLICATION_JSON_VALUE)
+    @Operation(operationId = "vm_region", summary = "The region containing an address, or the next one above.",
+            description = "The map entry containing trunc(address), or else the first one above it; none is "
+                    + "KERN_INVALID_ADDRESS.")
+    @ApiResponse(responseCode = "200", description = "The region.",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
+                    schema = @Schema(implementation = Responses.Region.class)))
+    @Problems(value = {KERN_INVALID_ADDRESS, KERN_INVALID_ARGUMENT, MACH_SEND_INVALID_DEST})
+    public Responses.Region region(
+            @Parameter(description = TaskController.TASK_ID_DOC, example = "t-3f9c2a7d1e0b") @PathVariable String task,
+            @Parameter(description = ADDRESS_DOC, example = "0x100000000",
+                    schema = @Schema(type = "string", pattern = U64.REQUEST_PATTERN))
+            @PathVariable("address") String addressText) {
+        return Responses.Region.of(service.region(task, U64.parse("address", addressText)));
+    }
+
+    @GetMapping(path = "/tasks/{task}/regions", produces = MediaType.APPLICATION_JSON_VALUE)
+    @Operation(operationId = "vm_region_walk", summary = "Every region of the task, in address order.",
+            description = "The region walk: every map entry, as vm_region reports it, in address order.")
+    @ApiResponse(responseCode = "200", description = "The regions.",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
+                    array = @ArraySchema(schema = @Schema(implementation = Responses.Region.class))))
+    @Problems({MACH_SEND_INVALID_DEST})
+    public List<Responses.Region> regions(
+            @Parameter(description = TaskController.TASK_ID_DOC, example = "t-3f9c2a7d1e0b") @PathVariable String task) {
+        return Responses.Region.of(service.regions(task));
+    }
+
+    static long required(String field, Long value) {
+        if (value == null) {
+            throw ApiProblem.invalidArgument(field + " is required");
+        }
+        return value;
+    }
+}

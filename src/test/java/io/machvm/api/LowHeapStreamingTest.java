@@ -1,0 +1,186 @@
+package io.machvm.api;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.BufferedReader;
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.HttpURLConnection;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.jar.JarFile;
+import java.util.jar.Manifest;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.zip.CRC32;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * vm_write and vm_read of 512 MiB through a server whose heap is 128 MiB: the body must stream between the socket and
+ * the off-heap page store. The server is the application in a child JVM ({@code -Xmx128m}); the client generates the
+ * body as it sends it and checksums the read-back as it arrives, so neither side holds 512 MiB.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@Timeout(value = 180, unit = TimeUnit.SECONDS)
+class LowHeapStreamingTest {
+    private static final long SIZE = 512L << 20;
+    private static final Pattern STARTED = Pattern.compile("Tomcat started on port (\\d+)");
+
+    private Process server;
+    private int port;
+    private final StringBuffer log = new StringBuffer();
+
+    @BeforeAll
+    void startServer() throws Exception {
+        String java = System.getProperty("java.home") + File.separator + "bin" + File.separator + "java";
+        List<String> command = List.of(java, "-Xmx128m", "-XX:MaxDirectMemorySize=1g", "-XX:+ExitOnOutOfMemoryError",
+                "-cp", applicationClassPath(), "io.machvm.MachvmApplication",
+                "--server.port=0", "--machvm.store.capacity=768MB", "--spring.main.banner-mode=off");
+        server = new ProcessBuilder(command).redirectErrorStream(true).start();
+        CompletableFuture<Integer> started = new CompletableFuture<>();
+        Thread.ofPlatform().daemon().name("low-heap-server-log").start(() -> {
+            try (BufferedReader out = new BufferedReader(new InputStreamReader(server.getInputStream(),
+                    StandardCharsets.UTF_8))) {
+                for (String line; (line = out.readLine()) != null; ) {
+                    log.append(line).append('\n');
+                    Matcher m = STARTED.matcher(line);
+                    if (m.find()) {
+                        started.complete(Integer.parseInt(m.group(1)));
+                    }
+                }
+            } catch (IOException ignored) {
+                // the process ended
+            }
+            started.completeExceptionally(new IllegalStateException("the server exited:\n" + log));
+        });
+        port = started.get(90, TimeUnit.SECONDS);
+    }
+
+    @AfterAll
+    void stopServer() throws InterruptedException {
+        if (server != null) {
+            server.destroy();
+            if (!server.waitFor(20, TimeUnit.SECONDS)) {
+                server.destroyForcibly();
+            }
+        }
+    }
+
+    @Test
+    void writesAndReadsBack512MiBWithA128MiBHeap() throws Exception {
+        String task = "low-heap";
+        assertThat(request("PUT", "/tasks/" + task, "{\"flavor\":\"arm64\"}")).isEqualTo(201);
+        assertThat(request("POST", "/tasks/" + task + "/allocate",
+                "{\"address\":\"0x100000000\",\"size\":\"" + SIZE + "\"}")).isEqualTo(201);
+
+        CRC32 sent = new CRC32();
+        HttpURLConnection put = open("PUT", "/tasks/" + task + "/memory/0x100000000");
+        put.setRequestProperty("Content-Type", "application/octet-stream");
+        put.setDoOutput(true);
+        put.setFixedLengthStreamingMode(SIZE);
+        try (OutputStream out = put.getOutputStream()) {
+            Generator generator = new Generator();
+            byte[] chunk = new byte[1 << 16];
+            for (long done = 0; done < SIZE; done += chunk.length) {
+                generator.fill(chunk);
+                sent.update(chunk);
+                out.write(chunk);
+            }
+        }
+        assertThat(put.getResponseCode()).as(log.toString()).isEqualTo(204);
+
+        CRC32 received = new CRC32();
+        HttpURLConnection get = open("GET", "/tasks/" + task + "/memory/0x100000000?size=" + SIZE);
+        assertThat(get.getResponseCode()).as(log.toString()).isEqualTo(200);
+        assertThat(get.getContentLengthLong()).isEqualTo(SIZE);
+        long total = 0;
+        try (InputStream in = get.getInputStream()) {
+            byte[] buffer = new byte[1 << 16];
+            for (int n; (n = in.read(buffer)) > 0; ) {
+                received.update(buffer, 0, n);
+                total += n;
+            }
+        }
+        assertThat(total).isEqualTo(SIZE);
+        assertThat(received.getValue()).isEqualTo(sent.getValue());
+        assertThat(server.isAlive()).as("the server died:\n" + log).isTrue();
+        assertThat(log.toString()).doesNotContain("OutOfMemoryError");
+    }
+
+    private int request(String method, String path, String json) throws IOException {
+        HttpURLConnection c = open(method, path);
+        c.setRequestProperty("Content-Type", "application/json");
+        c.setDoOutput(true);
+        try (OutputStream out = c.getOutputStream()) {
+            out.write(json.getBytes(StandardCharsets.UTF_8));
+        }
+        int status = c.getResponseCode();
+        c.disconnect();
+        return status;
+    }
+
+    private HttpURLConnection open(String method, String path) throws IOException {
+        HttpURLConnection c = (HttpURLConnection) URI.create("http://localhost:" + port + path).toURL()
+                .openConnection();
+        c.setRequestMethod(method);
+        c.setConnectTimeout(10_000);
+        c.setReadTimeout(60_000);
+        return c;
+    }
+
+    /**
+     * The application's runtime class path: this JVM's, without the test classes (whose configurations are not the
+     * application's). Surefire may hide it in a manifest-only jar.
+     */
+    static String applicationClassPath() throws IOException {
+        String classPath = System.getProperty("surefire.test.class.path");
+        if (classPath == null || classPath.isBlank()) {
+            classPath = System.getProperty("java.class.path");
+        }
+        List<String> entries = new ArrayList<>();
+        for (String entry : classPath.split(File.pathSeparator)) {
+            if (entry.endsWith(".jar") && new File(entry).getName().startsWith("surefirebooter")) {
+                try (JarFile jar = new JarFile(entry)) {
+                    Manifest manifest = jar.getManifest();
+                    for (String url : manifest.getMainAttributes().getValue("Class-Path").split(" ")) {
+                        if (!url.isBlank()) {
+                            entries.add(new File(URI.create(url)).getPath());
+                        }
+                    }
+                }
+            } else {
+                entries.add(entry);
+            }
+        }
+        entries.removeIf(e -> e.replace('\\', '/').replaceAll("/$", "").endsWith("test-classes"));
+        return String.join(File.pathSeparator, entries);
+    }
+
+    /** Deterministic pseudo-random bytes (xorshift), generated as they are sent. */
+    static final class Generator {
+        private long state = 0x9E3779B97F4A7C15L;
+
+        void fill(byte[] chunk) {
+            for (int i = 0; i < chunk.length; i += 8) {
+                state ^= state << 13;
+                state ^= state >>> 7;
+                state ^= state << 17;
+                long v = state;
+                for (int j = 0; j < 8; j++) {
+                    chunk[i + j] = (byte) (v >>> (j * 8));
+                }
+            }
+        }
+    }
+}
