@@ -25,7 +25,7 @@ class XnuVectorsOverHttpTest extends ApiTestSupport {
 
     static Stream<Arguments> trials() throws IOException {
         try (InputStream in = XnuVectorsOverHttpTest.class.getResourceAsStream(VECTORS)) {
-            assertThat(in).as("copy shared/spec/vectors/xnu_vm_allocation_tests.json to src/test/resources/vectors")
+            assertThat(in).as("the XNU vectors in src/test/resources/vectors")
                     .isNotNull();
             JsonNode all = JsonMapper.builder().build().readTree(in);
             List<Arguments> out = new ArrayList<>();
