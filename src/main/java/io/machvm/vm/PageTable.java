@@ -29,6 +29,9 @@ final class PageTable {
 
     private Node root;
     private long population;
+    /** The leaf {@link #set} last wrote, so that the next lookups in it skip the walk: a one-entry TLB. */
+    private int[] hintLeaf;
+    private long hintLeafIndex = -1;
 
     /** Pages with a non-zero handle. */
     long population() {
@@ -36,6 +39,9 @@ final class PageTable {
     }
 
     int get(long pageIndex) {
+        if (pageIndex >>> BITS == hintLeafIndex) {
+            return hintLeaf[(int) pageIndex & MASK];
+        }
         Node n = root;
         if (n == null) {
             return 0;
@@ -92,6 +98,8 @@ final class PageTable {
             leaf[LEAF_COUNT]++;
             population++;
         }
+        hintLeaf = leaf;
+        hintLeafIndex = pageIndex >>> BITS;
         return old;
     }
 
@@ -123,6 +131,10 @@ final class PageTable {
         leaf[i0] = 0;
         population--;
         if (--leaf[LEAF_COUNT] == 0) {
+            if (leaf == hintLeaf) {
+                hintLeaf = null;
+                hintLeafIndex = -1;
+            }
             low.children[i1] = null;
             if (--low.count == 0) {
                 mid.children[i2] = null;

@@ -48,7 +48,7 @@ public final class VmMap {
     /** This map's private pages. Pages of shared ranges live in their {@link SharedMemory} instead. */
     private final PageTable pages = new PageTable();
     /** Private pages written since the last {@link #clearDirty()} (value 1). */
-    private final PageTable dirty = new PageTable();
+    private final PageBits dirty = new PageBits();
     /** Page ranges backed by memory shared with other tasks, by first page; null while there are none. */
     private TreeMap<Long, SharedRange> sharedRanges;
     private long virtualBytes;
@@ -432,6 +432,19 @@ public final class VmMap {
         }
     }
 
+    /** {@code vm_read} into {@code dst[dstOffset, dstOffset + length)}: the checks of {@link #read(long, long)}, no allocation. */
+    public void read(long address, byte[] dst, int dstOffset, int length) {
+        java.util.Objects.checkFromIndexSize(dstOffset, length, dst.length);
+        lock.readLock().lock();
+        try {
+            ensureAlive();
+            checkReadable(address, length, true);
+            copyOut(address, dst, dstOffset, length);
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
     /**
      * {@code vm_read} as a snapshot: references the pages of the range so that the caller can stream them after the
      * lock is released; later writes to the task do not change it. The caller must close it.
@@ -552,6 +565,14 @@ public final class VmMap {
     private void writeLocked(long address, byte[] data, int offset, int length) {
         long firstPage = address >>> pageShift;
         long lastPage = (address + length - 1) >>> pageShift;
+        if (firstPage == lastPage) {
+            int h = pageAt(firstPage);
+            if (h != PageStore.NO_PAGE && !store.isShared(h)) { // one page, ours alone: written in place
+                markDirty(firstPage);
+                store.write(h, (int) (address & pageMask), data, offset, length);
+                return;
+            }
+        }
         int needed = 0;
         for (long p = firstPage; p <= lastPage; p++) {
             int h = pageAt(p);
@@ -757,7 +778,14 @@ public final class VmMap {
             if (source == dest) {
                 return 0;
             }
-            Capture capture = capture(source, size);
+            // Page ranges that do not overlap, all pages private to this map: the copy cannot change its own source,
+            // so its pages are read straight from the page table instead of being captured (a reference taken and
+            // dropped per page).
+            boolean disjoint = ((source + size - 1) >>> pageShift) < (dest >>> pageShift)
+                    || ((dest + size - 1) >>> pageShift) < (source >>> pageShift);
+            Capture capture = disjoint && sharedRanges == null
+                    ? new Capture(store, pages, source, size, pageShift)
+                    : capture(source, size);
             try {
                 return applyCopy(capture, dest);
             } finally {
@@ -827,16 +855,37 @@ public final class VmMap {
     /** The source pages of a copy, referenced so that the copy reads them as they were when captured. */
     private static final class Capture {
         final PageStore store;
-        final PageTable table = new PageTable();
+        final PageTable table;
         final long address;
         final long size;
         final int pageShift;
+        /** Whether {@link #table} is the map's own page table (no references taken), not a copy of the range. */
+        final boolean borrowed;
 
         Capture(PageStore store, long address, long size, int pageShift) {
+            this(store, new PageTable(), address, size, pageShift, false);
+        }
+
+        /** The pages of {@code [address, address + size)} in the map's own {@code table}, which the copy cannot change. */
+        Capture(PageStore store, PageTable table, long address, long size, int pageShift) {
+            this(store, table, address, size, pageShift, true);
+        }
+
+        private Capture(PageStore store, PageTable table, long address, long size, int pageShift, boolean borrowed) {
             this.store = store;
+            this.table = table;
             this.address = address;
             this.size = size;
             this.pageShift = pageShift;
+            this.borrowed = borrowed;
+        }
+
+        long firstPage() {
+            return address >>> pageShift;
+        }
+
+        long endPage() {
+            return ((address + size - 1) >>> pageShift) + 1;
         }
 
         int handleAt(long byteAddress) {
@@ -848,6 +897,9 @@ public final class VmMap {
         }
 
         void release() {
+            if (borrowed) {
+                return;
+            }
             IntList handles = new IntList((int) Math.min(table.population(), 1 << 20));
             table.forEach(0, PageTable.MAX_PAGES, (p, h) -> handles.add(h));
             store.releaseAll(handles.array(), handles.size());
@@ -874,10 +926,13 @@ public final class VmMap {
         boolean shareable = src.store == store && (delta & pageMask) == 0 && src.pageShift == pageShift;
         long firstPage = dest >>> pageShift;
         long lastPage = (dest + size - 1) >>> pageShift;
+        if (shareable && src.borrowed && (dest & pageMask) == 0 && (size & pageMask) == 0) {
+            return shareWholePages(src, firstPage, lastPage + 1, delta >> pageShift);
+        }
         LongList candidates = new LongList();
         forEachPage(firstPage, lastPage + 1, (p, h) -> candidates.add(p));
         int srcShift = src.pageShift;
-        src.table.forEach(0, PageTable.MAX_PAGES, (s, h) -> {
+        src.table.forEach(src.firstPage(), src.endPage(), (s, h) -> {
             long lo = Math.max(s << srcShift, src.address) + delta;
             long hi = Math.min((s + 1) << srcShift, src.address + size) + delta;
             for (long p = lo >>> pageShift; p <= (hi - 1) >>> pageShift; p++) {
@@ -930,6 +985,32 @@ public final class VmMap {
             store.releaseAll(java.util.Arrays.copyOfRange(fresh, nextFresh, fresh.length), fresh.length - nextFresh);
         }
         return sharedPages << pageShift;
+    }
+
+    /**
+     * The copy-on-write copy of whole pages between disjoint page ranges of this map (no shared ranges): each
+     * destination page takes its source page's handle (one reference more), and destination pages over unbacked
+     * source pages become unbacked; all are marked dirty, as {@link #applyCopy} does. Visits only resident pages, in
+     * order, without collecting, sorting or classifying them.
+     *
+     * @return the bytes shared
+     */
+    private long shareWholePages(Capture src, long firstPage, long endPage, long deltaPages) {
+        IntList replaced = new IntList(16);
+        long[] shared = {0};
+        pages.forEach(firstPage, endPage, (p, h) -> {
+            if (src.table.get(p - deltaPages) == PageStore.NO_PAGE) {
+                replaced.add(replacePage(p, PageStore.NO_PAGE));
+                shared[0]++;
+            }
+        });
+        src.table.forEach(src.firstPage(), src.endPage(), (s, h) -> {
+            store.retain(h);
+            replaced.add(replacePage(s + deltaPages, h));
+            shared[0]++;
+        });
+        store.releaseAll(replaced.array(), replaced.size());
+        return shared[0] << pageShift;
     }
 
     private static final int SKIP = 0;
@@ -1081,7 +1162,7 @@ public final class VmMap {
             pages.set(p, PageStore.NO_PAGE);
         });
         store.releaseAll(released.array(), released.size());
-        dirty.forEach(fromPage, toPage, (p, h) -> dirty.set(p, 0));
+        dirty.removeRange(fromPage, toPage);
         if (sharedRanges != null) {
             dropSharedRanges(fromPage, toPage);
         }
@@ -1114,7 +1195,7 @@ public final class VmMap {
      */
     private static final class SharedMemory {
         final PageTable pages = new PageTable();
-        final PageTable dirty = new PageTable();
+        final PageBits dirty = new PageBits();
         /** Shared ranges, in any map, that refer to this memory; its pages go with the last. */
         int ranges;
     }
@@ -1138,11 +1219,11 @@ public final class VmMap {
         if (sharedRanges != null) {
             SharedRange r = sharedRangeAt(page);
             if (r != null) {
-                r.memory.dirty.set(r.indexOf(page), 1);
+                r.memory.dirty.add(r.indexOf(page));
                 return r.memory.pages.set(r.indexOf(page), handle);
             }
         }
-        dirty.set(page, 1);
+        dirty.add(page);
         return pages.set(page, handle);
     }
 
@@ -1150,21 +1231,21 @@ public final class VmMap {
         if (sharedRanges != null) {
             SharedRange r = sharedRangeAt(page);
             if (r != null) {
-                r.memory.dirty.set(r.indexOf(page), 1);
+                r.memory.dirty.add(r.indexOf(page));
                 return;
             }
         }
-        dirty.set(page, 1);
+        dirty.add(page);
     }
 
     private boolean isDirty(long page) {
         if (sharedRanges != null) {
             SharedRange r = sharedRangeAt(page);
             if (r != null) {
-                return r.memory.dirty.get(r.indexOf(page)) != 0;
+                return r.memory.dirty.contains(r.indexOf(page));
             }
         }
-        return dirty.get(page) != 0;
+        return dirty.contains(page);
     }
 
     /** The shared ranges overlapping {@code [fromPage, toPage)}, in address order. */
@@ -1249,10 +1330,8 @@ public final class VmMap {
             memory.pages.set(p - fromPage, h);
             pages.set(p, PageStore.NO_PAGE);
         });
-        dirty.forEach(fromPage, toPage, (p, h) -> {
-            memory.dirty.set(p - fromPage, 1);
-            dirty.set(p, 0);
-        });
+        dirty.forEach(fromPage, toPage, p -> memory.dirty.add(p - fromPage));
+        dirty.removeRange(fromPage, toPage);
         if (sharedRanges == null) {
             sharedRanges = new TreeMap<>();
         }
@@ -1443,9 +1522,9 @@ public final class VmMap {
     }
 
     private void clearDirtyLocked() {
-        dirty.forEach(0, PageTable.MAX_PAGES, (p, h) -> dirty.set(p, 0));
+        dirty.removeRange(0, PageTable.MAX_PAGES);
         for (SharedRange r : sharedRangesIn(0, PageTable.MAX_PAGES)) {
-            r.memory.dirty.forEach(r.indexOf(r.startPage), r.indexOf(r.endPage), (q, h) -> r.memory.dirty.set(q, 0));
+            r.memory.dirty.removeRange(r.indexOf(r.startPage), r.indexOf(r.endPage));
         }
     }
 
@@ -1480,6 +1559,7 @@ public final class VmMap {
         final long savedVirtualBytes = virtualBytes;
         final long savedNextObjectId = nextObjectId;
         final PageTable savedPages = new PageTable();
+        /** The words of the dirty set ({@link PageBits#words()}). */
         final PageTable savedDirty = new PageTable();
         final List<SharedRange> savedRanges = new ArrayList<>();
         final Map<SharedMemory, PageTable[]> savedMemories = new java.util.IdentityHashMap<>();
@@ -1491,7 +1571,7 @@ public final class VmMap {
                         e.offset, e.shared));
             }
             retainInto(pages, savedPages);
-            dirty.forEach(0, PageTable.MAX_PAGES, (p, h) -> savedDirty.set(p, h));
+            dirty.words().forEach(0, PageTable.MAX_PAGES, (w, bits) -> savedDirty.set(w, bits));
             if (sharedRanges != null) {
                 for (SharedRange r : sharedRanges.values()) {
                     savedRanges.add(new SharedRange(r.startPage, r.endPage, r.memory, r.memoryStartPage));
@@ -1499,7 +1579,7 @@ public final class VmMap {
                         PageTable memoryPages = new PageTable();
                         PageTable memoryDirty = new PageTable();
                         retainInto(m.pages, memoryPages);
-                        m.dirty.forEach(0, PageTable.MAX_PAGES, (q, h) -> memoryDirty.set(q, h));
+                        m.dirty.words().forEach(0, PageTable.MAX_PAGES, (w, bits) -> memoryDirty.set(w, bits));
                         savedRangeCounts.put(m, m.ranges);
                         return new PageTable[] {memoryPages, memoryDirty};
                     });
@@ -1517,10 +1597,10 @@ public final class VmMap {
         /** Puts the map back: the saved references replace the current pages. */
         void restore() {
             swapIn(pages, savedPages, true);
-            swapIn(dirty, savedDirty, false);
+            swapIn(dirty.words(), savedDirty, false);
             for (Map.Entry<SharedMemory, PageTable[]> m : savedMemories.entrySet()) {
                 swapIn(m.getKey().pages, m.getValue()[0], true);
-                swapIn(m.getKey().dirty, m.getValue()[1], false);
+                swapIn(m.getKey().dirty.words(), m.getValue()[1], false);
                 m.getKey().ranges = savedRangeCounts.get(m.getKey());
             }
             if (sharedRanges != null) {
