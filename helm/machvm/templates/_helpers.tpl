@@ -78,4 +78,7 @@ to the same limit. src/main/docker/entrypoint.sh derives the same flags from a l
 {{- if lt (int .Values.machvm.tasks.max) 1 }}
 {{- fail (printf "machvm.tasks.max must be at least 1, not %v" .Values.machvm.tasks.max) }}
 {{- end }}
+{{- if and .Values.persistence.enabled (gt (int .Values.replicaCount) 1) }}
+{{- fail (printf "persistence.enabled needs replicaCount 1 (one pod per volume), not %v" .Values.replicaCount) }}
+{{- end }}
 {{- end }}

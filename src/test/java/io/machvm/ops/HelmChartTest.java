@@ -194,6 +194,35 @@ class HelmChartTest {
         assertThatThrownBy(() -> render(Map.of(key, value))).hasMessageContaining(message);
     }
 
+    @Test
+    void persistenceMountsAVolumeAndRecreatesThePod() {
+        Map<String, Map<String, Object>> plain = render(Map.of());
+        assertThat(env(container(plain))).doesNotContainKey("MACHVM_PERSISTENCE_DIRECTORY");
+        assertThat(value(plain.get("Deployment/ops-machvm"), "spec.strategy.type")).isEqualTo("RollingUpdate");
+
+        Map<String, Map<String, Object>> objects = render(Map.of("persistence.enabled", "true",
+                "persistence.size", "5Gi"));
+        assertThat(objects).containsKey("PersistentVolumeClaim/ops-machvm-data");
+        assertThat(value(objects.get("PersistentVolumeClaim/ops-machvm-data"), "spec.resources.requests.storage"))
+                .isEqualTo("5Gi");
+        Map<String, Object> container = container(objects);
+        assertThat(env(container)).containsEntry("MACHVM_PERSISTENCE_DIRECTORY", "/var/lib/machvm");
+        assertThat(value(container, "volumeMounts.1.mountPath")).isEqualTo("/var/lib/machvm");
+        Map<String, Object> deployment = objects.get("Deployment/ops-machvm");
+        assertThat(value(deployment, "spec.strategy.type")).isEqualTo("Recreate");
+        assertThat(value(deployment, "spec.template.spec.volumes.1.persistentVolumeClaim.claimName"))
+                .isEqualTo("ops-machvm-data");
+
+        Map<String, Map<String, Object>> existing = render(Map.of("persistence.enabled", "true",
+                "persistence.existingClaim", "tasks"));
+        assertThat(existing).doesNotContainKey("PersistentVolumeClaim/ops-machvm-data");
+        assertThat(value(existing.get("Deployment/ops-machvm"),
+                "spec.template.spec.volumes.1.persistentVolumeClaim.claimName")).isEqualTo("tasks");
+
+        assertThatThrownBy(() -> render(Map.of("persistence.enabled", "true", "replicaCount", "2")))
+                .hasMessageContaining("persistence.enabled needs replicaCount 1 (one pod per volume), not 2");
+    }
+
     // ------------------------------------------------------------------ rendering and YAML access
 
     private static Map<String, Map<String, Object>> render(Map<String, Object> values) {
