@@ -47,6 +47,8 @@ public class OpenApiConfiguration {
                         new Tag().name("tasks").description("Tasks: create, list, inspect, terminate."),
                         new Tag().name("vm").description("The Mach VM calls on a task's address space."),
                         new Tag().name("memory").description("vm_write and vm_read: bytes in and out, streamed."),
+                        new Tag().name("sandbox").description("Snapshot images, dirty pages and batches of calls "
+                                + "(fork and restore are POST /tasks)."),
                         new Tag().name("problems").description("Documentation of the problem types.")));
     }
 

@@ -28,7 +28,8 @@ public final class ProblemTypes {
                 "An argument Mach refuses (flags or protection bits outside the accepted masks, a vm_read size above "
                         + "0xffffffff, a range whose end wraps), or a request the API cannot turn into a Mach call: "
                         + "malformed JSON, a missing field, a number that is not an unsigned 64-bit integer, an unknown "
-                        + "protection or inheritance; detail names the field. The same kern is reported with other "
+                        + "protection or inheritance; detail names the field. Also a snapshot image that is corrupt, "
+                        + "truncated or of another version (nothing is created). The same kern is reported with other "
                         + "statuses for HTTP-level refusals: 404 for a path that names no resource (unknown tasks are "
                         + "MACH_SEND_INVALID_DEST instead), 405 for a method the path does not support, 406 for an "
                         + "Accept header the call cannot answer, 413 for a body over the transfer limit "
@@ -40,7 +41,8 @@ public final class ProblemTypes {
                 "The page store is out of capacity (machvm.store.capacity) or the task limit (machvm.tasks.max) is "
                         + "reached. Checked only after every Mach check has passed; nothing was changed.");
         add(KernReturn.KERN_NAME_EXISTS, 409, "Name exists",
-                "PUT /tasks/{task} named a task that exists with other settings (flavor, error model or name).");
+                "PUT /tasks/{task} named a task that exists with other settings (flavor, error model or name), or, "
+                        + "to fork a task or restore a snapshot image into it, a task that exists at all.");
         add(KernReturn.MACH_SEND_INVALID_DEST, 404, "Invalid destination",
                 "The task does not exist or was terminated: the call went through a dead task port. Also reported "
                         + "when destTask of vm_read_overwrite names no live task.");

@@ -16,7 +16,9 @@ public final class Requests {
     }
 
     @Schema(name = "TaskSettings", description = "Settings of a new task; absent fields take the configured "
-            + "defaults (machvm.host.flavor, machvm.vm.errors).",
+            + "defaults (machvm.host.flavor, machvm.vm.errors). With parent the new task is a fork of that task: "
+            + "flavor and errors come from the parent (given, they must equal the parent's), name defaults to the "
+            + "parent's.",
             example = "{\"flavor\": \"arm64\", \"errors\": \"documented\", \"name\": \"build-42\"}")
     public record TaskSettings(
             @Schema(description = "Machine flavor: arm64 (16 KiB pages, W^X) or x86_64 (4 KiB pages).",
@@ -28,7 +30,12 @@ public final class Requests {
             String errors,
             @Schema(description = "A free-form name, at most 256 characters.", example = "build-42",
                     maxLength = 256)
-            String name) {
+            String name,
+            @Schema(description = "Fork this task (task_fork) instead of creating an empty one: each of its regions "
+                    + "reaches the child as the region's inheritance says (vm_inherit): copy, a private copy-on-write "
+                    + "copy; share, memory both tasks see; none, absent. No byte is copied. An unknown parent is a "
+                    + "404 MACH_SEND_INVALID_DEST.", example = "t-3f9c2a7d1e0b")
+            String parent) {
     }
 
     @Schema(name = "AllocateRequest", description = "vm_allocate arguments. Without anywhere and without flags bit "
@@ -138,5 +145,66 @@ public final class Requests {
             @Schema(description = "The bytes, base64 (RFC 4648).", example = "aGVsbG8=", format = "byte",
                     requiredMode = Schema.RequiredMode.REQUIRED)
             String data) {
+    }
+
+    // ---------------------------------------------------------------- sandbox features
+
+    @Schema(name = "BatchRequest", description = "A batch of Mach calls on the path's task (task_batch), run in order."
+            + " Without atomic each call is independent: a failure is that call's result and the next call runs. "
+            + "With atomic the calls are one step: all take effect or none does.",
+            example = "{\"atomic\": true, \"calls\": [{\"call\": \"vm_allocate\", \"size\": \"0x4000\", "
+                    + "\"anywhere\": true}, {\"call\": \"vm_write\", \"address\": \"0x100000000\", "
+                    + "\"data\": \"aGVsbG8=\"}, {\"call\": \"vm_read\", \"address\": \"0x100000000\", "
+                    + "\"size\": \"5\"}]}")
+    public record BatchRequest(
+            @Schema(description = "All calls or none (default false). The task is locked for the batch; the first "
+                    + "failing call ends it and undoes the calls before it, and the answer is that call's problem. "
+                    + "vm_read_overwrite may then write only into the path's task.", example = "true")
+            Boolean atomic,
+            @Schema(description = "The calls, in order: at most 10000, in a body of at most 16 MiB.",
+                    requiredMode = Schema.RequiredMode.REQUIRED)
+            java.util.List<BatchCall> calls) {
+    }
+
+    @Schema(name = "BatchCall", description = "One call of a batch: call names it, and the other fields are the "
+            + "fields of that call's own endpoint body, with the same forms, defaults and checks (vm_allocate: "
+            + "address, size, anywhere, flags; vm_deallocate: address, size; vm_protect: address, size, setMaximum, "
+            + "protection; vm_inherit: address, size, inheritance; vm_write: address, data; vm_read: address, size; "
+            + "vm_copy: sourceAddress, size, destAddress; vm_read_overwrite: address, size, destTask, destAddress; "
+            + "vm_region: address). Fields the call does not take are ignored.",
+            example = "{\"call\": \"vm_write\", \"address\": \"0x100000000\", \"data\": \"aGVsbG8=\"}")
+    public record BatchCall(
+            @Schema(description = "The Mach call.", example = "vm_write", requiredMode = Schema.RequiredMode.REQUIRED,
+                    allowableValues = {"vm_allocate", "vm_deallocate", "vm_protect", "vm_inherit", "vm_write",
+                        "vm_read", "vm_copy", "vm_read_overwrite", "vm_region"})
+            String call,
+            @Schema(description = "The address (vm_copy: see sourceAddress)." + U64_REQUEST, example = "0x100000000",
+                    pattern = U64.REQUEST_PATTERN)
+            String address,
+            @Schema(description = "Bytes." + U64_REQUEST, example = "0x4000", pattern = U64.REQUEST_PATTERN)
+            String size,
+            @Schema(description = "vm_allocate: let the service choose the address.", example = "false")
+            Boolean anywhere,
+            @Schema(description = "vm_allocate: the raw VM_FLAGS_* word (u32).", example = "0", minimum = "0",
+                    maximum = "4294967295", format = "int64")
+            Long flags,
+            @Schema(description = "vm_protect: set the maximum protection (default false).", example = "false")
+            Boolean setMaximum,
+            @Schema(description = "vm_protect: [r-][w-][x-] letters or the vm_prot_t bit mask.", example = "r--",
+                    pattern = PROTECTION_PATTERN)
+            String protection,
+            @Schema(description = "vm_inherit: share, copy or none (or 0, 1, 2).", example = "share")
+            String inheritance,
+            @Schema(description = "vm_write: the bytes, base64 (RFC 4648).", example = "aGVsbG8=", format = "byte")
+            String data,
+            @Schema(description = "vm_copy: where to copy from." + U64_REQUEST, example = "0x100000000",
+                    pattern = U64.REQUEST_PATTERN)
+            String sourceAddress,
+            @Schema(description = "vm_copy, vm_read_overwrite: where to copy to." + U64_REQUEST,
+                    example = "0x100004000", pattern = U64.REQUEST_PATTERN)
+            String destAddress,
+            @Schema(description = "vm_read_overwrite: the task to write into (default: the path's task; in an atomic "
+                    + "batch only the path's task).", example = "t-3f9c2a7d1e0b")
+            String destTask) {
     }
 }

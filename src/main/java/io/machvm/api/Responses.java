@@ -224,4 +224,123 @@ public final class Responses {
                     t.description());
         }
     }
+
+    // ---------------------------------------------------------------- sandbox features
+
+    @Schema(name = "PageRangeQuery", description = "The disposition of every page of [trunc(address), "
+            + "round(address+size)) (vm_page_range_query): dispositions holds the Mach VM_PAGE_QUERY bits, one "
+            + "integer per page (0x1 PRESENT: the page holds data; 0x8 DIRTY: written since the last dirty clear or "
+            + "snapshot with clearDirty; 0x20 SHARED: the page is shared copy-on-write, or the region is memory shared "
+            + "with another task), and pages the same as objects. Unmapped and untouched pages are 0.",
+            example = "{\"address\": \"0x100000000\", \"size\": \"0x8000\", \"pageSize\": 16384, "
+                    + "\"dispositions\": [9, 0], \"pages\": [{\"address\": \"0x100000000\", \"present\": true, "
+                    + "\"dirty\": true, \"shared\": false}, {\"address\": \"0x100004000\", \"present\": false, "
+                    + "\"dirty\": false, \"shared\": false}]}")
+    public record PageRangeQuery(
+            @Schema(description = "The first page: address truncated to the task's page size.",
+                    example = "0x100000000", pattern = U64.RESPONSE_PATTERN,
+                    requiredMode = Schema.RequiredMode.REQUIRED)
+            String address,
+            @Schema(description = "Bytes covered: the number of pages times pageSize (0x0 for size 0).",
+                    example = "0x8000", pattern = U64.RESPONSE_PATTERN, requiredMode = Schema.RequiredMode.REQUIRED)
+            String size,
+            @Schema(description = "Bytes per page of the task.", example = "16384",
+                    requiredMode = Schema.RequiredMode.REQUIRED)
+            int pageSize,
+            @Schema(description = "VM_PAGE_QUERY bits of each page, in address order: 0x1 PRESENT, 0x8 DIRTY, "
+                    + "0x20 SHARED.", example = "[9, 0]", requiredMode = Schema.RequiredMode.REQUIRED)
+            List<Integer> dispositions,
+            @Schema(description = "The same pages as objects, in address order.",
+                    requiredMode = Schema.RequiredMode.REQUIRED)
+            List<PageDisposition> pages) {
+    }
+
+    @Schema(name = "PageDisposition", description = "One page of a page range query.",
+            example = "{\"address\": \"0x100000000\", \"present\": true, \"dirty\": true, \"shared\": false}")
+    public record PageDisposition(
+            @Schema(description = "Start of the page.", example = "0x100000000", pattern = U64.RESPONSE_PATTERN,
+                    requiredMode = Schema.RequiredMode.REQUIRED)
+            String address,
+            @Schema(description = "The page holds data (it is mapped and not zero-fill).", example = "true",
+                    requiredMode = Schema.RequiredMode.REQUIRED)
+            boolean present,
+            @Schema(description = "Written since the last dirty clear (or snapshot with clearDirty).", example = "true",
+                    requiredMode = Schema.RequiredMode.REQUIRED)
+            boolean dirty,
+            @Schema(description = "Shared copy-on-write, or memory shared with another task.", example = "false",
+                    requiredMode = Schema.RequiredMode.REQUIRED)
+            boolean shared) {
+    }
+
+    @Schema(name = "BatchResult", description = "The result of one call of a batch: the status its own endpoint "
+            + "would have answered, and that endpoint's body (null for 204) or its problem. In the problem of an atomic "
+            + "batch that failed, every call but the failing one is status 424 (undone, or not run) with neither.",
+            example = "{\"status\": 201, \"body\": {\"address\": \"0x100000000\", \"size\": \"0x4000\"}, "
+                    + "\"problem\": null}")
+    public record BatchResult(
+            @Schema(description = "HTTP status of the call: 200, 201 or 204 on success, the problem's status on "
+                    + "failure, 424 in a failed atomic batch for the calls other than the failing one.",
+                    example = "201", requiredMode = Schema.RequiredMode.REQUIRED)
+            int status,
+            @Schema(description = "The call's response body as its endpoint answers it (vm_allocate: Allocation, "
+                    + "vm_read: ReadData with base64 data, vm_read_overwrite: ReadOverwriteResult, vm_region: Region); "
+                    + "null for calls that answer 204 and for failures.", types = {"object", "null"},
+                    requiredMode = Schema.RequiredMode.REQUIRED)
+            Object body,
+            @Schema(description = "The call's problem (its instance is the batch path with #/calls/{index}); null "
+                    + "on success.", requiredMode = Schema.RequiredMode.REQUIRED)
+            Problem problem) {
+    }
+
+    @Schema(name = "BatchResults", description = "The results of a batch, one per call, in order.",
+            example = "{\"results\": [{\"status\": 201, \"body\": {\"address\": \"0x100000000\", "
+                    + "\"size\": \"0x4000\"}, \"problem\": null}, {\"status\": 204, \"body\": null, "
+                    + "\"problem\": null}]}")
+    public record BatchResults(
+            @Schema(description = "One result per call, in the order of the calls.",
+                    requiredMode = Schema.RequiredMode.REQUIRED)
+            List<BatchResult> results) {
+    }
+
+    @Schema(name = "BatchProblem", description = "The problem of a batch request: RFC 9457 problem details. When a "
+            + "call of an atomic batch failed, status, kern and kernReturn are that call's, detail names it, and "
+            + "failedIndex and results are added; then no call of the batch took effect. A request refused as a whole "
+            + "(malformed body, unknown task, too many calls) has neither.",
+            example = "{\"type\": \"/problems/KERN_PROTECTION_FAILURE\", \"title\": \"Protection failure\", "
+                    + "\"status\": 403, \"detail\": \"call 1 (vm_write) failed, so no call of the atomic batch took "
+                    + "effect: …\", \"instance\": \"/tasks/t1/batch\", \"kern\": \"KERN_PROTECTION_FAILURE\", "
+                    + "\"kernReturn\": 2, \"failedIndex\": 1, \"results\": [{\"status\": 424, \"body\": null, "
+                    + "\"problem\": null}, {\"status\": 403, \"body\": null, \"problem\": {\"type\": "
+                    + "\"/problems/KERN_PROTECTION_FAILURE\", \"title\": \"Protection failure\", \"status\": 403, "
+                    + "\"detail\": \"…\", \"instance\": \"/tasks/t1/batch#/calls/1\", \"kern\": "
+                    + "\"KERN_PROTECTION_FAILURE\", \"kernReturn\": 2}}]}")
+    public record BatchProblem(
+            @Schema(description = "The problem type: /problems/{kern}.", example = "/problems/KERN_PROTECTION_FAILURE",
+                    requiredMode = Schema.RequiredMode.REQUIRED)
+            String type,
+            @Schema(description = "Short summary of the problem type.", example = "Protection failure",
+                    requiredMode = Schema.RequiredMode.REQUIRED)
+            String title,
+            @Schema(description = "The HTTP status: the failing call's.", example = "403",
+                    requiredMode = Schema.RequiredMode.REQUIRED)
+            int status,
+            @Schema(description = "What went wrong, naming the failing call.", example = "call 1 (vm_write) failed",
+                    requiredMode = Schema.RequiredMode.REQUIRED)
+            String detail,
+            @Schema(description = "The request path.", example = "/tasks/t1/batch",
+                    requiredMode = Schema.RequiredMode.REQUIRED)
+            String instance,
+            @Schema(description = "The Mach kern_return_t name.", example = "KERN_PROTECTION_FAILURE",
+                    requiredMode = Schema.RequiredMode.REQUIRED)
+            String kern,
+            @Schema(description = "The Mach kern_return_t value.", example = "2",
+                    requiredMode = Schema.RequiredMode.REQUIRED)
+            int kernReturn,
+            @Schema(description = "Index of the call that failed (atomic batches only).", example = "1",
+                    nullable = true)
+            Integer failedIndex,
+            @Schema(description = "One result per call (atomic batches only): the failing call's problem, 424 for "
+                    + "the others.", nullable = true)
+            List<BatchResult> results) {
+    }
 }

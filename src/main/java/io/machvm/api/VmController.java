@@ -76,18 +76,7 @@ public class VmController {
             }
         }
         long sizeBytes = required("size", size);
-        int flags = flagsValue == null ? 0 : (int) (long) flagsValue;
-        if (anywhere != null) {
-            if (anywhere) {
-                flags |= VmFlags.ANYWHERE;
-            } else if ((flags & VmFlags.ANYWHERE) != 0) {
-                throw ApiProblem.invalidArgument("anywhere is false but flags has VM_FLAGS_ANYWHERE (0x1)");
-            }
-        }
-        if ((flags & VmFlags.ANYWHERE) == 0 && address == null) {
-            throw ApiProblem.invalidArgument("address is required unless anywhere is true or flags has "
-                    + "VM_FLAGS_ANYWHERE (0x1)");
-        }
+        int flags = allocateFlags(address, anywhere, flagsValue);
         long mapped = service.allocate(task, address == null ? 0 : address, sizeBytes, flags);
         if (sizeBytes == 0) {
             return ResponseEntity.status(HttpStatus.CREATED).body(new Responses.Allocation(U64.format(0), U64.format(0)));
@@ -287,6 +276,23 @@ public class VmController {
     public List<Responses.Region> regions(
             @Parameter(description = TaskController.TASK_ID_DOC, example = "t-3f9c2a7d1e0b") @PathVariable String task) {
         return Responses.Region.of(service.regions(task));
+    }
+
+    /** The vm_allocate flags word from the body's address, anywhere and flags fields (also for batch calls). */
+    static int allocateFlags(Long address, Boolean anywhere, Long flagsValue) {
+        int flags = flagsValue == null ? 0 : (int) (long) flagsValue;
+        if (anywhere != null) {
+            if (anywhere) {
+                flags |= VmFlags.ANYWHERE;
+            } else if ((flags & VmFlags.ANYWHERE) != 0) {
+                throw ApiProblem.invalidArgument("anywhere is false but flags has VM_FLAGS_ANYWHERE (0x1)");
+            }
+        }
+        if ((flags & VmFlags.ANYWHERE) == 0 && address == null) {
+            throw ApiProblem.invalidArgument("address is required unless anywhere is true or flags has "
+                    + "VM_FLAGS_ANYWHERE (0x1)");
+        }
+        return flags;
     }
 
     static long required(String field, Long value) {

@@ -1,0 +1,259 @@
+package io.machvm.api;
+
+import static io.machvm.vm.KernReturn.KERN_INVALID_ADDRESS;
+import static io.machvm.vm.KernReturn.KERN_INVALID_ARGUMENT;
+import static io.machvm.vm.KernReturn.KERN_NO_SPACE;
+import static io.machvm.vm.KernReturn.KERN_PROTECTION_FAILURE;
+import static io.machvm.vm.KernReturn.KERN_RESOURCE_SHORTAGE;
+import static io.machvm.vm.KernReturn.MACH_SEND_INVALID_DEST;
+
+import io.machvm.service.VmService;
+import io.machvm.vm.TaskImage;
+import io.machvm.vm.VmMap;
+import io.swagger.v3.oas.annotations.Operation;
+import io.swagger.v3.oas.annotations.Parameter;
+import io.swagger.v3.oas.annotations.headers.Header;
+import io.swagger.v3.oas.annotations.media.Content;
+import io.swagger.v3.oas.annotations.media.Schema;
+import io.swagger.v3.oas.annotations.parameters.RequestBody;
+import io.swagger.v3.oas.annotations.responses.ApiResponse;
+import io.swagger.v3.oas.annotations.tags.Tag;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
+import java.io.OutputStream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.http.InvalidMediaTypeException;
+import org.springframework.http.MediaType;
+import org.springframework.http.ResponseEntity;
+import org.springframework.web.bind.annotation.DeleteMapping;
+import org.springframework.web.bind.annotation.GetMapping;
+import org.springframework.web.bind.annotation.PathVariable;
+import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.RequestParam;
+import org.springframework.web.bind.annotation.RestController;
+import tools.jackson.core.JsonGenerator;
+
+/**
+ * The sandbox features on a task: snapshot images, page dispositions (dirty pages) and batches of calls. Forking and
+ * restoring are ways of creating a task: {@link TaskController}.
+ */
+@RestController
+@Tag(name = "sandbox")
+public class SandboxController {
+    private static final Logger log = LoggerFactory.getLogger(SandboxController.class);
+    private static final String PROBLEM_JSON = ProblemWriter.PROBLEM_JSON;
+
+    private final VmService service;
+
+    public SandboxController(VmService service) {
+        this.service = service;
+    }
+
+    // ---------------------------------------------------------------- snapshots
+
+    @GetMapping("/tasks/{task}/snapshot")
+    @Operation(operationId = "task_snapshot", summary = "Streams a snapshot image of a task.",
+            description = "A portable, versioned binary image of the task (" + TaskImage.MEDIA_TYPE + "): flavor, "
+                    + "error model, name, regions and resident pages, each page and the whole image checksummed "
+                    + "(CRC-32C). The image is taken at one instant, then streamed with an exact Content-Length while "
+                    + "the task goes on. POST /tasks or PUT /tasks/{task} with this body restores it byte for byte. "
+                    + "With clearDirty=true the task's dirty set is cleared at the instant the image is taken, so "
+                    + "the next vm_page_range_query shows exactly what changed after the image (even when the client "
+                    + "does not read the image to its end). Accept must allow " + TaskImage.MEDIA_TYPE
+                    + " (or be absent, */* or application/*), else 406.")
+    @ApiResponse(responseCode = "200", description = "The image.",
+            headers = @Header(name = "Content-Disposition", description = "attachment; filename=\"{task}.machvm\"",
+                    schema = @Schema(type = "string", example = "attachment; filename=\"t-3f9c2a7d1e0b.machvm\"")),
+            content = @Content(mediaType = TaskImage.MEDIA_TYPE, schema = @Schema(type = "string", format = "binary",
+                    description = "The image (format: io.machvm.vm.TaskImage).")))
+    @Problems(value = {KERN_INVALID_ARGUMENT, MACH_SEND_INVALID_DEST}, http = {406})
+    public void snapshot(
+            @Parameter(description = TaskController.TASK_ID_DOC, example = "t-3f9c2a7d1e0b") @PathVariable String task,
+            @Parameter(description = "Clear the task's dirty set at the instant the image is taken (default false).",
+                    schema = @Schema(type = "boolean", example = "false"))
+            @RequestParam(name = "clearDirty", required = false) String clearDirtyText,
+            HttpServletRequest request, HttpServletResponse response) {
+        boolean clearDirty = bool("clearDirty", clearDirtyText);
+        checkAcceptsImage(request.getHeader("Accept"));
+        TaskImage image = service.snapshot(task, clearDirty);
+        try {
+            response.setStatus(HttpServletResponse.SC_OK);
+            response.setContentType(TaskImage.MEDIA_TYPE);
+            response.setContentLengthLong(image.sizeBytes());
+            response.setHeader("Content-Disposition", "attachment; filename=\"" + task + ".machvm\"");
+            image.writeTo(response.getOutputStream());
+            response.flushBuffer();
+        } catch (IOException e) {
+            // The client went away mid-image: nothing more can be said to it.
+            log.debug("snapshot of {} broke off: {}", task, e.toString());
+        } finally {
+            image.close();
+        }
+    }
+
+    private static boolean bool(String name, String text) {
+        if (text == null || text.equals("false")) {
+            return false;
+        }
+        if (text.equals("true")) {
+            return true;
+        }
+        throw ApiProblem.invalidArgument(name + " must be true or false, not " + Texts.quote(text));
+    }
+
+    /** Absent, wildcards and the image type are fine; anything else is {@code 406}. */
+    static void checkAcceptsImage(String accept) {
+        if (accept == null || accept.isBlank()) {
+            return;
+        }
+        try {
+            for (MediaType type : MediaType.parseMediaTypes(accept)) {
+                if (type.getQualityValue() > 0 && (type.isWildcardType()
+                        || (type.getType().equals("application") && type.isWildcardSubtype())
+                        || type.getType().equals("application") && type.getSubtype().equals("vnd.machvm.snapshot"))) {
+                    return;
+                }
+            }
+        } catch (InvalidMediaTypeException e) {
+            // refused below
+        }
+        throw new ApiProblem(406, KERN_INVALID_ARGUMENT, "Accept " + Texts.quote(accept) + " is not supported: a "
+                + "snapshot is " + TaskImage.MEDIA_TYPE);
+    }
+
+    // ---------------------------------------------------------------- page dispositions
+
+    @GetMapping(path = "/tasks/{task}/pages", produces = MediaType.APPLICATION_JSON_VALUE)
+    @Operation(operationId = "vm_page_range_query", summary = "The disposition of each page of a range.",
+            description = "mach_vm_page_range_query: for each page of [trunc(address), round(address+size)) its "
+                    + "VM_PAGE_QUERY bits — 0x1 PRESENT (holds data), 0x8 DIRTY (written since the last "
+                    + "vm_dirty_clear or snapshot with clearDirty), 0x20 SHARED (copy-on-write shared, or memory shared "
+                    + "with another task by fork) — as integers and as objects. Unmapped and untouched pages are 0. "
+                    + "Size 0 answers no page whatever the address; a range that wraps, or of more than "
+                    + VmMap.MAX_QUERY_PAGES + " pages, is KERN_INVALID_ARGUMENT.")
+    @ApiResponse(responseCode = "200", description = "The pages.",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
+                    schema = @Schema(implementation = Responses.PageRangeQuery.class)))
+    @Problems({KERN_INVALID_ARGUMENT, MACH_SEND_INVALID_DEST})
+    public void pages(
+            @Parameter(description = TaskController.TASK_ID_DOC, example = "t-3f9c2a7d1e0b") @PathVariable String task,
+            @Parameter(description = VmController.ADDRESS_DOC, example = "0x100000000", required = true,
+                    schema = @Schema(type = "string", pattern = U64.REQUEST_PATTERN))
+            @RequestParam(name = "address", required = false) String addressText,
+            @Parameter(description = "Bytes in the range: a hex string (0x…) or decimal digits.", example = "0x8000",
+                    required = true, schema = @Schema(type = "string", pattern = U64.REQUEST_PATTERN))
+            @RequestParam(name = "size", required = false) String sizeText,
+            HttpServletResponse response) throws IOException {
+        if (addressText == null) {
+            throw ApiProblem.invalidArgument("address is required: GET …/pages?address=A&size=N");
+        }
+        long address = U64.parse("address", addressText);
+        if (sizeText == null) {
+            throw ApiProblem.invalidArgument("size is required: GET …/pages?address=A&size=N");
+        }
+        long size = U64.parse("size", sizeText);
+        int[] dispositions = service.pageDispositions(task, address, size);
+        int pageSize = service.pageSize(task);
+        long first = address & -(long) pageSize;
+        response.setStatus(HttpServletResponse.SC_OK);
+        response.setContentType(MediaType.APPLICATION_JSON_VALUE);
+        // Streamed: a query may cover a million pages.
+        try (OutputStream out = response.getOutputStream(); JsonGenerator g = Json.FACTORY.createGenerator(out)) {
+            g.writeStartObject();
+            g.writeStringProperty("address", U64.format(first));
+            g.writeStringProperty("size", U64.format((long) dispositions.length * pageSize));
+            g.writeNumberProperty("pageSize", pageSize);
+            g.writeName("dispositions");
+            g.writeArray(dispositions, 0, dispositions.length);
+            g.writeArrayPropertyStart("pages");
+            for (int i = 0; i < dispositions.length; i++) {
+                int d = dispositions[i];
+                g.writeStartObject();
+                g.writeStringProperty("address", U64.format(first + (long) i * pageSize));
+                g.writeBooleanProperty("present", (d & VmMap.PAGE_PRESENT) != 0);
+                g.writeBooleanProperty("dirty", (d & VmMap.PAGE_DIRTY) != 0);
+                g.writeBooleanProperty("shared", (d & VmMap.PAGE_SHARED) != 0);
+                g.writeEndObject();
+            }
+            g.writeEndArray();
+            g.writeEndObject();
+        }
+    }
+
+    @DeleteMapping("/tasks/{task}/pages/dirty")
+    @Operation(operationId = "vm_dirty_clear", summary = "Clears the task's dirty set.",
+            description = "Forgets which pages were written: afterwards no page is DIRTY until it is written again. "
+                    + "The basis of incremental snapshots; GET /tasks/{task}/snapshot?clearDirty=true does the same at "
+                    + "the instant of the image.")
+    @ApiResponse(responseCode = "204", description = "Cleared.")
+    @Problems({MACH_SEND_INVALID_DEST})
+    public ResponseEntity<Void> clearDirty(
+            @Parameter(description = TaskController.TASK_ID_DOC, example = "t-3f9c2a7d1e0b") @PathVariable String task) {
+        service.clearDirty(task);
+        return ResponseEntity.noContent().build();
+    }
+
+    // ---------------------------------------------------------------- batches
+
+    @PostMapping("/tasks/{task}/batch")
+    @Operation(operationId = "task_batch", summary = "Runs a batch of Mach calls on a task, optionally atomically.",
+            description = "Runs the calls in order, each through the same code as its own endpoint, and answers 200 "
+                    + "with one result per call: the status that endpoint would have answered, and its body or "
+                    + "problem. Without atomic each call is independent and a failure does not stop the batch. With "
+                    + "atomic: true the task is locked for the batch and all calls take effect or none does: the "
+                    + "first failing call ends the batch, the task is put back exactly as it was, and the answer is "
+                    + "that call's status and problem (application/problem+json) with failedIndex and results, in "
+                    + "which every other call is 424. In an atomic batch vm_read_overwrite may write only into the "
+                    + "path's task. vm_write data is base64 (multipart bodies are not taken). Limits: "
+                    + SandboxBatch.MAX_CALLS + " calls and 16 MiB of body (413); the vm_read calls of a batch answer "
+                    + "at most 16 MiB in all (beyond: that call's 413). The body is checked as a whole first — "
+                    + "malformed JSON, a duplicate field, calls not an array of objects: 400, and nothing runs; an "
+                    + "unknown task: 404 — each call's own arguments when its turn comes, as its endpoint checks them.")
+    @RequestBody(required = true, content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
+            schema = @Schema(implementation = Requests.BatchRequest.class)))
+    @ApiResponse(responseCode = "200", description = "The batch ran: one result per call (all succeeded if atomic).",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
+                    schema = @Schema(implementation = Responses.BatchResults.class)))
+    @ApiResponse(responseCode = "400", description = "A malformed batch (nothing ran), or in an atomic batch the "
+            + "failing call's invalid argument (KERN_INVALID_ARGUMENT).",
+            content = @Content(mediaType = PROBLEM_JSON, schema = @Schema(implementation = Responses.BatchProblem.class)))
+    @ApiResponse(responseCode = "403", description = "Atomic batch: a call's protection failure (KERN_PROTECTION_FAILURE).",
+            content = @Content(mediaType = PROBLEM_JSON, schema = @Schema(implementation = Responses.BatchProblem.class)))
+    @ApiResponse(responseCode = "404", description = "No such task (MACH_SEND_INVALID_DEST), or in an atomic batch a "
+            + "call's unmapped address (KERN_INVALID_ADDRESS) or unknown destTask.",
+            content = @Content(mediaType = PROBLEM_JSON, schema = @Schema(implementation = Responses.BatchProblem.class)))
+    @ApiResponse(responseCode = "409", description = "Atomic batch: vm_allocate found no space (KERN_NO_SPACE).",
+            content = @Content(mediaType = PROBLEM_JSON, schema = @Schema(implementation = Responses.BatchProblem.class)))
+    @ApiResponse(responseCode = "413", description = "More than " + SandboxBatch.MAX_CALLS + " calls or a body over "
+            + "16 MiB (nothing ran), or in an atomic batch a call over a transfer limit (KERN_INVALID_ARGUMENT).",
+            content = @Content(mediaType = PROBLEM_JSON, schema = @Schema(implementation = Responses.BatchProblem.class)))
+    @ApiResponse(responseCode = "507", description = "Atomic batch: the page store or task limit is exhausted "
+            + "(KERN_RESOURCE_SHORTAGE).",
+            content = @Content(mediaType = PROBLEM_JSON, schema = @Schema(implementation = Responses.BatchProblem.class)))
+    @Problems(value = {KERN_INVALID_ADDRESS, KERN_PROTECTION_FAILURE, KERN_NO_SPACE, KERN_INVALID_ARGUMENT,
+        KERN_RESOURCE_SHORTAGE, MACH_SEND_INVALID_DEST}, http = {413, 415})
+    public void batch(
+            @Parameter(description = TaskController.TASK_ID_DOC, example = "t-3f9c2a7d1e0b") @PathVariable String task,
+            HttpServletRequest request, HttpServletResponse response) {
+        SandboxBatch.Body body = SandboxBatch.read(request);
+        String instance = request.getRequestURI();
+        SandboxBatch.Outcome outcome = SandboxBatch.run(service, task, instance, body);
+        Object answer;
+        if (outcome instanceof SandboxBatch.Failed failed) {
+            response.setStatus(failed.problem().status());
+            response.setContentType(PROBLEM_JSON);
+            answer = failed.problem();
+        } else {
+            response.setStatus(HttpServletResponse.SC_OK);
+            response.setContentType(MediaType.APPLICATION_JSON_VALUE);
+            answer = ((SandboxBatch.Ran) outcome).results();
+        }
+        try {
+            SandboxBatch.MAPPER.writeValue(response.getOutputStream(), answer);
+        } catch (IOException | tools.jackson.core.JacksonException e) {
+            log.debug("batch response for {} broke off: {}", instance, e.toString());
+        }
+    }
+}
