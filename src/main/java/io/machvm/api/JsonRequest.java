@@ -347,9 +347,26 @@ public final class JsonRequest implements AutoCloseable {
         String message = e.getOriginalMessage();
         if (message != null) {
             int newline = message.indexOf('\n');
-            detail.append(": ").append(newline < 0 ? message : message.substring(0, newline));
+            detail.append(": ").append(withoutInternals(newline < 0 ? message : message.substring(0, newline)));
         }
         return ApiProblem.invalidArgument(detail.toString());
+    }
+
+    /**
+     * Jackson's message without what names its internals: source locations ({@code [Source: …]}), the settings and
+     * types it quotes ({@code , from `StreamReadConstraints.getMaxNestingDepth()`}, {@code (bound as `…`)}) and the
+     * features it suggests; a quoted constant keeps only its simple name.
+     */
+    static String withoutInternals(String message) {
+        return message.replaceAll("\\s*\\(start marker at \\[Source:[^\\]]*\\]\\)", "")
+                .replaceAll("\\[Source:[^\\]]*\\]", "")
+                .replaceAll(", from `[^`]*`", "")
+                .replaceAll("\\s*\\(bound as `[^`]*`\\)", "")
+                .replaceAll(":?\\s*not allowed as per `[^`]*`", "")
+                .replaceAll("\\s*\\(consider enabling `[^`]*`.*$", "")
+                .replaceAll(":?\\s*(enable|disable) `[^`]*`[^;:]*", "")
+                .replaceAll("`(?:[\\w$]+\\.)*([\\w$]+)(?:\\(\\))?`", "$1")
+                .strip();
     }
 
     static BodyStreamException brokenBody(IOException e) {

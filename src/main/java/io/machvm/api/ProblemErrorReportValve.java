@@ -19,10 +19,21 @@ public class ProblemErrorReportValve extends ErrorReportValve {
         String instance = request.getDecodedRequestURIMB() == null || request.getDecodedRequestURIMB().isNull()
                 ? String.valueOf(request.getRequestURI())
                 : request.getDecodedRequestURI();
+        String detail = "the request was refused (" + status + ")";
+        if (status == 400 && throwable instanceof IllegalArgumentException parse && parse.getMessage() != null) {
+            // Tomcat's reason for a request it could not parse (an oversized head, a bad character in the target…)
+            detail = "the request could not be parsed: " + Texts.truncate(parse.getMessage(), 300);
+        }
+        if (status == 501 || status == 505) {
+            // Tomcat's answers to a method, transfer coding or HTTP version it does not implement: the client's fault
+            detail = status == 505 ? "HTTP version not supported: send HTTP/1.1"
+                    : "the request uses a method or transfer coding the service does not support";
+            status = 400;
+        }
         int reported = status >= 500 ? 500 : status;
         ProblemWriter.write(response.getResponse(), reported,
                 status >= 500 ? io.machvm.vm.KernReturn.KERN_FAILURE : io.machvm.vm.KernReturn.KERN_INVALID_ARGUMENT,
-                status >= 500 ? "the service failed unexpectedly" : "the request was refused (" + status + ")",
+                status >= 500 ? "the service failed unexpectedly" : detail,
                 instance == null || instance.equals("null") ? "" : instance, null);
     }
 }

@@ -5,12 +5,15 @@ import io.machvm.vm.KernException;
 import io.machvm.vm.KernReturn;
 import io.machvm.vm.TransferLimitException;
 import io.swagger.v3.oas.annotations.Hidden;
+import jakarta.servlet.DispatcherType;
+import jakarta.servlet.RequestDispatcher;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.util.Set;
 import java.util.UUID;
 import java.util.stream.Collectors;
+import org.apache.tomcat.util.http.InvalidParameterException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.core.Ordered;
@@ -44,6 +47,13 @@ public class ProblemHandler {
 
     @ExceptionHandler(Exception.class)
     public void handle(Exception e, HttpServletRequest request, HttpServletResponse response) {
+        if (request.getDispatcherType() == DispatcherType.REQUEST
+                && request.getAttribute(RequestDispatcher.ERROR_EXCEPTION) != null) {
+            // The container failed to read the body (cut short, broken chunking, reset) and has already called
+            // sendError: what is written now would be discarded, and committing it would prevent the error dispatch
+            // that answers with the problem (ApiErrorController).
+            return;
+        }
         write(e, request.getRequestURI(), request.getMethod(), response);
     }
 
@@ -74,6 +84,8 @@ public class ProblemHandler {
                         + "be read; nothing was changed");
             }
             case StoreExhaustedException s -> new Answer(507, KernReturn.KERN_RESOURCE_SHORTAGE, s.getMessage());
+            case InvalidParameterException p -> new Answer(400, invalid, "the query string could not be decoded "
+                    + "(malformed percent-encoding or too many parameters)");
             case NoResourceFoundException n -> notFound(method, instance);
             case NoHandlerFoundException n -> notFound(method, instance);
             case HttpRequestMethodNotSupportedException m -> methodNotAllowed(m, instance);

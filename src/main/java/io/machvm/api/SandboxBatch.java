@@ -150,7 +150,8 @@ final class SandboxBatch {
         String message = e.getOriginalMessage();
         if (message != null) {
             int newline = message.indexOf('\n');
-            detail.append(": ").append(newline < 0 ? message : message.substring(0, newline));
+            detail.append(": ").append(JsonRequest.withoutInternals(newline < 0 ? message
+                    : message.substring(0, newline)));
         }
         return ApiProblem.invalidArgument(detail.toString());
     }

@@ -73,7 +73,8 @@ final class SandboxTasks {
 
     private static void refuseTakenId(TaskRegistry registry, String id) {
         if (!TaskRegistry.ID_PATTERN.matcher(id).matches()) {
-            throw ApiProblem.invalidArgument("task id must be 1 to 64 of [A-Za-z0-9._-], not " + Texts.quote(id));
+            throw ApiProblem.invalidArgument("task id must be 1 to 64 of [A-Za-z0-9._-], and not . or ..: "
+                    + Texts.quote(id));
         }
         if (find(registry, id) != null) {
             throw new TaskConflictException("task " + id + " exists already: a fork or a restored image needs a "

@@ -39,7 +39,7 @@ import org.springframework.web.bind.annotation.RestController;
 @Tag(name = "tasks")
 public class TaskController {
     static final int MAX_NAME_LENGTH = 256;
-    static final String TASK_ID_DOC = "The task id (1 to 64 of [A-Za-z0-9._-]).";
+    static final String TASK_ID_DOC = "The task id (1 to 64 of [A-Za-z0-9._-], not . or ..).";
 
     static final String IMAGE_BODY_DOC = "A snapshot image (GET /tasks/{task}/snapshot) to restore: the new task "
             + "has the image's flavor, error model, name, regions and bytes. A corrupt or truncated image is a 400 "

@@ -12,15 +12,20 @@ final class Texts {
         if (text == null) {
             return "null";
         }
-        StringBuilder out = new StringBuilder(Math.min(text.length(), MAX_SHOWN) + 3).append('"');
-        int n = Math.min(text.length(), MAX_SHOWN);
+        return '"' + truncate(text, MAX_SHOWN) + '"';
+    }
+
+    /** The text cut at {@code max} characters (marked with …), control characters replaced by {@code ?}. */
+    static String truncate(CharSequence text, int max) {
+        StringBuilder out = new StringBuilder(Math.min(text.length(), max) + 1);
+        int n = Math.min(text.length(), max);
         for (int i = 0; i < n; i++) {
             char c = text.charAt(i);
             out.append(c < 0x20 || c == 0x7f ? '?' : c);
         }
-        if (text.length() > MAX_SHOWN) {
+        if (text.length() > max) {
             out.append('…');
         }
-        return out.append('"').toString();
+        return out.toString();
     }
 }

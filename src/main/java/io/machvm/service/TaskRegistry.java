@@ -16,8 +16,11 @@ import java.util.regex.Pattern;
 
 /** The live tasks by id, with the task limit. */
 public final class TaskRegistry {
-    /** Task ids chosen by clients: 1 to 64 of {@code [A-Za-z0-9._-]}. */
-    public static final Pattern ID_PATTERN = Pattern.compile("[A-Za-z0-9._-]{1,64}");
+    /**
+     * Task ids chosen by clients: 1 to 64 of {@code [A-Za-z0-9._-]}, except {@code .} and {@code ..}, which are dot
+     * segments in a URL path and so could not name the task.
+     */
+    public static final Pattern ID_PATTERN = Pattern.compile("(?!\\.\\.?$)[A-Za-z0-9._-]{1,64}");
 
     private final ConcurrentHashMap<String, Task> tasks = new ConcurrentHashMap<>();
     private final AtomicInteger count = new AtomicInteger();
@@ -66,7 +69,7 @@ public final class TaskRegistry {
     public Created createWithId(String id, TaskSpec spec) {
         if (id == null || !ID_PATTERN.matcher(id).matches()) {
             throw new KernException(KernReturn.KERN_INVALID_ARGUMENT,
-                    "task id must be 1 to 64 of [A-Za-z0-9._-]");
+                    "task id must be 1 to 64 of [A-Za-z0-9._-], and not . or ..");
         }
         TaskSpec resolved = resolve(spec);
         Task existing = tasks.get(id);
@@ -103,7 +106,8 @@ public final class TaskRegistry {
     public Task adopt(String id, String name, VmMap map) {
         try {
             if (id != null && !ID_PATTERN.matcher(id).matches()) {
-                throw new KernException(KernReturn.KERN_INVALID_ARGUMENT, "task id must be 1 to 64 of [A-Za-z0-9._-]");
+                throw new KernException(KernReturn.KERN_INVALID_ARGUMENT,
+                        "task id must be 1 to 64 of [A-Za-z0-9._-], and not . or ..");
             }
             reserveSlot();
         } catch (KernException e) {
