@@ -10,6 +10,7 @@ import io.machvm.service.VmService;
 import io.machvm.vm.PageSnapshot;
 import io.swagger.v3.oas.annotations.Operation;
 import io.swagger.v3.oas.annotations.Parameter;
+import io.swagger.v3.oas.annotations.enums.ParameterIn;
 import io.swagger.v3.oas.annotations.media.Content;
 import io.swagger.v3.oas.annotations.media.Schema;
 import io.swagger.v3.oas.annotations.parameters.RequestBody;
@@ -26,12 +27,13 @@ import java.nio.charset.StandardCharsets;
 import java.util.Base64;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
-import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PutMapping;
 import org.springframework.web.bind.annotation.RequestParam;
+import org.springframework.web.bind.annotation.ResponseStatus;
 import org.springframework.web.bind.annotation.RestController;
 import tools.jackson.core.JsonToken;
 
@@ -68,10 +70,13 @@ public class MemoryController {
     @ApiResponse(responseCode = "204", description = "Written.")
     @Problems(value = {KERN_INVALID_ADDRESS, KERN_PROTECTION_FAILURE, KERN_INVALID_ARGUMENT, KERN_RESOURCE_SHORTAGE,
         MACH_SEND_INVALID_DEST}, http = {413, 415})
-    public ResponseEntity<Void> write(
-            @Parameter(description = TaskController.TASK_ID_DOC, example = "t-3f9c2a7d1e0b") @PathVariable String task,
-            @Parameter(description = VmController.ADDRESS_DOC, example = "0x100000000",
-                    schema = @Schema(type = "string", pattern = U64.REQUEST_PATTERN))
+    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
+            example = "t-3f9c2a7d1e0b")
+    @Parameter(name = "address", in = ParameterIn.PATH, description = VmController.ADDRESS_DOC, example = "0x100000000",
+            schema = @Schema(type = "string", pattern = U64.REQUEST_PATTERN))
+    @ResponseStatus(HttpStatus.NO_CONTENT)
+    public void write(
+            @PathVariable String task,
             @PathVariable("address") String addressText,
             HttpServletRequest request) {
         long address = U64.parse("address", addressText);
@@ -84,7 +89,6 @@ public class MemoryController {
             throw ApiProblem.unsupportedMediaType("Content-Type " + Texts.quote(contentType)
                     + " is not supported: send application/octet-stream (or application/json {\"data\": base64})");
         }
-        return ResponseEntity.noContent().build();
     }
 
     private void writeOctets(String task, long address, HttpServletRequest request) {
@@ -163,13 +167,16 @@ public class MemoryController {
                 schema = @Schema(implementation = Responses.ReadData.class))})
     @Problems(value = {KERN_INVALID_ADDRESS, KERN_PROTECTION_FAILURE, KERN_INVALID_ARGUMENT,
         MACH_SEND_INVALID_DEST}, http = {406, 413})
+    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
+            example = "t-3f9c2a7d1e0b")
+    @Parameter(name = "address", in = ParameterIn.PATH, description = VmController.ADDRESS_DOC, example = "0x100000000",
+            schema = @Schema(type = "string", pattern = U64.REQUEST_PATTERN))
+    @Parameter(name = "size", in = ParameterIn.QUERY,
+            description = "Bytes to read: a hex string (0x…) or decimal digits.", example = "0x4000", required = true,
+            schema = @Schema(type = "string", pattern = U64.REQUEST_PATTERN))
     public void read(
-            @Parameter(description = TaskController.TASK_ID_DOC, example = "t-3f9c2a7d1e0b") @PathVariable String task,
-            @Parameter(description = VmController.ADDRESS_DOC, example = "0x100000000",
-                    schema = @Schema(type = "string", pattern = U64.REQUEST_PATTERN))
+            @PathVariable String task,
             @PathVariable("address") String addressText,
-            @Parameter(description = "Bytes to read: a hex string (0x…) or decimal digits.", example = "0x4000",
-                    required = true, schema = @Schema(type = "string", pattern = U64.REQUEST_PATTERN))
             @RequestParam(name = "size", required = false) String sizeText,
             HttpServletRequest request, HttpServletResponse response) {
         long address = U64.parse("address", addressText);

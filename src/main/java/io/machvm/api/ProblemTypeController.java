@@ -2,6 +2,7 @@ package io.machvm.api;
 
 import io.swagger.v3.oas.annotations.Operation;
 import io.swagger.v3.oas.annotations.Parameter;
+import io.swagger.v3.oas.annotations.enums.ParameterIn;
 import io.swagger.v3.oas.annotations.media.Content;
 import io.swagger.v3.oas.annotations.media.Schema;
 import io.swagger.v3.oas.annotations.responses.ApiResponse;
@@ -27,8 +28,9 @@ public class ProblemTypeController {
             content = @Content(mediaType = ProblemWriter.PROBLEM_JSON,
                     schema = @Schema(implementation = Responses.Problem.class)))
     @Problems({})
+    @Parameter(name = "kern", in = ParameterIn.PATH, description = "The Mach code name.",
+            example = "KERN_PROTECTION_FAILURE")
     public Responses.ProblemTypeView problemType(
-            @Parameter(description = "The Mach code name.", example = "KERN_PROTECTION_FAILURE")
             @PathVariable String kern) {
         ProblemTypes.ProblemType type = ProblemTypes.byName(kern);
         if (type == null) {

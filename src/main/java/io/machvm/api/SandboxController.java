@@ -12,6 +12,7 @@ import io.machvm.vm.TaskImage;
 import io.machvm.vm.VmMap;
 import io.swagger.v3.oas.annotations.Operation;
 import io.swagger.v3.oas.annotations.Parameter;
+import io.swagger.v3.oas.annotations.enums.ParameterIn;
 import io.swagger.v3.oas.annotations.headers.Header;
 import io.swagger.v3.oas.annotations.media.Content;
 import io.swagger.v3.oas.annotations.media.Schema;
@@ -24,14 +25,15 @@ import java.io.IOException;
 import java.io.OutputStream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.http.HttpStatus;
 import org.springframework.http.InvalidMediaTypeException;
 import org.springframework.http.MediaType;
-import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.DeleteMapping;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.RequestParam;
+import org.springframework.web.bind.annotation.ResponseStatus;
 import org.springframework.web.bind.annotation.RestController;
 import tools.jackson.core.JsonGenerator;
 
@@ -69,10 +71,13 @@ public class SandboxController {
             content = @Content(mediaType = TaskImage.MEDIA_TYPE, schema = @Schema(type = "string", format = "binary",
                     description = "The image (format: io.machvm.vm.TaskImage).")))
     @Problems(value = {KERN_INVALID_ARGUMENT, MACH_SEND_INVALID_DEST}, http = {406})
+    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
+            example = "t-3f9c2a7d1e0b")
+    @Parameter(name = "clearDirty", in = ParameterIn.QUERY,
+            description = "Clear the task's dirty set at the instant the image is taken (default false).",
+            schema = @Schema(type = "boolean", example = "false"))
     public void snapshot(
-            @Parameter(description = TaskController.TASK_ID_DOC, example = "t-3f9c2a7d1e0b") @PathVariable String task,
-            @Parameter(description = "Clear the task's dirty set at the instant the image is taken (default false).",
-                    schema = @Schema(type = "boolean", example = "false"))
+            @PathVariable String task,
             @RequestParam(name = "clearDirty", required = false) String clearDirtyText,
             HttpServletRequest request, HttpServletResponse response) {
         boolean clearDirty = bool("clearDirty", clearDirtyText);
@@ -137,13 +142,16 @@ public class SandboxController {
             content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
                     schema = @Schema(implementation = Responses.PageRangeQuery.class)))
     @Problems({KERN_INVALID_ARGUMENT, MACH_SEND_INVALID_DEST})
+    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
+            example = "t-3f9c2a7d1e0b")
+    @Parameter(name = "address", in = ParameterIn.QUERY, description = VmController.ADDRESS_DOC,
+            example = "0x100000000", required = true, schema = @Schema(type = "string", pattern = U64.REQUEST_PATTERN))
+    @Parameter(name = "size", in = ParameterIn.QUERY,
+            description = "Bytes in the range: a hex string (0x…) or decimal digits.", example = "0x8000",
+            required = true, schema = @Schema(type = "string", pattern = U64.REQUEST_PATTERN))
     public void pages(
-            @Parameter(description = TaskController.TASK_ID_DOC, example = "t-3f9c2a7d1e0b") @PathVariable String task,
-            @Parameter(description = VmController.ADDRESS_DOC, example = "0x100000000", required = true,
-                    schema = @Schema(type = "string", pattern = U64.REQUEST_PATTERN))
+            @PathVariable String task,
             @RequestParam(name = "address", required = false) String addressText,
-            @Parameter(description = "Bytes in the range: a hex string (0x…) or decimal digits.", example = "0x8000",
-                    required = true, schema = @Schema(type = "string", pattern = U64.REQUEST_PATTERN))
             @RequestParam(name = "size", required = false) String sizeText,
             HttpServletResponse response) throws IOException {
         if (addressText == null) {
@@ -189,10 +197,12 @@ public class SandboxController {
                     + "the instant of the image.")
     @ApiResponse(responseCode = "204", description = "Cleared.")
     @Problems({MACH_SEND_INVALID_DEST})
-    public ResponseEntity<Void> clearDirty(
-            @Parameter(description = TaskController.TASK_ID_DOC, example = "t-3f9c2a7d1e0b") @PathVariable String task) {
+    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
+            example = "t-3f9c2a7d1e0b")
+    @ResponseStatus(HttpStatus.NO_CONTENT)
+    public void clearDirty(
+            @PathVariable String task) {
         service.clearDirty(task);
-        return ResponseEntity.noContent().build();
     }
 
     // ---------------------------------------------------------------- batches
@@ -234,8 +244,10 @@ public class SandboxController {
             content = @Content(mediaType = PROBLEM_JSON, schema = @Schema(implementation = Responses.BatchProblem.class)))
     @Problems(value = {KERN_INVALID_ADDRESS, KERN_PROTECTION_FAILURE, KERN_NO_SPACE, KERN_INVALID_ARGUMENT,
         KERN_RESOURCE_SHORTAGE, MACH_SEND_INVALID_DEST}, http = {413, 415})
+    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
+            example = "t-3f9c2a7d1e0b")
     public void batch(
-            @Parameter(description = TaskController.TASK_ID_DOC, example = "t-3f9c2a7d1e0b") @PathVariable String task,
+            @PathVariable String task,
             HttpServletRequest request, HttpServletResponse response) {
         SandboxBatch.Body body = SandboxBatch.read(request);
         String instance = request.getRequestURI();

@@ -14,6 +14,7 @@ import io.machvm.vm.Flavor;
 import io.machvm.vm.TaskImage;
 import io.swagger.v3.oas.annotations.Operation;
 import io.swagger.v3.oas.annotations.Parameter;
+import io.swagger.v3.oas.annotations.enums.ParameterIn;
 import io.swagger.v3.oas.annotations.headers.Header;
 import io.swagger.v3.oas.annotations.media.ArraySchema;
 import io.swagger.v3.oas.annotations.media.Content;
@@ -32,6 +33,7 @@ import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.PutMapping;
+import org.springframework.web.bind.annotation.ResponseStatus;
 import org.springframework.web.bind.annotation.RestController;
 
 /** Tasks: create (empty, forked or restored; with a minted or a chosen id), list, inspect, terminate. */
@@ -110,8 +112,9 @@ public class TaskController {
                     schema = @Schema(implementation = Responses.TaskView.class)))
     @Problems(value = {KERN_INVALID_ARGUMENT, KERN_NAME_EXISTS, KERN_RESOURCE_SHORTAGE, MACH_SEND_INVALID_DEST},
             http = {413, 415})
+    @Parameter(name = "task", in = ParameterIn.PATH, description = TASK_ID_DOC, example = "build-42")
     public ResponseEntity<Responses.TaskView> createWithId(
-            @Parameter(description = TASK_ID_DOC, example = "build-42") @PathVariable String task,
+            @PathVariable String task,
             HttpServletRequest request) {
         if (SandboxTasks.isImage(request.getContentType())) {
             Responses.TaskView view = Responses.TaskView.of(SandboxTasks.restore(service, registry, request, task));
@@ -149,8 +152,9 @@ public class TaskController {
             content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
                     schema = @Schema(implementation = Responses.TaskView.class)))
     @Problems({MACH_SEND_INVALID_DEST})
+    @Parameter(name = "task", in = ParameterIn.PATH, description = TASK_ID_DOC, example = "t-3f9c2a7d1e0b")
     public Responses.TaskView info(
-            @Parameter(description = TASK_ID_DOC, example = "t-3f9c2a7d1e0b") @PathVariable String task) {
+            @PathVariable String task) {
         return Responses.TaskView.of(service.taskInfo(task));
     }
 
@@ -159,10 +163,11 @@ public class TaskController {
             description = "Releases every page of the task; later calls on its id answer MACH_SEND_INVALID_DEST.")
     @ApiResponse(responseCode = "204", description = "Terminated.")
     @Problems({MACH_SEND_INVALID_DEST})
-    public ResponseEntity<Void> terminate(
-            @Parameter(description = TASK_ID_DOC, example = "t-3f9c2a7d1e0b") @PathVariable String task) {
+    @Parameter(name = "task", in = ParameterIn.PATH, description = TASK_ID_DOC, example = "t-3f9c2a7d1e0b")
+    @ResponseStatus(HttpStatus.NO_CONTENT)
+    public void terminate(
+            @PathVariable String task) {
         service.terminateTask(task);
-        return ResponseEntity.noContent().build();
     }
 
     /** A create body: the settings, and the task to fork when {@code parent} is set. */

@@ -12,6 +12,7 @@ import io.machvm.vm.VmFlags;
 import io.machvm.vm.VmInherit;
 import io.swagger.v3.oas.annotations.Operation;
 import io.swagger.v3.oas.annotations.Parameter;
+import io.swagger.v3.oas.annotations.enums.ParameterIn;
 import io.swagger.v3.oas.annotations.headers.Header;
 import io.swagger.v3.oas.annotations.media.ArraySchema;
 import io.swagger.v3.oas.annotations.media.Content;
@@ -28,6 +29,7 @@ import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.ResponseStatus;
 import org.springframework.web.bind.annotation.RestController;
 
 /** The Mach VM calls that take JSON arguments, and vm_region. */
@@ -57,8 +59,10 @@ public class VmController {
                     schema = @Schema(implementation = Responses.Allocation.class)))
     @Problems(value = {KERN_INVALID_ADDRESS, KERN_NO_SPACE, KERN_INVALID_ARGUMENT, KERN_RESOURCE_SHORTAGE,
         MACH_SEND_INVALID_DEST}, http = {413, 415})
+    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
+            example = "t-3f9c2a7d1e0b")
     public ResponseEntity<Responses.Allocation> allocate(
-            @Parameter(description = TaskController.TASK_ID_DOC, example = "t-3f9c2a7d1e0b") @PathVariable String task,
+            @PathVariable String task,
             HttpServletRequest request) {
         Long address = null;
         Long size = null;
@@ -96,8 +100,11 @@ public class VmController {
             schema = @Schema(implementation = Requests.RangeRequest.class)))
     @ApiResponse(responseCode = "204", description = "Unmapped.")
     @Problems(value = {KERN_INVALID_ARGUMENT, MACH_SEND_INVALID_DEST}, http = {413, 415})
-    public ResponseEntity<Void> deallocate(
-            @Parameter(description = TaskController.TASK_ID_DOC, example = "t-3f9c2a7d1e0b") @PathVariable String task,
+    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
+            example = "t-3f9c2a7d1e0b")
+    @ResponseStatus(HttpStatus.NO_CONTENT)
+    public void deallocate(
+            @PathVariable String task,
             HttpServletRequest request) {
         Long address = null;
         Long size = null;
@@ -111,7 +118,6 @@ public class VmController {
             }
         }
         service.deallocate(task, required("address", address), required("size", size));
-        return ResponseEntity.noContent().build();
     }
 
     @PostMapping("/tasks/{task}/protect")
@@ -124,8 +130,11 @@ public class VmController {
     @ApiResponse(responseCode = "204", description = "Protection set.")
     @Problems(value = {KERN_INVALID_ADDRESS, KERN_PROTECTION_FAILURE, KERN_INVALID_ARGUMENT,
         MACH_SEND_INVALID_DEST}, http = {413, 415})
-    public ResponseEntity<Void> protect(
-            @Parameter(description = TaskController.TASK_ID_DOC, example = "t-3f9c2a7d1e0b") @PathVariable String task,
+    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
+            example = "t-3f9c2a7d1e0b")
+    @ResponseStatus(HttpStatus.NO_CONTENT)
+    public void protect(
+            @PathVariable String task,
             HttpServletRequest request) {
         Long address = null;
         Long size = null;
@@ -148,7 +157,6 @@ public class VmController {
             throw ApiProblem.invalidArgument("protection is required");
         }
         service.protect(task, at, bytes, setMaximum != null && setMaximum, protection);
-        return ResponseEntity.noContent().build();
     }
 
     @PostMapping("/tasks/{task}/inherit")
@@ -159,8 +167,11 @@ public class VmController {
             schema = @Schema(implementation = Requests.InheritRequest.class)))
     @ApiResponse(responseCode = "204", description = "Inheritance set.")
     @Problems(value = {KERN_INVALID_ADDRESS, KERN_INVALID_ARGUMENT, MACH_SEND_INVALID_DEST}, http = {413, 415})
-    public ResponseEntity<Void> inherit(
-            @Parameter(description = TaskController.TASK_ID_DOC, example = "t-3f9c2a7d1e0b") @PathVariable String task,
+    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
+            example = "t-3f9c2a7d1e0b")
+    @ResponseStatus(HttpStatus.NO_CONTENT)
+    public void inherit(
+            @PathVariable String task,
             HttpServletRequest request) {
         Long address = null;
         Long size = null;
@@ -182,7 +193,6 @@ public class VmController {
         }
         // A value above VM_INHERIT_LAST_VALID reaches vm_inherit as null, which refuses it as Mach does.
         service.inherit(task, at, bytes, VmInherit.fromValue(inheritance));
-        return ResponseEntity.noContent().build();
     }
 
     @PostMapping("/tasks/{task}/copy")
@@ -195,8 +205,11 @@ public class VmController {
     @ApiResponse(responseCode = "204", description = "Copied.")
     @Problems(value = {KERN_INVALID_ADDRESS, KERN_PROTECTION_FAILURE, KERN_INVALID_ARGUMENT, KERN_RESOURCE_SHORTAGE,
         MACH_SEND_INVALID_DEST}, http = {413, 415})
-    public ResponseEntity<Void> copy(
-            @Parameter(description = TaskController.TASK_ID_DOC, example = "t-3f9c2a7d1e0b") @PathVariable String task,
+    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
+            example = "t-3f9c2a7d1e0b")
+    @ResponseStatus(HttpStatus.NO_CONTENT)
+    public void copy(
+            @PathVariable String task,
             HttpServletRequest request) {
         Long source = null;
         Long size = null;
@@ -213,7 +226,6 @@ public class VmController {
         }
         service.copy(task, required("sourceAddress", source), required("size", size),
                 required("destAddress", dest));
-        return ResponseEntity.noContent().build();
     }
 
     @PostMapping(path = "/tasks/{task}/read-overwrite", produces = MediaType.APPLICATION_JSON_VALUE)
@@ -227,8 +239,10 @@ public class VmController {
                     schema = @Schema(implementation = Responses.ReadOverwriteResult.class)))
     @Problems(value = {KERN_INVALID_ADDRESS, KERN_PROTECTION_FAILURE, KERN_INVALID_ARGUMENT, KERN_RESOURCE_SHORTAGE,
         MACH_SEND_INVALID_DEST}, http = {413, 415})
+    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
+            example = "t-3f9c2a7d1e0b")
     public Responses.ReadOverwriteResult readOverwrite(
-            @Parameter(description = TaskController.TASK_ID_DOC, example = "t-3f9c2a7d1e0b") @PathVariable String task,
+            @PathVariable String task,
             HttpServletRequest request) {
         Long address = null;
         Long size = null;
@@ -258,10 +272,12 @@ public class VmController {
             content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
                     schema = @Schema(implementation = Responses.Region.class)))
     @Problems(value = {KERN_INVALID_ADDRESS, KERN_INVALID_ARGUMENT, MACH_SEND_INVALID_DEST})
+    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
+            example = "t-3f9c2a7d1e0b")
+    @Parameter(name = "address", in = ParameterIn.PATH, description = ADDRESS_DOC, example = "0x100000000",
+            schema = @Schema(type = "string", pattern = U64.REQUEST_PATTERN))
     public Responses.Region region(
-            @Parameter(description = TaskController.TASK_ID_DOC, example = "t-3f9c2a7d1e0b") @PathVariable String task,
-            @Parameter(description = ADDRESS_DOC, example = "0x100000000",
-                    schema = @Schema(type = "string", pattern = U64.REQUEST_PATTERN))
+            @PathVariable String task,
             @PathVariable("address") String addressText) {
         return Responses.Region.of(service.region(task, U64.parse("address", addressText)));
     }
@@ -273,8 +289,10 @@ public class VmController {
             content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
                     array = @ArraySchema(schema = @Schema(implementation = Responses.Region.class))))
     @Problems({MACH_SEND_INVALID_DEST})
+    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
+            example = "t-3f9c2a7d1e0b")
     public List<Responses.Region> regions(
-            @Parameter(description = TaskController.TASK_ID_DOC, example = "t-3f9c2a7d1e0b") @PathVariable String task) {
+            @PathVariable String task) {
         return Responses.Region.of(service.regions(task));
     }
 
