@@ -13,7 +13,11 @@ import java.util.concurrent.locks.ReentrantLock;
 /**
  * Off-heap pages of one size in direct {@link ByteBuffer} slabs, named by {@code int} handles and shared by
  * reference count (copy-on-write). Handle {@link #NO_PAGE} is the zero-fill page: it has no storage and reads as
- * zeros. Slabs are allocated lazily from a {@link StoreCapacity} and given back as soon as they hold no page.
+ * zeros. Slabs are allocated lazily from a {@link StoreCapacity}. A slab that holds no page is kept for reuse while
+ * the store has at least as many slabs in use (so a large rewrite, which fills fresh pages before it frees the old
+ * ones, does not give slabs back only to allocate and zero them again), and given back otherwise: direct memory
+ * follows the resident set down to nothing. A store that needs capacity another store keeps in empty slabs makes it
+ * give them back first.
  *
  * <p>Thread-safe. Reference counts are atomic; slot allocation and release take one short lock per batch.
  */
@@ -42,6 +46,10 @@ public final class PageStore {
     private final AtomicLong residentPages = new AtomicLong();
     private final AtomicLong sharedPages = new AtomicLong();
     private final AtomicLong slabCount = new AtomicLong();
+    /** Slabs that hold no page, kept for reuse; guarded by {@link #lock}. */
+    private final BitSet emptySlabs = new BitSet();
+    private int emptySlabCount;
+    private long emptySlabBytes;
     private final ByteBuffer zeroPage;
 
     private static final class Slab {
@@ -95,6 +103,7 @@ public final class PageStore {
         }
         this.slabs = new AtomicReferenceArray<>((int) maxSlabs);
         this.zeroPage = ByteBuffer.allocateDirect(pageSize);
+        capacity.register(this);
     }
 
     public int pageSize() {
@@ -115,19 +124,40 @@ public final class PageStore {
         return sharedPages.get();
     }
 
-    /** Pages that could still be handed out: free slots in existing slabs plus what the budget still allows. */
+    /**
+     * Pages that could still be handed out: free slots in this store's slabs, plus what the budget still allows,
+     * counting the empty slabs other stores keep (they give them back on demand).
+     */
     public long freePages() {
         lock.lock();
         try {
-            return slotsWithRoom + capacity.remainingBytes() / pageSize;
+            return roomLocked(true);
         } finally {
             lock.unlock();
         }
     }
 
-    /** Slabs currently allocated. */
+    private long roomLocked(boolean withOthersEmptySlabs) {
+        long budget = capacity.remainingBytes();
+        if (withOthersEmptySlabs) {
+            budget += capacity.emptySlabBytes() - emptySlabBytes;
+        }
+        return slotsWithRoom + budget / pageSize;
+    }
+
+    /** Slabs currently allocated, empty ones kept for reuse included. */
     public long slabCount() {
         return slabCount.get();
+    }
+
+    /** Slabs that hold no page and are kept for reuse. */
+    public int emptySlabCount() {
+        lock.lock();
+        try {
+            return emptySlabCount;
+        } finally {
+            lock.unlock();
+        }
     }
 
     // ---------------------------------------------------------------- allocation
@@ -150,53 +180,71 @@ public final class PageStore {
         if (count == 0) {
             return;
         }
-        int taken = 0;
-        lock.lock();
-        try {
-            if (slotsWithRoom + capacity.remainingBytes() / pageSize < count) {
-                throw exhausted(count);
+        for (boolean reclaimed = false; ; reclaimed = true) {
+            lock.lock();
+            try {
+                if (roomLocked(true) < count) {
+                    throw exhausted(count);
+                }
+                if (roomLocked(false) >= count && takeLocked(out, offset, count, zeroed)) {
+                    break;
+                }
+                if (reclaimed) {
+                    throw exhausted(count); // what other stores gave back was taken meanwhile
+                }
+            } finally {
+                lock.unlock();
             }
-            while (taken < count) {
-                int slabIndex = slabsWithRoom.nextSetBit(0);
-                if (slabIndex < 0) {
-                    slabIndex = newSlab();
-                    if (slabIndex < 0) {
-                        break;
-                    }
-                }
-                Slab slab = slabs.get(slabIndex);
-                while (taken < count && slab.room() > 0) {
-                    int slot;
-                    boolean clean;
-                    if (slab.freeTop > 0) {
-                        slot = slab.freeSlots[--slab.freeTop];
-                        clean = false;
-                    } else {
-                        slot = slab.neverUsed++;
-                        clean = true;
-                    }
-                    slab.used++;
-                    slotsWithRoom--;
-                    REFS.setRelease(slab.refs, slot, 1);
-                    if (zeroed && !clean) {
-                        slab.bytes.put(slot << pageShift, zeroPage, 0, pageSize);
-                    }
-                    out[offset + taken++] = ((slabIndex << slotBits) | slot) + 1;
-                }
-                if (slab.room() == 0) {
-                    slabsWithRoom.clear(slabIndex);
-                }
-            }
-            if (taken < count) {
-                for (int i = 0; i < taken; i++) {
-                    freeLocked(out[offset + i]);
-                }
-                throw exhausted(count);
-            }
-        } finally {
-            lock.unlock();
+            // Not under this store's lock: another store may be asking this one at the same time.
+            capacity.reclaimEmptySlabs(this);
         }
         residentPages.addAndGet(count);
+    }
+
+    /** Takes {@code count} slots, or none (returning false) when a new slab cannot be had. */
+    private boolean takeLocked(int[] out, int offset, int count, boolean zeroed) {
+        int taken = 0;
+        while (taken < count) {
+            int slabIndex = slabsWithRoom.nextSetBit(0);
+            if (slabIndex < 0) {
+                slabIndex = newSlab();
+                if (slabIndex < 0) {
+                    break;
+                }
+            }
+            Slab slab = slabs.get(slabIndex);
+            if (emptySlabs.get(slabIndex)) {
+                markInUse(slabIndex, slab);
+            }
+            while (taken < count && slab.room() > 0) {
+                int slot;
+                boolean clean;
+                if (slab.freeTop > 0) {
+                    slot = slab.freeSlots[--slab.freeTop];
+                    clean = false;
+                } else {
+                    slot = slab.neverUsed++;
+                    clean = true;
+                }
+                slab.used++;
+                slotsWithRoom--;
+                REFS.setRelease(slab.refs, slot, 1);
+                if (zeroed && !clean) {
+                    slab.bytes.put(slot << pageShift, zeroPage, 0, pageSize);
+                }
+                out[offset + taken++] = ((slabIndex << slotBits) | slot) + 1;
+            }
+            if (slab.room() == 0) {
+                slabsWithRoom.clear(slabIndex);
+            }
+        }
+        if (taken < count) {
+            for (int i = 0; i < taken; i++) {
+                freeLocked(out[offset + i]);
+            }
+            return false;
+        }
+        return true;
     }
 
     private StoreExhaustedException exhausted(int count) {
@@ -326,12 +374,46 @@ public final class PageStore {
         slotsWithRoom++;
         slabsWithRoom.set(slabIndex);
         if (slab.used == 0) {
-            // Give an empty slab back so that direct memory follows the resident set down.
-            slabs.set(slabIndex, null);
-            slabsWithRoom.clear(slabIndex);
-            slotsWithRoom -= slab.room();
-            capacity.release(slab.sizeBytes);
-            slabCount.decrementAndGet();
+            emptySlabs.set(slabIndex);
+            emptySlabCount++;
+            emptySlabBytes += slab.sizeBytes;
+            capacity.emptySlabBytesChanged(slab.sizeBytes);
+            // Keep no more empty slabs than slabs in use: all of them go back when the last page does.
+            while (emptySlabCount > 0 && emptySlabCount > slabCount.get() - emptySlabCount) {
+                dropEmptySlab(emptySlabs.previousSetBit(Integer.MAX_VALUE));
+            }
+        }
+    }
+
+    private void markInUse(int slabIndex, Slab slab) {
+        emptySlabs.clear(slabIndex);
+        emptySlabCount--;
+        emptySlabBytes -= slab.sizeBytes;
+        capacity.emptySlabBytesChanged(-slab.sizeBytes);
+    }
+
+    /** Gives an empty slab's memory back to the budget. */
+    private void dropEmptySlab(int slabIndex) {
+        Slab slab = slabs.get(slabIndex);
+        markInUse(slabIndex, slab);
+        slabs.set(slabIndex, null);
+        slabsWithRoom.clear(slabIndex);
+        slotsWithRoom -= slab.room();
+        capacity.release(slab.sizeBytes);
+        slabCount.decrementAndGet();
+    }
+
+    /** Gives every empty slab back to the budget; returns the bytes given back. */
+    long releaseEmptySlabs() {
+        lock.lock();
+        try {
+            long bytes = emptySlabBytes;
+            for (int i = emptySlabs.nextSetBit(0); i >= 0; i = emptySlabs.nextSetBit(0)) {
+                dropEmptySlab(i);
+            }
+            return bytes;
+        } finally {
+            lock.unlock();
         }
     }
 

@@ -1,11 +1,16 @@
 package io.machvm.store;
 
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
 
 /** The off-heap byte budget that every {@link PageStore} draws its slabs from. */
 public final class StoreCapacity {
     private final long capacityBytes;
     private final AtomicLong reservedBytes = new AtomicLong();
+    /** Of the reserved bytes, those in slabs that hold no page (each store keeps some for reuse). */
+    private final AtomicLong emptySlabBytes = new AtomicLong();
+    private final List<PageStore> stores = new CopyOnWriteArrayList<>();
 
     public StoreCapacity(long capacityBytes) {
         if (capacityBytes <= 0) {
@@ -43,5 +48,29 @@ public final class StoreCapacity {
 
     void release(long bytes) {
         reservedBytes.addAndGet(-bytes);
+    }
+
+    /** Reserved bytes held in empty slabs that their stores give back on demand. */
+    public long emptySlabBytes() {
+        return emptySlabBytes.get();
+    }
+
+    void register(PageStore store) {
+        stores.add(store);
+    }
+
+    void emptySlabBytesChanged(long delta) {
+        emptySlabBytes.addAndGet(delta);
+    }
+
+    /** Makes every store but {@code asking} give its empty slabs back; returns the bytes given back. */
+    long reclaimEmptySlabs(PageStore asking) {
+        long bytes = 0;
+        for (PageStore store : stores) {
+            if (store != asking) {
+                bytes += store.releaseEmptySlabs();
+            }
+        }
+        return bytes;
     }
 }

@@ -235,21 +235,120 @@ class PageStoreTest {
     }
 
     @Test
-    void emptySlabsAreGivenBack() {
+    void emptySlabsAreKeptWhileAsManyAreInUseAndAllGoBackWithTheLastPage() {
         PageStore s = store(64, 8);
         int[] out = new int[40];
         s.allocate(out, 0, 40, true);
         assertThat(s.slabCount()).isEqualTo(5);
-        // Free every page of slab-sized groups except one page in the first group.
+        // Free every page of slab-sized groups except one page in the first group: one slab in use, so one empty
+        // slab is kept for reuse and the other three go back.
         int[] drop = Arrays.copyOfRange(out, 1, 40);
         s.releaseAll(drop, drop.length);
-        assertThat(s.slabCount()).isEqualTo(1);
-        assertThat(s.capacity().reservedBytes()).isEqualTo(8L * P);
+        assertThat(s.slabCount()).isEqualTo(2);
+        assertThat(s.emptySlabCount()).isEqualTo(1);
+        assertThat(s.capacity().reservedBytes()).isEqualTo(16L * P);
+        assertThat(s.capacity().emptySlabBytes()).isEqualTo(8L * P);
         assertThat(s.freePages()).isEqualTo(63);
         s.release(out[0]);
         assertThat(s.slabCount()).isZero();
+        assertThat(s.emptySlabCount()).isZero();
         assertThat(s.capacity().reservedBytes()).isZero();
+        assertThat(s.capacity().emptySlabBytes()).isZero();
         assertThat(s.freePages()).isEqualTo(64);
+    }
+
+    @Test
+    void aRewriteReusesTheSlabsItEmptiedAndTheirPagesReadAsZerosWhenAskedTo() {
+        PageStore s = store(64, 8);
+        int[] old = new int[16];
+        s.allocate(old, 0, 16, false);
+        for (int h : old) {
+            s.write(h, 0, bytes(P, h), 0, P);
+        }
+        int[] fresh = new int[16];
+        s.allocate(fresh, 0, 16, false); // the new copy first, as a streamed write does
+        s.releaseAll(old.clone(), 16); // then the old pages go: two slabs empty, two in use
+        assertThat(s.slabCount()).isEqualTo(4);
+        assertThat(s.emptySlabCount()).isEqualTo(2);
+
+        int[] again = new int[16];
+        s.allocate(again, 0, 16, true);
+        assertThat(s.slabCount()).as("the kept slabs are reused, none allocated").isEqualTo(4);
+        assertThat(s.emptySlabCount()).isZero();
+        assertThat(s.capacity().emptySlabBytes()).isZero();
+        for (int h : again) {
+            assertThat(read(s, h)).as("a reused slot asked zeroed").isEqualTo(new byte[P]);
+        }
+        s.releaseAll(fresh, 16);
+        s.releaseAll(again, 16);
+        assertThat(s.slabCount()).isZero();
+        assertThat(s.capacity().reservedBytes()).isZero();
+    }
+
+    @Test
+    void aStoreGetsBackTheEmptySlabsAnotherStoreKeeps() {
+        StoreCapacity c = new StoreCapacity(32L * P);
+        PageStore small = new PageStore(P, 8L * P, c);
+        PageStore large = new PageStore(4 * P, 8L * P, c);
+        int[] smallPages = new int[32];
+        small.allocate(smallPages, 0, 32, true); // the whole budget, four slabs
+        small.releaseAll(Arrays.copyOfRange(smallPages, 16, 32), 16); // two slabs empty, kept
+        assertThat(small.emptySlabCount()).isEqualTo(2);
+        assertThat(c.remainingBytes()).isZero();
+        assertThat(large.freePages()).as("what the other store keeps empty counts as free").isEqualTo(4);
+
+        int[] largePages = new int[4];
+        large.allocate(largePages, 0, 4, true);
+        assertThat(small.emptySlabCount()).as("given back on demand").isZero();
+        assertThat(small.slabCount()).isEqualTo(2);
+        assertThat(large.slabCount()).isEqualTo(2);
+        assertThat(c.remainingBytes()).isZero();
+        assertThatThrownBy(large::allocateZeroed).isInstanceOf(StoreExhaustedException.class);
+        assertThat(large.residentPages()).isEqualTo(4);
+
+        small.releaseAll(smallPages, 16);
+        large.releaseAll(largePages, 4);
+        assertThat(c.reservedBytes()).isZero();
+        assertThat(c.emptySlabBytes()).isZero();
+    }
+
+    @Test
+    void twoStoresAskingEachOtherForTheirEmptySlabsAtOnceDoNotDeadlock() throws Exception {
+        StoreCapacity c = new StoreCapacity(64L * P);
+        PageStore a = new PageStore(P, 4L * P, c);
+        PageStore b = new PageStore(2 * P, 8L * P, c);
+        ExecutorService pool = Executors.newFixedThreadPool(4);
+        try {
+            List<Future<?>> runs = new ArrayList<>();
+            for (int t = 0; t < 4; t++) {
+                PageStore s = t % 2 == 0 ? a : b;
+                int seed = t;
+                runs.add(pool.submit(() -> {
+                    Random r = new Random(seed);
+                    int[] pages = new int[24];
+                    for (int i = 0; i < 3000; i++) {
+                        int n = 1 + r.nextInt(24);
+                        try {
+                            s.allocate(pages, 0, n, r.nextBoolean());
+                        } catch (StoreExhaustedException full) {
+                            continue;
+                        }
+                        s.releaseAll(pages, n);
+                    }
+                }));
+            }
+            for (Future<?> run : runs) {
+                run.get(60, TimeUnit.SECONDS);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        assertThat(a.residentPages()).isZero();
+        assertThat(b.residentPages()).isZero();
+        assertThat(a.slabCount()).isZero();
+        assertThat(b.slabCount()).isZero();
+        assertThat(c.reservedBytes()).isZero();
+        assertThat(c.emptySlabBytes()).isZero();
     }
 
     @Test
