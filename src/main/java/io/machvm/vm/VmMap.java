@@ -901,7 +901,7 @@ public final class VmMap {
                 return;
             }
             IntList handles = new IntList((int) Math.min(table.population(), 1 << 20));
-            table.forEach(0, PageTable.MAX_PAGES, (p, h) -> handles.add(h));
+            table.forEach(firstPage(), endPage(), (p, h) -> handles.add(h));
             store.releaseAll(handles.array(), handles.size());
         }
     }
