@@ -329,6 +329,14 @@ public final class JsonRequest implements AutoCloseable {
 
     /** A parser failure as a problem: malformed JSON is a {@code 400}, a broken connection is a body failure. */
     RuntimeException translate(JacksonException e) {
+        return translate(e, parser.currentName());
+    }
+
+    /**
+     * A parser failure as a problem, {@code field} (or null) being the field the parser was in: malformed JSON is a
+     * {@code 400}, a broken connection is a body failure.
+     */
+    static RuntimeException translate(JacksonException e, String field) {
         if (e instanceof JacksonIOException && e.getCause() instanceof IOException cause) {
             return new BodyStreamException(cause);
         }
@@ -336,7 +344,6 @@ public final class JsonRequest implements AutoCloseable {
             return problem;
         }
         StringBuilder detail = new StringBuilder("request body is not valid JSON");
-        String field = parser.currentName();
         if (field != null) {
             detail.append(" (at field ").append(Texts.quote(field)).append(')');
         }

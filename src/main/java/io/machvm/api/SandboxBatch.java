@@ -6,7 +6,6 @@ import io.machvm.vm.KernException;
 import io.machvm.vm.KernReturn;
 import io.machvm.vm.PageSnapshot;
 import io.machvm.vm.TransferLimitException;
-import io.machvm.vm.VmInherit;
 import jakarta.servlet.http.HttpServletRequest;
 import java.io.IOException;
 import java.io.InputStream;
@@ -17,8 +16,6 @@ import tools.jackson.core.Base64Variants;
 import tools.jackson.core.JacksonException;
 import tools.jackson.core.JsonToken;
 import tools.jackson.core.StreamReadFeature;
-import tools.jackson.core.TokenStreamLocation;
-import tools.jackson.core.exc.JacksonIOException;
 import tools.jackson.databind.DeserializationFeature;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
@@ -102,7 +99,7 @@ final class SandboxBatch {
         try {
             root = MAPPER.readTree(in);
         } catch (JacksonException e) {
-            throw translate(e);
+            throw JsonRequest.translate(e, null);
         }
         if (root == null || root.isMissingNode()) {
             throw ApiProblem.invalidArgument("a JSON object request body is required: {\"atomic\": …, \"calls\": […]}");
@@ -133,27 +130,6 @@ final class SandboxBatch {
             list.add(call);
         }
         return new Body(atomic != null && atomic.asBoolean(), list);
-    }
-
-    private static RuntimeException translate(JacksonException e) {
-        if (e instanceof JacksonIOException && e.getCause() instanceof IOException cause) {
-            return new BodyStreamException(cause);
-        }
-        if (e.getCause() instanceof ApiProblem problem) {
-            return problem;
-        }
-        StringBuilder detail = new StringBuilder("request body is not valid JSON");
-        TokenStreamLocation at = e.getLocation();
-        if (at != null && at.getLineNr() > 0) {
-            detail.append(" at line ").append(at.getLineNr()).append(", column ").append(at.getColumnNr());
-        }
-        String message = e.getOriginalMessage();
-        if (message != null) {
-            int newline = message.indexOf('\n');
-            detail.append(": ").append(JsonRequest.withoutInternals(newline < 0 ? message
-                    : message.substring(0, newline)));
-        }
-        return ApiProblem.invalidArgument(detail.toString());
     }
 
     /** Runs the calls of {@code body} on {@code task}; {@code instance} is the request path. */
@@ -275,84 +251,21 @@ final class SandboxBatch {
     // ---------------------------------------------------------------- the calls, as their endpoints read them
 
     private Responses.BatchResult allocate(JsonRequest json) {
-        Long address = null;
-        Long size = null;
-        Boolean anywhere = null;
-        Long flagsValue = null;
-        for (String field; (field = json.nextField()) != null; ) {
-            switch (field) {
-                case "address" -> address = json.u64(field);
-                case "size" -> size = json.u64(field);
-                case "anywhere" -> anywhere = json.bool(field);
-                case "flags" -> flagsValue = json.u32(field);
-                default -> json.skip();
-            }
-        }
-        long sizeBytes = VmController.required("size", size);
-        int flags = VmController.allocateFlags(address, anywhere, flagsValue);
-        long mapped = service.allocate(task, address == null ? 0 : address, sizeBytes, flags);
-        if (sizeBytes == 0) {
-            return ok(201, new Responses.Allocation(U64.format(0), U64.format(0)));
-        }
-        long pageMask = service.pageSize(task) - 1L;
-        return ok(201, new Responses.Allocation(U64.format(mapped), U64.format((sizeBytes + pageMask) & ~pageMask)));
+        return ok(201, CallArgs.Allocate.read(json).run(service, task));
     }
 
     private Responses.BatchResult deallocate(JsonRequest json) {
-        Long address = null;
-        Long size = null;
-        for (String field; (field = json.nextField()) != null; ) {
-            switch (field) {
-                case "address" -> address = json.u64(field);
-                case "size" -> size = json.u64(field);
-                default -> json.skip();
-            }
-        }
-        service.deallocate(task, VmController.required("address", address), VmController.required("size", size));
+        CallArgs.Range.read(json).deallocate(service, task);
         return ok(204, null);
     }
 
     private Responses.BatchResult protect(JsonRequest json) {
-        Long address = null;
-        Long size = null;
-        Boolean setMaximum = null;
-        Integer protection = null;
-        for (String field; (field = json.nextField()) != null; ) {
-            switch (field) {
-                case "address" -> address = json.u64(field);
-                case "size" -> size = json.u64(field);
-                case "setMaximum" -> setMaximum = json.bool(field);
-                case "protection" -> protection = json.protection(field);
-                default -> json.skip();
-            }
-        }
-        long at = VmController.required("address", address);
-        long bytes = VmController.required("size", size);
-        if (protection == null) {
-            throw ApiProblem.invalidArgument("protection is required");
-        }
-        service.protect(task, at, bytes, setMaximum != null && setMaximum, protection);
+        CallArgs.Protect.read(json).run(service, task);
         return ok(204, null);
     }
 
     private Responses.BatchResult inherit(JsonRequest json) {
-        Long address = null;
-        Long size = null;
-        Long inheritance = null;
-        for (String field; (field = json.nextField()) != null; ) {
-            switch (field) {
-                case "address" -> address = json.u64(field);
-                case "size" -> size = json.u64(field);
-                case "inheritance" -> inheritance = json.inheritance(field);
-                default -> json.skip();
-            }
-        }
-        long at = VmController.required("address", address);
-        long bytes = VmController.required("size", size);
-        if (inheritance == null) {
-            throw ApiProblem.invalidArgument("inheritance is required");
-        }
-        service.inherit(task, at, bytes, VmInherit.fromValue(inheritance));
+        CallArgs.Inherit.read(json).run(service, task);
         return ok(204, null);
     }
 
@@ -366,7 +279,7 @@ final class SandboxBatch {
                 default -> json.skip();
             }
         }
-        long at = VmController.required("address", address);
+        long at = CallArgs.required("address", address);
         if (data == null) {
             throw ApiProblem.invalidArgument("data is required: the bytes to write, base64");
         }
@@ -391,17 +304,9 @@ final class SandboxBatch {
     }
 
     private Responses.BatchResult read(JsonRequest json) {
-        Long address = null;
-        Long size = null;
-        for (String field; (field = json.nextField()) != null; ) {
-            switch (field) {
-                case "address" -> address = json.u64(field);
-                case "size" -> size = json.u64(field);
-                default -> json.skip();
-            }
-        }
-        long at = VmController.required("address", address);
-        long bytes = VmController.required("size", size);
+        CallArgs.Range range = CallArgs.Range.read(json);
+        long at = range.at();
+        long bytes = range.bytes();
         byte[] data;
         if (Long.compareUnsigned(bytes, VmService.SMALL_TRANSFER) <= 0) {
             data = service.read(task, at, bytes);
@@ -427,46 +332,18 @@ final class SandboxBatch {
     }
 
     private Responses.BatchResult copy(JsonRequest json) {
-        Long source = null;
-        Long size = null;
-        Long dest = null;
-        for (String field; (field = json.nextField()) != null; ) {
-            switch (field) {
-                case "sourceAddress" -> source = json.u64(field);
-                case "size" -> size = json.u64(field);
-                case "destAddress" -> dest = json.u64(field);
-                default -> json.skip();
-            }
-        }
-        service.copy(task, VmController.required("sourceAddress", source), VmController.required("size", size),
-                VmController.required("destAddress", dest));
+        CallArgs.Copy.read(json).run(service, task);
         return ok(204, null);
     }
 
     private Responses.BatchResult readOverwrite(JsonRequest json) {
-        Long address = null;
-        Long size = null;
-        String destTask = null;
-        Long destAddress = null;
-        for (String field; (field = json.nextField()) != null; ) {
-            switch (field) {
-                case "address" -> address = json.u64(field);
-                case "size" -> size = json.u64(field);
-                case "destTask" -> destTask = json.string(field);
-                case "destAddress" -> destAddress = json.u64(field);
-                default -> json.skip();
+        return ok(200, CallArgs.ReadOverwrite.read(json).run(service, task, destTask -> {
+            if (atomic && destTask != null && !destTask.equals(task)) {
+                throw ApiProblem.invalidArgument("in an atomic batch vm_read_overwrite writes only into the batch's "
+                        + "task " + Texts.quote(task) + ", not into " + Texts.quote(destTask)
+                        + ": another task could not be put back if the batch failed");
             }
-        }
-        long at = VmController.required("address", address);
-        long bytes = VmController.required("size", size);
-        long destAt = VmController.required("destAddress", destAddress);
-        if (atomic && destTask != null && !destTask.equals(task)) {
-            throw ApiProblem.invalidArgument("in an atomic batch vm_read_overwrite writes only into the batch's task "
-                    + Texts.quote(task) + ", not into " + Texts.quote(destTask)
-                    + ": another task could not be put back if the batch failed");
-        }
-        long outsize = service.readOverwrite(task, at, bytes, destTask, destAt);
-        return ok(200, new Responses.ReadOverwriteResult(U64.format(outsize)));
+        }));
     }
 
     private Responses.BatchResult region(JsonRequest json) {
@@ -478,6 +355,6 @@ final class SandboxBatch {
                 json.skip();
             }
         }
-        return ok(200, Responses.Region.of(service.region(task, VmController.required("address", address))));
+        return ok(200, Responses.Region.of(service.region(task, CallArgs.required("address", address))));
     }
 }

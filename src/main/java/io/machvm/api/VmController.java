@@ -8,8 +8,6 @@ import static io.machvm.vm.KernReturn.KERN_RESOURCE_SHORTAGE;
 import static io.machvm.vm.KernReturn.MACH_SEND_INVALID_DEST;
 
 import io.machvm.service.VmService;
-import io.machvm.vm.VmFlags;
-import io.machvm.vm.VmInherit;
 import io.swagger.v3.oas.annotations.Operation;
 import io.swagger.v3.oas.annotations.Parameter;
 import io.swagger.v3.oas.annotations.enums.ParameterIn;
@@ -64,32 +62,16 @@ public class VmController {
     public ResponseEntity<Responses.Allocation> allocate(
             @PathVariable String task,
             HttpServletRequest request) {
-        Long address = null;
-        Long size = null;
-        Boolean anywhere = null;
-        Long flagsValue = null;
+        CallArgs.Allocate args;
         try (JsonRequest json = JsonRequest.open(request, true)) {
-            for (String field; (field = json.nextField()) != null; ) {
-                switch (field) {
-                    case "address" -> address = json.u64(field);
-                    case "size" -> size = json.u64(field);
-                    case "anywhere" -> anywhere = json.bool(field);
-                    case "flags" -> flagsValue = json.u32(field);
-                    default -> json.skip();
-                }
-            }
+            args = CallArgs.Allocate.read(json);
         }
-        long sizeBytes = required("size", size);
-        int flags = allocateFlags(address, anywhere, flagsValue);
-        long mapped = service.allocate(task, address == null ? 0 : address, sizeBytes, flags);
-        if (sizeBytes == 0) {
-            return ResponseEntity.status(HttpStatus.CREATED).body(new Responses.Allocation(U64.format(0), U64.format(0)));
+        Responses.Allocation allocation = args.run(service, task);
+        if (args.size() == 0) {
+            return ResponseEntity.status(HttpStatus.CREATED).body(allocation);
         }
-        long pageMask = service.pageSize(task) - 1L;
-        long roundedSize = (sizeBytes + pageMask) & ~pageMask;
-        String at = U64.format(mapped);
-        return ResponseEntity.created(URI.create("/tasks/" + task + "/regions/" + at))
-                .body(new Responses.Allocation(at, U64.format(roundedSize)));
+        return ResponseEntity.created(URI.create("/tasks/" + task + "/regions/" + allocation.address()))
+                .body(allocation);
     }
 
     @PostMapping("/tasks/{task}/deallocate")
@@ -106,18 +88,11 @@ public class VmController {
     public void deallocate(
             @PathVariable String task,
             HttpServletRequest request) {
-        Long address = null;
-        Long size = null;
+        CallArgs.Range args;
         try (JsonRequest json = JsonRequest.open(request, true)) {
-            for (String field; (field = json.nextField()) != null; ) {
-                switch (field) {
-                    case "address" -> address = json.u64(field);
-                    case "size" -> size = json.u64(field);
-                    default -> json.skip();
-                }
-            }
+            args = CallArgs.Range.read(json);
         }
-        service.deallocate(task, required("address", address), required("size", size));
+        args.deallocate(service, task);
     }
 
     @PostMapping("/tasks/{task}/protect")
@@ -136,27 +111,11 @@ public class VmController {
     public void protect(
             @PathVariable String task,
             HttpServletRequest request) {
-        Long address = null;
-        Long size = null;
-        Boolean setMaximum = null;
-        Integer protection = null;
+        CallArgs.Protect args;
         try (JsonRequest json = JsonRequest.open(request, true)) {
-            for (String field; (field = json.nextField()) != null; ) {
-                switch (field) {
-                    case "address" -> address = json.u64(field);
-                    case "size" -> size = json.u64(field);
-                    case "setMaximum" -> setMaximum = json.bool(field);
-                    case "protection" -> protection = json.protection(field);
-                    default -> json.skip();
-                }
-            }
+            args = CallArgs.Protect.read(json);
         }
-        long at = required("address", address);
-        long bytes = required("size", size);
-        if (protection == null) {
-            throw ApiProblem.invalidArgument("protection is required");
-        }
-        service.protect(task, at, bytes, setMaximum != null && setMaximum, protection);
+        args.run(service, task);
     }
 
     @PostMapping("/tasks/{task}/inherit")
@@ -173,26 +132,11 @@ public class VmController {
     public void inherit(
             @PathVariable String task,
             HttpServletRequest request) {
-        Long address = null;
-        Long size = null;
-        Long inheritance = null;
+        CallArgs.Inherit args;
         try (JsonRequest json = JsonRequest.open(request, true)) {
-            for (String field; (field = json.nextField()) != null; ) {
-                switch (field) {
-                    case "address" -> address = json.u64(field);
-                    case "size" -> size = json.u64(field);
-                    case "inheritance" -> inheritance = json.inheritance(field);
-                    default -> json.skip();
-                }
-            }
+            args = CallArgs.Inherit.read(json);
         }
-        long at = required("address", address);
-        long bytes = required("size", size);
-        if (inheritance == null) {
-            throw ApiProblem.invalidArgument("inheritance is required");
-        }
-        // A value above VM_INHERIT_LAST_VALID reaches vm_inherit as null, which refuses it as Mach does.
-        service.inherit(task, at, bytes, VmInherit.fromValue(inheritance));
+        args.run(service, task);
     }
 
     @PostMapping("/tasks/{task}/copy")
@@ -211,21 +155,11 @@ public class VmController {
     public void copy(
             @PathVariable String task,
             HttpServletRequest request) {
-        Long source = null;
-        Long size = null;
-        Long dest = null;
+        CallArgs.Copy args;
         try (JsonRequest json = JsonRequest.open(request, true)) {
-            for (String field; (field = json.nextField()) != null; ) {
-                switch (field) {
-                    case "sourceAddress" -> source = json.u64(field);
-                    case "size" -> size = json.u64(field);
-                    case "destAddress" -> dest = json.u64(field);
-                    default -> json.skip();
-                }
-            }
+            args = CallArgs.Copy.read(json);
         }
-        service.copy(task, required("sourceAddress", source), required("size", size),
-                required("destAddress", dest));
+        args.run(service, task);
     }
 
     @PostMapping(path = "/tasks/{task}/read-overwrite", produces = MediaType.APPLICATION_JSON_VALUE)
@@ -244,24 +178,11 @@ public class VmController {
     public Responses.ReadOverwriteResult readOverwrite(
             @PathVariable String task,
             HttpServletRequest request) {
-        Long address = null;
-        Long size = null;
-        String destTask = null;
-        Long destAddress = null;
+        CallArgs.ReadOverwrite args;
         try (JsonRequest json = JsonRequest.open(request, true)) {
-            for (String field; (field = json.nextField()) != null; ) {
-                switch (field) {
-                    case "address" -> address = json.u64(field);
-                    case "size" -> size = json.u64(field);
-                    case "destTask" -> destTask = json.string(field);
-                    case "destAddress" -> destAddress = json.u64(field);
-                    default -> json.skip();
-                }
-            }
+            args = CallArgs.ReadOverwrite.read(json);
         }
-        long outsize = service.readOverwrite(task, required("address", address), required("size", size), destTask,
-                required("destAddress", destAddress));
-        return new Responses.ReadOverwriteResult(U64.format(outsize));
+        return args.run(service, task, destTask -> { });
     }
 
     @GetMapping(path = "/tasks/{task}/regions/{address}", produces = MediaType.APPLICATION_JSON_VALUE)
@@ -294,29 +215,5 @@ public class VmController {
     public List<Responses.Region> regions(
             @PathVariable String task) {
         return Responses.Region.of(service.regions(task));
-    }
-
-    /** The vm_allocate flags word from the body's address, anywhere and flags fields (also for batch calls). */
-    static int allocateFlags(Long address, Boolean anywhere, Long flagsValue) {
-        int flags = flagsValue == null ? 0 : (int) (long) flagsValue;
-        if (anywhere != null) {
-            if (anywhere) {
-                flags |= VmFlags.ANYWHERE;
-            } else if ((flags & VmFlags.ANYWHERE) != 0) {
-                throw ApiProblem.invalidArgument("anywhere is false but flags has VM_FLAGS_ANYWHERE (0x1)");
-            }
-        }
-        if ((flags & VmFlags.ANYWHERE) == 0 && address == null) {
-            throw ApiProblem.invalidArgument("address is required unless anywhere is true or flags has "
-                    + "VM_FLAGS_ANYWHERE (0x1)");
-        }
-        return flags;
-    }
-
-    static long required(String field, Long value) {
-        if (value == null) {
-            throw ApiProblem.invalidArgument(field + " is required");
-        }
-        return value;
     }
 }
