@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Pattern;
@@ -23,6 +24,8 @@ public final class TaskRegistry {
     public static final Pattern ID_PATTERN = Pattern.compile("(?!\\.\\.?$)[A-Za-z0-9._-]{1,64}");
 
     private final ConcurrentHashMap<String, Task> tasks = new ConcurrentHashMap<>();
+    /** Ids claimed by a creation in progress; a creation claims its id here before it checks {@link #tasks}. */
+    private final Set<String> claimed = ConcurrentHashMap.newKeySet();
     private final AtomicInteger count = new AtomicInteger();
     private final PageStores stores;
     private final Flavor defaultFlavor;
@@ -74,14 +77,22 @@ public final class TaskRegistry {
         TaskSpec resolved = resolve(spec);
         Task existing = tasks.get(id);
         if (existing == null) {
-            reserveSlot();
-            Task task = newTask(id, resolved);
-            existing = tasks.putIfAbsent(id, task);
-            if (existing == null) {
-                return new Created(task, true);
+            awaitClaim(id);
+            try {
+                existing = tasks.get(id);
+                if (existing == null) {
+                    reserveSlot();
+                    Task task = newTask(id, resolved);
+                    existing = tasks.putIfAbsent(id, task);
+                    if (existing == null) {
+                        return new Created(task, true);
+                    }
+                    task.map().terminate(); // a minted id equal to this one, by chance
+                    count.decrementAndGet();
+                }
+            } finally {
+                claimed.remove(id);
             }
-            task.map().terminate();
-            count.decrementAndGet();
         }
         if (existing.map().flavor() != resolved.flavor() || existing.map().errors() != resolved.errors()
                 || (resolved.name() != null && !resolved.name().equals(existing.name()))) {
@@ -100,30 +111,126 @@ public final class TaskRegistry {
     }
 
     /**
-     * Registers a map made elsewhere (a fork, a restored image) as a new task: with {@code id} null an id is minted,
+     * Registers a map made elsewhere (a restored image) as a new task: with {@code id} null an id is minted,
      * otherwise the id must be free. On failure the map is terminated.
      */
     public Task adopt(String id, String name, VmMap map) {
+        Reservation reservation;
         try {
-            if (id != null && !ID_PATTERN.matcher(id).matches()) {
-                throw new KernException(KernReturn.KERN_INVALID_ARGUMENT,
-                        "task id must be 1 to 64 of [A-Za-z0-9._-], and not . or ..");
-            }
-            reserveSlot();
-        } catch (KernException e) {
+            reservation = reserve(id);
+        } catch (RuntimeException e) {
             map.terminate();
             throw e;
         }
-        while (true) {
-            String chosen = id != null ? id : "t-" + HexFormat.of().toHexDigits(random.nextLong()).substring(4);
-            Task task = new Task(chosen, name, map);
-            if (tasks.putIfAbsent(chosen, task) == null) {
+        try (reservation) {
+            return reservation.commit(name, map);
+        }
+    }
+
+    /**
+     * Claims a slot under the task limit and, when {@code id} is not null, the id, for a task whose map is made
+     * afterwards (a fork changes its parent, so nothing may refuse the child once the fork is done). Close the
+     * reservation to give both back when the task is not made.
+     *
+     * @throws KernException         {@code KERN_INVALID_ARGUMENT} for a malformed id, {@code KERN_RESOURCE_SHORTAGE}
+     *                               at the task limit
+     * @throws TaskConflictException when the id is taken or being created
+     */
+    public Reservation reserve(String id) {
+        if (id != null && !ID_PATTERN.matcher(id).matches()) {
+            throw new KernException(KernReturn.KERN_INVALID_ARGUMENT,
+                    "task id must be 1 to 64 of [A-Za-z0-9._-], and not . or ..");
+        }
+        reserveSlot();
+        if (id != null) {
+            try {
+                claim(id);
+            } catch (RuntimeException e) {
+                count.decrementAndGet();
+                throw e;
+            }
+            if (tasks.containsKey(id)) {
+                claimed.remove(id);
+                count.decrementAndGet();
+                throw new TaskConflictException("task " + id + " exists already");
+            }
+        }
+        return new Reservation(id);
+    }
+
+    /**
+     * Claims {@code id}, waiting while another creation holds it (a create with the same id answers what that one
+     * made, as if the two came one after the other; a fork holds its child's id for the time of the fork).
+     */
+    private void awaitClaim(String id) {
+        long deadline = System.nanoTime() + CLAIM_WAIT_NANOS;
+        while (!claimed.add(id)) {
+            if (System.nanoTime() - deadline > 0) {
+                throw new TaskConflictException("task " + id + " is being created by another request");
+            }
+            try {
+                Thread.sleep(1);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new TaskConflictException("task " + id + " is being created by another request");
+            }
+        }
+    }
+
+    private static final long CLAIM_WAIT_NANOS = 10_000_000_000L;
+
+    private void claim(String id) {
+        if (!claimed.add(id)) {
+            throw new TaskConflictException("task " + id + " is being created by another request");
+        }
+    }
+
+    /** A task slot, and the id when one was chosen, held for a task being made: see {@link #reserve}. */
+    public final class Reservation implements AutoCloseable {
+        private final String id;
+        private boolean open = true;
+
+        private Reservation(String id) {
+            this.id = id;
+        }
+
+        /** Registers {@code map} as the reserved task. */
+        public Task commit(String name, VmMap map) {
+            if (!open) {
+                map.terminate();
+                throw new IllegalStateException("reservation already used");
+            }
+            open = false;
+            if (id != null) {
+                Task task = new Task(id, name, map);
+                // The claim keeps every other creation of this id out (a minted id could only collide by chance).
+                Task other = tasks.putIfAbsent(id, task);
+                claimed.remove(id);
+                if (other != null) {
+                    count.decrementAndGet();
+                    map.terminate();
+                    throw new TaskConflictException("task " + id + " exists already");
+                }
                 return task;
             }
-            if (id != null) {
+            while (true) {
+                String minted = "t-" + HexFormat.of().toHexDigits(random.nextLong()).substring(4);
+                Task task = new Task(minted, name, map);
+                if (tasks.putIfAbsent(minted, task) == null) {
+                    return task;
+                }
+            }
+        }
+
+        /** Gives the slot and the id back unless a task was committed. */
+        @Override
+        public void close() {
+            if (open) {
+                open = false;
+                if (id != null) {
+                    claimed.remove(id);
+                }
                 count.decrementAndGet();
-                map.terminate();
-                throw new TaskConflictException("task " + id + " exists already");
             }
         }
     }

@@ -338,8 +338,12 @@ public final class VmService {
     public TaskInfo forkTask(String parentId, String childId, String name) {
         return timedPure(taskFork, () -> {
             Task parent = registry.get(parentId);
-            VmMap child = parent.map().fork();
-            return info(registry.adopt(childId, name != null ? name : parent.name(), child));
+            // The child's slot and id are taken before the fork, which changes the parent (shared ranges): once it
+            // is done nothing may refuse the child.
+            try (TaskRegistry.Reservation slot = registry.reserve(childId)) {
+                VmMap child = parent.map().fork();
+                return info(slot.commit(name != null ? name : parent.name(), child));
+            }
         });
     }
 

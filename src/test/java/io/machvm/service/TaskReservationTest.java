@@ -1,0 +1,125 @@
+package io.machvm.service;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.machvm.vm.ErrorModel;
+import io.machvm.vm.Flavor;
+import io.machvm.vm.KernException;
+import io.machvm.vm.KernReturn;
+import io.machvm.vm.RegionInfo;
+import io.machvm.vm.VmFlags;
+import io.machvm.vm.VmInherit;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/** A fork takes its child's slot and id before it changes the parent: a refused fork leaves the parent as it was. */
+class TaskReservationTest {
+    private static final long BASE = 0x100000000L;
+
+    private static VmService service(int maxTasks) {
+        PageStores stores = new PageStores(64L << 20, 1L << 20);
+        TaskRegistry registry = new TaskRegistry(stores, Flavor.ARM64, ErrorModel.DOCUMENTED, maxTasks);
+        return new VmService(registry, stores, Flavor.ARM64, 1L << 30, new SimpleMeterRegistry());
+    }
+
+    private static String parentWithSharedRegion(VmService vm) {
+        String parent = vm.createTask(new TaskSpec(null, null, "parent")).id();
+        vm.allocate(parent, BASE, 0x8000, VmFlags.FIXED);
+        vm.inherit(parent, BASE, 0x4000, VmInherit.SHARE);
+        return parent;
+    }
+
+    @Test
+    void aForkRefusedAtTheTaskLimitLeavesTheParentUnshared() {
+        VmService vm = service(1);
+        String parent = parentWithSharedRegion(vm);
+        List<RegionInfo> before = vm.regions(parent);
+
+        assertThatThrownBy(() -> vm.forkTask(parent, null, null)).isInstanceOfSatisfying(KernException.class,
+                e -> assertThat(e.kern()).isEqualTo(KernReturn.KERN_RESOURCE_SHORTAGE));
+        assertThatThrownBy(() -> vm.forkTask(parent, "child", null)).isInstanceOfSatisfying(KernException.class,
+                e -> assertThat(e.kern()).isEqualTo(KernReturn.KERN_RESOURCE_SHORTAGE));
+
+        assertThat(vm.regions(parent)).isEqualTo(before);
+        assertThat(before).noneMatch(RegionInfo::shared);
+        assertThat(vm.listTasks()).hasSize(1);
+        // The refused forks gave their slots back: with the parent gone a task fits again.
+        vm.terminateTask(parent);
+        assertThat(vm.createTask(new TaskSpec(null, null, null)).id()).isNotNull();
+    }
+
+    @Test
+    void aForkIntoATakenIdLeavesTheParentUnsharedAndTheOtherTaskAlone() {
+        VmService vm = service(10);
+        String parent = parentWithSharedRegion(vm);
+        vm.createTask("taken", new TaskSpec(null, null, "other"));
+        List<RegionInfo> before = vm.regions(parent);
+
+        assertThatThrownBy(() -> vm.forkTask(parent, "taken", null)).isInstanceOf(TaskConflictException.class);
+
+        assertThat(vm.regions(parent)).isEqualTo(before);
+        assertThat(vm.taskInfo("taken").name()).isEqualTo("other");
+        assertThat(vm.taskInfo("taken").regionCount()).isZero();
+    }
+
+    @Test
+    void aForkOfAnUnknownParentTakesNoSlot() {
+        VmService vm = service(1);
+        assertThatThrownBy(() -> vm.forkTask("nobody", "child", null)).isInstanceOfSatisfying(KernException.class,
+                e -> assertThat(e.kern()).isEqualTo(KernReturn.MACH_SEND_INVALID_DEST));
+        assertThat(vm.createTask("child", new TaskSpec(null, null, null)).created()).isTrue();
+    }
+
+    @Test
+    void racingForksAndCreatesOfOneIdMakeExactlyOneTaskAndNeverShareTheParentForNothing() throws Exception {
+        for (int round = 0; round < 20; round++) {
+            VmService vm = service(100);
+            String parent = parentWithSharedRegion(vm);
+            ExecutorService pool = Executors.newFixedThreadPool(4);
+            CountDownLatch start = new CountDownLatch(1);
+            List<Future<Boolean>> forks = new ArrayList<>();
+            try {
+                for (int t = 0; t < 4; t++) {
+                    boolean fork = t % 2 == 0;
+                    forks.add(pool.submit(() -> {
+                        start.await();
+                        try {
+                            if (fork) {
+                                vm.forkTask(parent, "child", null);
+                            } else {
+                                vm.createTask("child", new TaskSpec(null, null, null));
+                            }
+                            return fork;
+                        } catch (TaskConflictException conflict) {
+                            return null;
+                        }
+                    }));
+                }
+                start.countDown();
+                int forked = 0;
+                for (Future<Boolean> f : forks) {
+                    Boolean won = f.get(30, TimeUnit.SECONDS);
+                    if (Boolean.TRUE.equals(won)) {
+                        forked++;
+                    }
+                }
+                assertThat(forked).as("at most one fork made the child").isLessThanOrEqualTo(1);
+                assertThat(vm.listTasks()).hasSize(2);
+                boolean childIsAFork = vm.regions("child").size() > 0;
+                assertThat(childIsAFork).isEqualTo(forked == 1);
+                // The parent's range is shared exactly when a fork took effect.
+                assertThat(vm.region(parent, BASE).shared()).isEqualTo(forked == 1);
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
+}
