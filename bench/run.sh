@@ -16,7 +16,8 @@
 #      (./mvnw -q -DskipTests package) and the empty-endpoint baseline (./mvnw -q -f bench/baseline/pom.xml package)
 #   2. starts machvm, the baseline app (same JVM flags) and redis-server on 127.0.0.1
 #   3. wrk: vm_write 4 KiB, vm_read 4 KiB, vm_copy 4 KiB, vm_write 1 MiB, vm_read 1 MiB against machvm and against
-#      the baseline, interleaved, after a warm-up; server CPU time per request from /proc/PID/stat
+#      the baseline, interleaved, after a warm-up; server CPU time per request from /proc/PID/stat; then batches
+#      of 16 vm_write / vm_read calls of 4 KiB (POST /tasks/{task}/batch) against machvm
 #   4. redis-benchmark SETRANGE / GETRANGE of 4 KiB at the same concurrency, Redis CPU per request
 #   5. 256 MiB streamed vm_write / vm_read with curl (machvm and the baseline), then machvm's heap sampled with jstat
 #      during extra transfers
@@ -58,10 +59,10 @@ JVM_FLAGS="-Xmx1g -XX:MaxDirectMemorySize=3g"
 WRK_THREADS=2
 WRK_CONNECTIONS=32
 if [ "$QUICK" = 1 ]; then
-    WARMUP=4; DURATION=5; REDIS_REQUESTS=100000; LARGE_WARMUP=2; LARGE_REPS=2; HEAP_REPS=1; COW_REPS=3
+    WARMUP=4; DURATION=5; REDIS_REQUESTS=100000; LARGE_WARMUP=2; LARGE_REPS=2; HEAP_REPS=1; COW_REPS=5
     SCALING_SIZES=10,1000,100000; SCALING_ITER=100; SCALING_ROUNDS=1
 else
-    WARMUP=8; DURATION=20; REDIS_REQUESTS=600000; LARGE_WARMUP=4; LARGE_REPS=5; HEAP_REPS=2; COW_REPS=7
+    WARMUP=8; DURATION=20; REDIS_REQUESTS=600000; LARGE_WARMUP=4; LARGE_REPS=5; HEAP_REPS=2; COW_REPS=15
     SCALING_SIZES=10,1000,100000; SCALING_ITER=300; SCALING_ROUNDS=3
 fi
 LARGE=$((256 * 1024 * 1024))
@@ -236,9 +237,14 @@ shape_args() {
         copy) echo "copy 4096 $((REGION / 4096)) SMALL_BASE" ;;
         write1m) echo "write 1048576 $((REGION / 1048576)) BIG_BASE" ;;
         read1m) echo "read 1048576 $((REGION / 1048576)) BIG_BASE" ;;
+        batchwrite4k) echo "batchwrite 4096 $((REGION / 4096)) SMALL_BASE" ;;
+        batchread4k) echo "batchread 4096 $((REGION / 4096)) SMALL_BASE" ;;
     esac
 }
 SHAPES="write4k read4k copy write1m read1m"
+# The batch endpoint, machvm only (the empty-endpoint app has no batch): BATCH_CALLS calls of 4 KiB per request.
+BATCH_SHAPES="batchwrite4k batchread4k"
+BATCH_CALLS=16
 
 wrk_run() { # SERVER SHAPE SECONDS [measure]
     local server=$1 shape=$2 secs=$3 url pid task mode size slots basevar base out c0 c1 j
@@ -249,7 +255,7 @@ wrk_run() { # SERVER SHAPE SECONDS [measure]
     out="$OUT/wrk-$server-$shape-$([ "${4:-}" = measure ] && echo run || echo warmup).txt"
     c0=$(cpu_ticks "$pid")
     wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${secs}s" --timeout 10s -s bench/wrk/memory.lua "$url" \
-        -- "$mode" "$task" "$base" "$size" "$slots" > "$out" 2>&1 || die "wrk failed: $(tail -3 "$out")"
+        -- "$mode" "$task" "$base" "$size" "$slots" "$BATCH_CALLS" > "$out" 2>&1 || die "wrk failed: $(tail -3 "$out")"
     c1=$(cpu_ticks "$pid")
     [ "${4:-}" = measure ] || return 0
     j=$(grep '^WRKJSON ' "$out" | sed 's/^WRKJSON //')
@@ -276,6 +282,12 @@ for shape in $SHAPES; do
     for server in machvm baseline; do
         wrk_run "$server" "$shape" "$DURATION" measure
     done
+done
+log "wrk, batches of $BATCH_CALLS calls (machvm only): ${WARMUP} s warm-up, ${DURATION} s measured per shape"
+put wrk.batch_calls "$BATCH_CALLS"
+for shape in $BATCH_SHAPES; do
+    wrk_run machvm "$shape" "$WARMUP"
+    wrk_run machvm "$shape" "$DURATION" measure
 done
 
 # ------------------------------------------------------------------------------------------------ 4. Redis
