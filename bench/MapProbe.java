@@ -180,7 +180,13 @@ public class MapProbe {
                 int first = w;
                 futures.add(pool.submit(() -> {
                     for (long i = first; i < n; i += workers) {
-                        deallocate(url, task, base + (2 * i + 1) * page, page);
+                        try {
+                            deallocate(url, task, base + (2 * i + 1) * page, page);
+                        } catch (UncheckedIOException lost) {
+                            // The JDK client can lose an answer when it reuses a pooled keep-alive connection at the
+                            // moment it sees it close; vm_deallocate is idempotent, so ask again.
+                            deallocate(url, task, base + (2 * i + 1) * page, page);
+                        }
                     }
                     return null;
                 }));
