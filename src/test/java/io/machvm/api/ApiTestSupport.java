@@ -103,7 +103,7 @@ abstract class ApiTestSupport {
     }
 
     static String hex(long value) {
-        return "0x" + Long.toHexString(value);
+        return io.machvm.TestBytes.hex(value);
     }
 
     /** Asserts a complete problem response and returns it for further checks. */
@@ -125,15 +125,7 @@ abstract class ApiTestSupport {
     }
 
     static byte[] pattern(int size, int seed) {
-        byte[] out = new byte[size];
-        int x = seed * 0x9E3779B1 + 1;
-        for (int i = 0; i < size; i++) {
-            x ^= x << 13;
-            x ^= x >>> 17;
-            x ^= x << 5;
-            out[i] = (byte) x;
-        }
-        return out;
+        return io.machvm.TestBytes.pattern(size, seed);
     }
 
     /** Sends one raw HTTP/1.1 request and returns the whole response (the connection is closed after it). */

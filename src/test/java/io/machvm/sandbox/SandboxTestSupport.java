@@ -223,18 +223,10 @@ abstract class SandboxTestSupport {
     }
 
     static String hex(long value) {
-        return "0x" + Long.toHexString(value);
+        return io.machvm.TestBytes.hex(value);
     }
 
     static byte[] pattern(int size, int seed) {
-        byte[] out = new byte[size];
-        int x = seed * 0x9E3779B1 + 1;
-        for (int i = 0; i < size; i++) {
-            x ^= x << 13;
-            x ^= x >>> 17;
-            x ^= x << 5;
-            out[i] = (byte) x;
-        }
-        return out;
+        return io.machvm.TestBytes.pattern(size, seed);
     }
 }

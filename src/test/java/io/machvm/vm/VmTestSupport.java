@@ -72,15 +72,7 @@ final class VmTestSupport {
 
     /** Deterministic non-zero-ish bytes, different for different seeds. */
     static byte[] pattern(int length, int seed) {
-        byte[] out = new byte[length];
-        int x = seed * 0x9E3779B9 + 0x7F4A7C15;
-        for (int i = 0; i < length; i++) {
-            x ^= x << 13;
-            x ^= x >>> 17;
-            x ^= x << 5;
-            out[i] = (byte) (x | 1); // never zero: distinguishes written bytes from zero fill
-        }
-        return out;
+        return io.machvm.TestBytes.pattern(length, seed);
     }
 
     static byte[] concat(byte[]... parts) {
