@@ -49,14 +49,8 @@ public final class TaskRegistry {
     /** Creates a task with a minted id. */
     public Task create(TaskSpec spec) {
         TaskSpec resolved = resolve(spec);
-        reserveSlot();
-        while (true) {
-            String id = "t-" + HexFormat.of().toHexDigits(random.nextLong()).substring(4);
-            Task task = newTask(id, resolved);
-            if (tasks.putIfAbsent(id, task) == null) {
-                return task;
-            }
-            task.map().terminate();
+        try (Reservation reservation = reserve(null)) {
+            return reservation.commit(resolved.name(), newMap(resolved));
         }
     }
 
@@ -82,7 +76,7 @@ public final class TaskRegistry {
                 existing = tasks.get(id);
                 if (existing == null) {
                     reserveSlot();
-                    Task task = newTask(id, resolved);
+                    Task task = new Task(id, resolved.name(), newMap(resolved));
                     existing = tasks.putIfAbsent(id, task);
                     if (existing == null) {
                         return new Created(task, true);
@@ -235,9 +229,8 @@ public final class TaskRegistry {
         }
     }
 
-    private Task newTask(String id, TaskSpec resolved) {
-        VmMap map = new VmMap(stores.forFlavor(resolved.flavor()), resolved.flavor(), resolved.errors());
-        return new Task(id, resolved.name(), map);
+    private VmMap newMap(TaskSpec resolved) {
+        return new VmMap(stores.forFlavor(resolved.flavor()), resolved.flavor(), resolved.errors());
     }
 
     /**
