@@ -403,15 +403,13 @@ public final class PageStore {
         slabCount.decrementAndGet();
     }
 
-    /** Gives every empty slab back to the budget; returns the bytes given back. */
-    long releaseEmptySlabs() {
+    /** Gives every empty slab back to the budget. */
+    void releaseEmptySlabs() {
         lock.lock();
         try {
-            long bytes = emptySlabBytes;
             for (int i = emptySlabs.nextSetBit(0); i >= 0; i = emptySlabs.nextSetBit(0)) {
                 dropEmptySlab(i);
             }
-            return bytes;
         } finally {
             lock.unlock();
         }

@@ -63,14 +63,12 @@ public final class StoreCapacity {
         emptySlabBytes.addAndGet(delta);
     }
 
-    /** Makes every store but {@code asking} give its empty slabs back; returns the bytes given back. */
-    long reclaimEmptySlabs(PageStore asking) {
-        long bytes = 0;
+    /** Makes every store but {@code asking} give its empty slabs back. */
+    void reclaimEmptySlabs(PageStore asking) {
         for (PageStore store : stores) {
             if (store != asking) {
-                bytes += store.releaseEmptySlabs();
+                store.releaseEmptySlabs();
             }
         }
-        return bytes;
     }
 }
