@@ -53,9 +53,19 @@ public final class JsonRequest implements AutoCloseable {
             return start(Json.FACTORY.createParser(new byte[0]), required);
         }
         checkJsonMediaType(request.getContentType());
-        if (length > CONTROL_LIMIT) {
-            throw ApiProblem.tooLarge("request body of " + length + " bytes exceeds the limit of " + CONTROL_LIMIT
-                    + " bytes for this call");
+        return start(Json.FACTORY.createParser(body(request, CONTROL_LIMIT, "for this call")), required);
+    }
+
+    /**
+     * The request body, at most {@code limit} bytes: a Content-Length above it is a {@code 413} ("request body of N
+     * bytes exceeds the limit of L bytes " + {@code limitFor}) before a byte is read, and a body without one is cut
+     * off at the limit by {@link LimitedInputStream}.
+     */
+    static InputStream body(HttpServletRequest request, long limit, String limitFor) {
+        long length = request.getContentLengthLong();
+        if (length > limit) {
+            throw ApiProblem.tooLarge("request body of " + length + " bytes exceeds the limit of " + limit + " bytes "
+                    + limitFor);
         }
         InputStream in;
         try {
@@ -63,10 +73,7 @@ public final class JsonRequest implements AutoCloseable {
         } catch (IOException e) {
             throw brokenBody(e);
         }
-        if (length < 0) {
-            in = new LimitedInputStream(in, CONTROL_LIMIT);
-        }
-        return start(Json.FACTORY.createParser(in), required);
+        return length < 0 ? new LimitedInputStream(in, limit) : in;
     }
 
     static JsonRequest start(JsonParser parser, boolean required) {

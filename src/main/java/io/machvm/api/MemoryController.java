@@ -101,20 +101,8 @@ public class MemoryController {
 
     private void writeJson(String task, long address, HttpServletRequest request) {
         long length = request.getContentLengthLong();
-        long limit = base64Length(service.maxTransfer()) + JsonRequest.CONTROL_LIMIT;
-        if (length > limit) {
-            throw ApiProblem.tooLarge("request body of " + length + " bytes exceeds the limit of " + limit
-                    + " bytes for base64 data of at most " + service.maxTransfer() + " bytes (machvm.api.max-transfer)");
-        }
-        InputStream in;
-        try {
-            in = request.getInputStream();
-        } catch (IOException e) {
-            throw new BodyStreamException(e);
-        }
-        if (length < 0) {
-            in = new JsonRequest.LimitedInputStream(in, limit);
-        }
+        InputStream in = JsonRequest.body(request, base64Length(service.maxTransfer()) + JsonRequest.CONTROL_LIMIT,
+                "for base64 data of at most " + service.maxTransfer() + " bytes (machvm.api.max-transfer)");
         boolean buffered = length >= 0 && length <= BUFFERED_JSON_LIMIT;
         byte[] data = null;
         PipedWrite piped = null;

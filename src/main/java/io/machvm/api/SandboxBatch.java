@@ -7,7 +7,6 @@ import io.machvm.vm.KernReturn;
 import io.machvm.vm.PageSnapshot;
 import io.machvm.vm.TransferLimitException;
 import jakarta.servlet.http.HttpServletRequest;
-import java.io.IOException;
 import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -82,19 +81,7 @@ final class SandboxBatch {
             throw ApiProblem.unsupportedMediaType("Content-Type " + Texts.quote(contentType) + " is not supported: "
                     + "send application/json (vm_write data as base64)");
         }
-        if (length > MAX_BODY_BYTES) {
-            throw ApiProblem.tooLarge("request body of " + length + " bytes exceeds the limit of " + MAX_BODY_BYTES
-                    + " bytes for a batch");
-        }
-        InputStream in;
-        try {
-            in = request.getInputStream();
-        } catch (IOException e) {
-            throw new BodyStreamException(e);
-        }
-        if (length < 0) {
-            in = new JsonRequest.LimitedInputStream(in, MAX_BODY_BYTES);
-        }
+        InputStream in = JsonRequest.body(request, MAX_BODY_BYTES, "for a batch");
         JsonNode root;
         try {
             root = MAPPER.readTree(in);
