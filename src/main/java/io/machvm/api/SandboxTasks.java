@@ -31,7 +31,8 @@ final class SandboxTasks {
      */
     static TaskInfo fork(VmService service, TaskRegistry registry, String parent, TaskSpec spec, String childId) {
         if (childId != null) {
-            // A fork touches the parent (shared ranges): refuse a taken id before forking, not after.
+            // A malformed or taken id is answered before the settings are compared with the parent's (the
+            // registry's reservation, taken before the fork, then covers a create that races this one).
             refuseTakenId(registry, childId);
         }
         if (spec.flavor() != null || spec.errors() != null) {

@@ -25,6 +25,7 @@ import io.swagger.v3.oas.annotations.tags.Tag;
 import jakarta.servlet.http.HttpServletRequest;
 import java.net.URI;
 import java.util.List;
+import java.util.function.Function;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
@@ -182,26 +183,9 @@ public class TaskController {
         try (JsonRequest json = JsonRequest.open(request, false)) {
             for (String field; (field = json.nextField()) != null; ) {
                 switch (field) {
-                    case "flavor" -> {
-                        String text = json.string(field);
-                        if (text != null) {
-                            flavor = Flavor.fromWireName(text);
-                            if (flavor == null) {
-                                throw ApiProblem.invalidArgument("flavor must be \"arm64\" or \"x86_64\", not "
-                                        + Texts.quote(text));
-                            }
-                        }
-                    }
-                    case "errors" -> {
-                        String text = json.string(field);
-                        if (text != null) {
-                            errors = ErrorModel.fromWireName(text);
-                            if (errors == null) {
-                                throw ApiProblem.invalidArgument("errors must be \"documented\" or \"xnu\", not "
-                                        + Texts.quote(text));
-                            }
-                        }
-                    }
+                    case "flavor" -> flavor = wireName(json, field, Flavor::fromWireName, "\"arm64\" or \"x86_64\"");
+                    case "errors" -> errors = wireName(json, field, ErrorModel::fromWireName,
+                            "\"documented\" or \"xnu\"");
                     case "name" -> {
                         name = json.string(field);
                         if (name != null && name.length() > MAX_NAME_LENGTH) {
@@ -216,5 +200,18 @@ public class TaskController {
         }
         return new Settings(flavor == null && errors == null && name == null ? TaskSpec.DEFAULTS
                 : new TaskSpec(flavor, errors, name), parent);
+    }
+
+    /** A string field naming a setting by its wire name (null when absent or null); another name is a 400. */
+    private static <T> T wireName(JsonRequest json, String field, Function<String, T> parse, String allowed) {
+        String text = json.string(field);
+        if (text == null) {
+            return null;
+        }
+        T value = parse.apply(text);
+        if (value == null) {
+            throw ApiProblem.invalidArgument(field + " must be " + allowed + ", not " + Texts.quote(text));
+        }
+        return value;
     }
 }
