@@ -143,4 +143,27 @@ class ExhaustionTest extends SmallStoreTestBase {
         assertThat(registry.size()).isEqualTo(MAX_TASKS);
         assertThat(statistics().path("tasks").asInt()).isEqualTo(MAX_TASKS);
     }
+
+    @Test
+    void aForkRefusedAtTheTaskLimitLeavesItsParentAsItWas() {
+        String parent = task("ex-fork-parent");
+        allocate(parent, MIN, 4 * P);
+        call(parent, "inherit", "{\"address\":\"" + hex(MIN) + "\",\"size\":\"" + hex(2 * P)
+                + "\",\"inheritance\":\"share\"}").expect(204);
+        for (int i = 1; i < MAX_TASKS; i++) {
+            task("ex-fork-filler-" + i);
+        }
+        String before = http.get("/tasks/" + parent + "/regions").expect(200).text();
+        assertThat(before).doesNotContain("\"shared\":true");
+
+        http.json("POST", "/tasks", "{\"parent\":\"" + parent + "\"}").expectProblem(507, "KERN_RESOURCE_SHORTAGE");
+        http.json("PUT", "/tasks/ex-fork-child", "{\"parent\":\"" + parent + "\"}")
+                .expectProblem(507, "KERN_RESOURCE_SHORTAGE");
+
+        assertThat(http.get("/tasks/" + parent + "/regions").expect(200).text())
+                .as("the parent's share range is not marked shared by a fork that did not happen").isEqualTo(before);
+        http.send("DELETE", "/tasks/ex-fork-filler-1", null).expect(204);
+        http.json("PUT", "/tasks/ex-fork-child", "{\"parent\":\"" + parent + "\"}").expect(201);
+        assertThat(http.get("/tasks/" + parent + "/regions").expect(200).text()).contains("\"shared\":true");
+    }
 }

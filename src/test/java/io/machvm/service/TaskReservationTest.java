@@ -122,4 +122,50 @@ class TaskReservationTest {
             }
         }
     }
+
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {".", ".."})
+    void idsThatAreDotSegmentsAreRefusedForCreatesAndForks(String id) {
+        VmService vm = service(10);
+        String parent = parentWithSharedRegion(vm);
+        List<RegionInfo> before = vm.regions(parent);
+        assertThatThrownBy(() -> vm.createTask(id, new TaskSpec(null, null, null)))
+                .isInstanceOfSatisfying(KernException.class,
+                        e -> assertThat(e.kern()).isEqualTo(KernReturn.KERN_INVALID_ARGUMENT));
+        assertThatThrownBy(() -> vm.forkTask(parent, id, null)).isInstanceOfSatisfying(KernException.class,
+                e -> assertThat(e.kern()).isEqualTo(KernReturn.KERN_INVALID_ARGUMENT));
+        assertThat(vm.regions(parent)).isEqualTo(before);
+        assertThat(vm.listTasks()).hasSize(1);
+        assertThat(vm.createTask("..." + id, new TaskSpec(null, null, null)).created()).as("other dots are fine")
+                .isTrue();
+    }
+
+    @Test
+    void concurrentCreatesOfOneIdMakeOneTaskAndAnswerItToAll() throws Exception {
+        for (int round = 0; round < 20; round++) {
+            VmService vm = service(100);
+            ExecutorService pool = Executors.newFixedThreadPool(8);
+            CountDownLatch start = new CountDownLatch(1);
+            List<Future<Boolean>> creates = new ArrayList<>();
+            try {
+                for (int t = 0; t < 8; t++) {
+                    creates.add(pool.submit(() -> {
+                        start.await();
+                        return vm.createTask("same", new TaskSpec(null, null, "n")).created();
+                    }));
+                }
+                start.countDown();
+                int created = 0;
+                for (Future<Boolean> f : creates) {
+                    if (f.get(30, TimeUnit.SECONDS)) { // no create may fail: the later ones answer the first's task
+                        created++;
+                    }
+                }
+                assertThat(created).isEqualTo(1);
+                assertThat(vm.listTasks()).hasSize(1);
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
 }
