@@ -16,7 +16,7 @@
     tasks: [], tasksKey: '',
     taskId: null, task: null, regions: [], regionStats: new Map(),
     region: null, pageStart: 0n, pages: null, pageCursor: 0,
-    hexBase: null, hexBytes: null, hexCursor: null, hexPending: '',
+    hexBase: null, hexBytes: null, hexCursor: null, hexPending: '', hexMoves: 0,
     authPaused: false,
   };
 
@@ -348,10 +348,15 @@
     $('region-form').hidden = true;
     $('hex-problem').hidden = true;
     $('hex').replaceChildren();
-    await refreshTask();
-    const first = state.regions[0];
-    if (first) await selectRegion(first);
-    else renderPages();
+    $('task-view').setAttribute('aria-busy', 'true');
+    try {
+      await refreshTask();
+      const first = state.regions[0];
+      if (first && id === state.taskId) await selectRegion(first);
+      else renderPages();
+    } finally {
+      if (id === state.taskId) $('task-view').setAttribute('aria-busy', 'false');
+    }
   }
 
   async function refreshTask() {
@@ -508,8 +513,11 @@
     $('region-selected').textContent = `${addr(r.address)}-${addr(regionEnd(r))}`;
     $('protect-value').value = r.protection;
     $('inherit-value').value = r.inheritance;
+    const moved = state.hexMoves;
     await refreshPages();
-    if (state.hexBase === null || big(state.hexBase) < big(r.address) || big(state.hexBase) >= regionEnd(r)) {
+    // the hex view follows the selection unless it already shows the region or was moved meanwhile
+    if (moved === state.hexMoves && (state.hexBase === null || big(state.hexBase) < big(r.address)
+        || big(state.hexBase) >= regionEnd(r))) {
       await showHex(big(r.address), big(r.address));
     }
   }
@@ -615,6 +623,7 @@
 
   /** Shows the 256-byte window holding address a, with the cursor on the byte at `cursor`. */
   async function showHex(a, cursor) {
+    state.hexMoves++;
     state.hexBase = alignWindow(a);
     state.hexCursor = cursor === undefined ? state.hexBase : cursor;
     state.hexPending = '';

@@ -36,6 +36,8 @@ import org.openqa.selenium.WebElement;
 import org.openqa.selenium.chrome.ChromeDriver;
 import org.openqa.selenium.chrome.ChromeDriverService;
 import org.openqa.selenium.chrome.ChromeOptions;
+import org.openqa.selenium.logging.LogEntry;
+import org.openqa.selenium.logging.LogType;
 import org.openqa.selenium.support.ui.ExpectedConditions;
 import org.openqa.selenium.support.ui.WebDriverWait;
 import org.springframework.boot.test.context.SpringBootTest;
@@ -82,6 +84,7 @@ class InspectorPageTest {
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--disable-dev-shm-usage", "--user-data-dir=" + profile, "--window-size=1280,1200",
                 "--force-device-scale-factor=1", "--lang=en-US");
+        options.setCapability("goog:loggingPrefs", Map.of("browser", "ALL"));
         ChromeDriverService service = new ChromeDriverService.Builder()
                 .usingDriverExecutable(CHROMEDRIVER.toFile()).usingAnyFreePort().build();
         driver = new ChromeDriver(service, options);
@@ -105,13 +108,21 @@ class InspectorPageTest {
         BearerStub.REQUIRED.set(null);
     }
 
+    /**
+     * Forgets the token and leaves the page, after checking that it ran under a strict Content-Security-Policy (see
+     * {@link BearerStub}) without a refusal or a script error.
+     */
     @AfterEach
-    void forgetToken() {
+    void leaveThePage() {
         BearerStub.REQUIRED.set(null);
+        List<String> console = driver.manage().logs().get(LogType.BROWSER).getAll().stream()
+                .map(LogEntry::getMessage).toList();
         if (driver.getCurrentUrl().startsWith("http")) {
             js("sessionStorage.clear()");
         }
         driver.get("about:blank"); // the next test loads the page afresh
+        assertThat(console).as("browser console")
+                .noneMatch(m -> m.contains("Content Security Policy") || m.contains("Uncaught") || m.contains("Refused"));
     }
 
     @Test
@@ -318,6 +329,69 @@ class InspectorPageTest {
                 .allSatisfy(s -> assertThat(s).endsWith(" Bearer s3cret-token"));
     }
 
+    @Test
+    void snapshotsATaskAndRestoresTheFile() throws IOException {
+        String task = newTask();
+        allocate(task, "0x100000000", "0x8000");
+        protect(task, "0x100004000", "0x4000", "r--");
+        write(task, "0x100000000", "snapshot me".getBytes(StandardCharsets.US_ASCII));
+        byte[] image = given().when().get("/tasks/" + task + "/snapshot").then().statusCode(200)
+                .extract().asByteArray();
+
+        openTask(task);
+        driver.findElement(By.cssSelector("button[data-key='snap:" + task + "']")).click();
+        until(ExpectedConditions.textToBePresentInElementLocated(By.id("notice"),
+                "Snapshot of " + task + ": " + image.length + " bytes"));
+
+        Path file = Files.write(profile.resolve(task + ".machvm"), image);
+        String restored = task + "-restored";
+        driver.findElement(By.id("restore-file")).sendKeys(file.toString());
+        driver.findElement(By.id("restore-id")).sendKeys(restored);
+        driver.findElement(By.id("restore-button")).click();
+        until(ExpectedConditions.textToBe(By.id("task-id"), restored));
+        until(d -> d.findElements(By.cssSelector("#map .seg")).size() == 2);
+        assertThat(given().when().get("/tasks/" + restored + "/regions").then().statusCode(200).extract().asString())
+                .isEqualTo(given().when().get("/tasks/" + task + "/regions").then().extract().asString());
+        until(ExpectedConditions.textToBe(By.cssSelector("#hex .hex-ascii[data-row='0']"), "snapshot me....."));
+    }
+
+    @Test
+    void theMapAndTheHexViewWorkFromTheKeyboard() {
+        String task = newTask();
+        allocate(task, "0x100000000", "0x4000");
+        allocate(task, "0x100100000", "0x8000");
+        write(task, "0x100100000", new byte[] {0x10, 0x20, 0x30});
+
+        openTask(task);
+        until(d -> d.findElements(By.cssSelector("#map .seg")).size() == 2);
+        WebElement first = driver.findElement(By.cssSelector("#map .seg"));
+        js("arguments[0].focus()", first);
+        until(ExpectedConditions.visibilityOfElementLocated(By.id("map-tip")));
+        assertThat(driver.findElement(By.id("map-tip")).getText()).contains("0x000100000000-0x000100004000");
+
+        driver.switchTo().activeElement().sendKeys(Keys.ARROW_RIGHT);
+        assertThat(driver.switchTo().activeElement().getAttribute("data-address")).isEqualTo("0x100100000");
+        driver.switchTo().activeElement().sendKeys(Keys.ENTER);
+        until(ExpectedConditions.attributeToBe(By.cssSelector("#regions-body tr[data-address='0x100100000']"),
+                "aria-selected", "true"));
+        until(ExpectedConditions.textToBe(By.cssSelector("#hex [data-address='0x100100002']"), "30"));
+
+        // Tab reaches the hex view; arrows move, digits write, Escape drops a half-typed byte
+        WebElement hex = driver.findElement(By.id("hex"));
+        js("arguments[0].focus()", driver.findElement(By.id("hex-reload")));
+        driver.switchTo().activeElement().sendKeys(Keys.TAB);
+        assertThat(driver.switchTo().activeElement()).isEqualTo(hex);
+        hex.sendKeys(Keys.ARROW_RIGHT, Keys.ARROW_RIGHT, "7");
+        until(ExpectedConditions.textToBe(By.cssSelector("#hex [data-address='0x100100002']"), "7_"));
+        hex.sendKeys(Keys.ESCAPE);
+        until(ExpectedConditions.textToBe(By.cssSelector("#hex [data-address='0x100100002']"), "30"));
+        hex.sendKeys(Keys.END, "e", "e");
+        until(ExpectedConditions.textToBe(By.cssSelector("#hex [data-address='0x10010000f']"), "ee"));
+        assertThat(read(task, "0x100100000", 16)).containsExactly(0x10, 0x20, 0x30, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                0, 0xee);
+        assertThat(read(task, "0x100100002", 1)).containsExactly(0x30);
+    }
+
     /** The page as a person debugging a sandbox sees it; the README's picture is a copy. */
     @Test
     void screenshotForTheReadme() throws IOException {
@@ -414,6 +488,7 @@ class InspectorPageTest {
         driver.get(base() + "/ui/#/tasks/" + task);
         until(ExpectedConditions.textToBe(By.id("task-id"), task));
         until(ExpectedConditions.textToBePresentInElementLocated(By.id("task-summary"), "regions"));
+        until(ExpectedConditions.attributeToBe(By.id("task-view"), "aria-busy", "false"));
     }
 
     private void goTo(String address) {
@@ -442,8 +517,8 @@ class InspectorPageTest {
         return java.util.Arrays.stream(range.split("-")).map(InspectorPageTest::u64).toList();
     }
 
-    private static Object js(String script) {
-        return ((JavascriptExecutor) driver).executeScript(script);
+    private static Object js(String script, Object... arguments) {
+        return ((JavascriptExecutor) driver).executeScript(script, arguments);
     }
 
     private static <T> T until(java.util.function.Function<? super org.openqa.selenium.WebDriver, T> condition) {
@@ -469,12 +544,16 @@ class InspectorPageTest {
     /**
      * A stand-in for the service's authentication: while {@link #REQUIRED} holds a token, API paths answer 401 with
      * {@code WWW-Authenticate: Bearer} unless the request carries it. Records each API request's path and
-     * Authorization header in {@link #SEEN}.
+     * Authorization header in {@link #SEEN}. The page itself is served under a strict Content-Security-Policy, so
+     * that an inline script, handler or style would show as a refusal in the browser console.
      */
     @TestConfiguration(proxyBeanMethods = false)
     static class BearerStub {
         static final AtomicReference<String> REQUIRED = new AtomicReference<>();
         static final ConcurrentLinkedQueue<String> SEEN = new ConcurrentLinkedQueue<>();
+        static final String STRICT_POLICY = "default-src 'none'; script-src 'self'; style-src 'self'; "
+                + "connect-src 'self'; img-src 'self' data: blob:; form-action 'self'; base-uri 'none'; "
+                + "frame-ancestors 'none'";
 
         @Bean
         FilterRegistrationBean<OncePerRequestFilter> bearerStubFilter() {
@@ -485,6 +564,9 @@ class InspectorPageTest {
                     String path = request.getRequestURI();
                     String required = REQUIRED.get();
                     boolean api = path.startsWith("/tasks") || path.startsWith("/host");
+                    if (path.startsWith("/ui/")) {
+                        response.setHeader("Content-Security-Policy", STRICT_POLICY);
+                    }
                     if (required == null || !api) {
                         chain.doFilter(request, response);
                         return;
