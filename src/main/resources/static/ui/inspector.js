@@ -10,6 +10,9 @@
   const U64_MAX = (1n << 64n) - 1n;
   const PAGE_GRID_MAX = 4096; // pages drawn (and queried) at a time
   const STATS_MAX_PAGES = 16384n; // regions larger than this get no RSDNT/DIRTY/SHRMOD figures
+  const STATS_SPAN_PAGES = 8192n; // pages per page query for those figures
+  const STATS_MAX_QUERIES = 64;
+  const DENSE_MAP = 80; // regions from which the map drops its labels and minimum widths
   const POLL_MS = 3000;
 
   const state = {
@@ -420,6 +423,7 @@
       cursor = regionEnd(r);
     }
     if (big(task.maxAddress) > cursor) parts.push(hole(cursor, big(task.maxAddress)));
+    map.classList.toggle('dense', state.regions.length >= DENSE_MAP);
     keepFocus(() => map.replaceChildren(...parts));
     $('map-min').textContent = addr(task.minAddress);
     $('map-max').textContent = addr(task.maxAddress);
@@ -465,20 +469,43 @@
     $('regions-empty').hidden = rows.length > 0;
   }
 
-  /** Resident, dirty and COW page counts per region from the page query, for regions of a reasonable size. */
+  /**
+   * Resident, dirty and COW page counts per region from the page query. Neighbouring regions are asked for in one
+   * query of up to STATS_SPAN_PAGES pages (holes answer 0); regions over STATS_MAX_PAGES, and regions past the
+   * first STATS_MAX_QUERIES queries, get no figures.
+   */
   async function loadRegionStats(id, regions) {
     const page = BigInt(state.task.pageSize);
-    const stats = new Map();
-    await Promise.all(regions.map(async (r) => {
-      if (big(r.size) / page > STATS_MAX_PAGES) return;
-      const q = await getJson(`${taskPath(id)}/pages?address=${r.address}&size=${r.size}`);
-      let present = 0; let dirty = 0; let shared = 0;
-      for (const d of q.dispositions) {
-        if (d & 0x1) present++;
-        if (d & 0x8) dirty++;
-        if (d & 0x20) shared++;
+    const spans = [];
+    let span = null;
+    for (const r of regions) {
+      const start = big(r.address);
+      const end = regionEnd(r);
+      if ((end - start) / page > STATS_MAX_PAGES) continue;
+      if (span && (end - span.start) / page <= STATS_SPAN_PAGES) {
+        span.end = end;
+        span.regions.push(r);
+      } else {
+        if (spans.length === STATS_MAX_QUERIES) break;
+        span = { start, end, regions: [r] };
+        spans.push(span);
       }
-      stats.set(r.address, { present, dirty, shared });
+    }
+    const stats = new Map();
+    await Promise.all(spans.map(async (sp) => {
+      const q = await getJson(`${taskPath(id)}/pages?address=${hex(sp.start)}&size=${hex(sp.end - sp.start)}`);
+      for (const r of sp.regions) {
+        const from = Number((big(r.address) - sp.start) / page);
+        const to = Number((regionEnd(r) - sp.start) / page);
+        let present = 0; let dirty = 0; let shared = 0;
+        for (let i = from; i < to; i++) {
+          const d = q.dispositions[i];
+          if (d & 0x1) present++;
+          if (d & 0x8) dirty++;
+          if (d & 0x20) shared++;
+        }
+        stats.set(r.address, { present, dirty, shared });
+      }
     }));
     if (id !== state.taskId) return;
     state.regionStats = stats;

@@ -265,13 +265,20 @@ class InspectorPageTest {
         until(ExpectedConditions.visibilityOfElementLocated(By.id("hex-problem")));
         String shown = driver.findElement(By.id("hex-problem")).getText();
         assertThat(shown).contains("Protection failure").contains(detail);
+        screenshot("refused");
         assertThat(driver.findElement(By.cssSelector("#hex [data-address='0x100004001']")).getText()).isEqualTo("22");
         assertThat(read(task, "0x100004000", 2)).containsExactly(0x11, 0x22);
 
-        // an unmapped window shows why it has no bytes
+        // an unmapped window shows why it has no bytes, up to the top of the u64 range (beyond a JS number)
         goTo("0x100200000");
         until(ExpectedConditions.textToBePresentInElementLocated(By.id("hex-problem"), "Invalid address"));
         assertThat(driver.findElement(By.cssSelector("#hex [data-address='0x100200000']")).getText()).isEqualTo("··");
+        goTo("0xfffffffffffffffe");
+        until(ExpectedConditions.textToBe(By.cssSelector("#hex .hex-row:last-child .hex-addr"), "0xfffffffffffffff0"));
+        assertThat(driver.findElement(By.id("hex-status")).getText()).isEqualTo("0xfffffffffffffffe");
+        driver.findElement(By.id("hex")).sendKeys(Keys.ARROW_RIGHT, Keys.ARROW_RIGHT);
+        until(ExpectedConditions.attributeContains(
+                By.cssSelector("#hex [data-address='0xffffffffffffffff']"), "class", "cursor"));
     }
 
     @Test
@@ -314,6 +321,7 @@ class InspectorPageTest {
         driver.get(base() + "/ui/#/tasks/" + task);
         WebElement dialog = until(ExpectedConditions.visibilityOfElementLocated(By.id("auth-dialog")));
         assertThat(dialog.getText()).contains("bearer token");
+        screenshot("token");
         driver.findElement(By.id("auth-token")).sendKeys("wrong" + Keys.ENTER);
         until(ExpectedConditions.textToBePresentInElementLocated(By.id("auth-message"), "refused"));
         driver.findElement(By.id("auth-token")).sendKeys("s3cret-token" + Keys.ENTER);
