@@ -906,6 +906,7 @@
   }
 
   async function poll() {
+    if (document.hidden) { setTimeout(poll, POLL_MS); return; } // nobody is looking
     await Promise.all([
       refreshHost(),
       refreshTasks(true).catch(() => {}),
