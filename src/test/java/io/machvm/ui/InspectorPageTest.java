@@ -29,6 +29,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
 import org.openqa.selenium.By;
 import org.openqa.selenium.JavascriptExecutor;
 import org.openqa.selenium.Keys;
@@ -53,7 +54,8 @@ import org.springframework.web.filter.OncePerRequestFilter;
  * The inspector page ({@code /ui/}) in headless Chromium, against the service on a random port: tasks are set up
  * through the HTTP API, then the page must draw them, and what is edited on the page must be what the API reads back.
  * Needs Debian's {@code chromium} and {@code chromium-driver} (paths overridable with {@code -Dmachvm.ui.chromium} and
- * {@code -Dmachvm.ui.chromedriver}); run with {@code ./mvnw verify -Pui}. Leaves {@code target/inspector.png}.
+ * {@code -Dmachvm.ui.chromedriver}); run with {@code ./mvnw verify -Pui}. Leaves {@code target/inspector.png}, and
+ * a picture of the page after each test, {@code target/ui-<test>.png}.
  */
 @Tag("browser")
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
@@ -109,12 +111,16 @@ class InspectorPageTest {
     }
 
     /**
-     * Forgets the token and leaves the page, after checking that it ran under a strict Content-Security-Policy (see
+     * Keeps a picture of the page as the test left it ({@code target/ui-<test>.png}, for a failure's sake), forgets the
+     * token and leaves the page, after checking that it ran under a strict Content-Security-Policy (see
      * {@link BearerStub}) without a refusal or a script error.
      */
     @AfterEach
-    void leaveThePage() {
+    void leaveThePage(TestInfo test) {
         BearerStub.REQUIRED.set(null);
+        if (driver.getCurrentUrl().startsWith("http")) {
+            screenshot("ui-" + test.getTestMethod().map(java.lang.reflect.Method::getName).orElse("test"));
+        }
         List<String> console = driver.manage().logs().get(LogType.BROWSER).getAll().stream()
                 .map(LogEntry::getMessage).toList();
         if (driver.getCurrentUrl().startsWith("http")) {
