@@ -14,6 +14,9 @@ import tools.jackson.databind.json.JsonMapper;
  * stack trace or a Java class name.
  */
 final class Answers {
+    /** GET / and GET /ui (path parameters and a query string aside) redirect to the inspector page, /ui/. */
+    private static final Pattern INSPECTOR_REDIRECT =
+            Pattern.compile("(GET|HEAD) /(ui)?(;[^/?]*)?(\\?.*)?");
     static final JsonMapper JSON = JsonMapper.builder().build();
 
     /**
@@ -63,6 +66,9 @@ final class Answers {
                 }
             }
             return null;
+        }
+        if (status == 302 && INSPECTOR_REDIRECT.matcher(what).matches()) {
+            return null; // the root redirects to the inspector page, /ui/
         }
         boolean acceptable = (status >= 400 && status < 500) || (allowShortage && status == 507);
         if (!acceptable) {
