@@ -341,7 +341,7 @@ public final class VmService {
             // The child's slot and id are taken before the fork, which changes the parent (shared ranges): once it
             // is done nothing may refuse the child.
             try (TaskRegistry.Reservation slot = registry.reserve(childId)) {
-                VmMap child = parent.map().fork();
+                VmMap child = parent.map().fork(registry.budgetsForNewTask());
                 return info(slot.commit(name != null ? name : parent.name(), child));
             }
         });
@@ -363,7 +363,7 @@ public final class VmService {
     /** Restores an image into a new task (id minted when null); a corrupt image creates nothing. */
     public TaskInfo restoreTask(InputStream image, String id) throws IOException {
         return timed(taskRestore, () -> {
-            TaskImage.Restored restored = TaskImage.read(image, stores::forFlavor);
+            TaskImage.Restored restored = TaskImage.read(image, stores::forFlavor, registry.budgetsForNewTask());
             return info(registry.adopt(id, restored.name(), restored.map()));
         });
     }

@@ -7,6 +7,7 @@ import static io.machvm.vm.KernReturn.KERN_PROTECTION_FAILURE;
 import static io.machvm.vm.KernReturn.KERN_RESOURCE_SHORTAGE;
 import static io.machvm.vm.KernReturn.MACH_SEND_INVALID_DEST;
 
+import io.machvm.store.Budget;
 import io.machvm.store.PageStore;
 import io.machvm.store.StoreExhaustedException;
 import java.io.EOFException;
@@ -16,7 +17,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
@@ -56,13 +59,32 @@ public final class VmMap {
     /** The unmapped ranges of [minAddress, maxAddress), for first-fit allocation in O(log holes). */
     private final HoleIndex holes = new HoleIndex();
     private boolean terminated;
+    /** What this map may hold: see {@link MapBudgets}. */
+    private final MapBudgets budgets;
+    /** Entries, nodes of {@link #pages} and {@link #dirty}, and bytes of private pages this map has charged. */
+    private final Charge entryCharge;
+    private final Charge nodeCharge;
+    private final Charge byteCharge;
+    /** Streamed writes in progress; their pages are freed when the map terminates. */
+    private final Set<Upload> uploads = ConcurrentHashMap.newKeySet();
 
+    /** A map whose budgets never refuse. */
     public VmMap(PageStore store, Flavor flavor, ErrorModel errors) {
-        this(store, flavor, errors, new ReentrantReadWriteLock());
+        this(store, flavor, errors, MapBudgets.unlimited());
     }
 
-    private VmMap(PageStore store, Flavor flavor, ErrorModel errors, ReentrantReadWriteLock lock) {
+    /** A map drawing its entries, page-table nodes and resident bytes from {@code budgets}. */
+    public VmMap(PageStore store, Flavor flavor, ErrorModel errors, MapBudgets budgets) {
+        this(store, flavor, errors, budgets, new ReentrantReadWriteLock());
+    }
+
+    private VmMap(PageStore store, Flavor flavor, ErrorModel errors, MapBudgets budgets,
+            ReentrantReadWriteLock lock) {
         this.lock = lock;
+        this.budgets = budgets;
+        this.entryCharge = new Charge(budgets.entries(), "map entries");
+        this.nodeCharge = new Charge(budgets.pageTableNodes(), "page-table nodes");
+        this.byteCharge = new Charge(budgets.residentBytes(), "bytes");
         if (store.pageSize() != flavor.pageSize()) {
             throw new IllegalArgumentException("store pages of " + store.pageSize() + " bytes cannot back a "
                     + flavor.wireName() + " map of " + flavor.pageSize() + "-byte pages");
@@ -119,6 +141,7 @@ public final class VmMap {
                     throw new KernException(KERN_NO_SPACE, "no free range of " + hex(roundedSize) + " bytes in ["
                             + hex(minAddress) + ", " + hex(maxAddress) + ")");
                 }
+                entryCharge.raise(1);
                 insertNew(start, start + roundedSize);
                 return start;
             }
@@ -136,16 +159,19 @@ public final class VmMap {
                 throw new KernException(KERN_INVALID_ADDRESS, "range [" + hex(start) + ", " + hex(end)
                         + ") is outside the map [" + hex(minAddress) + ", " + hex(maxAddress) + ")");
             }
-            if (overlapsAny(start, end)) {
-                if ((flags & VmFlags.OVERWRITE) == 0) {
-                    throw new KernException(KERN_NO_SPACE, "range [" + hex(start) + ", " + hex(end)
-                            + ") overlaps existing memory");
-                }
+            boolean overlaps = overlapsAny(start, end);
+            if (overlaps && (flags & VmFlags.OVERWRITE) == 0) {
+                throw new KernException(KERN_NO_SPACE, "range [" + hex(start) + ", " + hex(end)
+                        + ") overlaps existing memory");
+            }
+            entryCharge.raise(1 + (overlaps ? entriesAddedByRemoving(start, end) : 0));
+            if (overlaps) {
                 removeRange(start, end);
             }
             insertNew(start, end);
             return start;
         } finally {
+            settle();
             lock.writeLock().unlock();
         }
     }
@@ -172,8 +198,10 @@ public final class VmMap {
             if (below(start, minAddress) || above(end, maxAddress)) {
                 return; // outside the map: nothing to remove, as XNU
             }
+            entryCharge.raise(entriesAddedByRemoving(start, end));
             removeRange(start, end);
         } finally {
+            settle();
             lock.writeLock().unlock();
         }
     }
@@ -189,6 +217,10 @@ public final class VmMap {
             entries.clear();
             virtualBytes = 0;
             releasePages(0, PageTable.MAX_PAGES);
+            for (Upload upload : uploads) {
+                upload.cancel();
+            }
+            settle();
         } finally {
             lock.writeLock().unlock();
         }
@@ -247,6 +279,7 @@ public final class VmMap {
                 throw unmappedForAttributes(cursor);
             }
             // Second pass.
+            entryCharge.raise(entriesAddedBySplitting(start, end));
             for (VmEntry e : splitRange(start, end)) {
                 if (copy) {
                     e.maxProtection |= VmProt.WRITE;
@@ -260,6 +293,7 @@ public final class VmMap {
             }
             simplify(start, end);
         } finally {
+            settle();
             lock.writeLock().unlock();
         }
     }
@@ -287,11 +321,13 @@ public final class VmMap {
             if (below(cursor, end)) {
                 throw unmappedForAttributes(cursor);
             }
+            entryCharge.raise(entriesAddedBySplitting(start, end));
             for (VmEntry e : splitRange(start, end)) {
                 e.inheritance = inheritance;
             }
             simplify(start, end);
         } finally {
+            settle();
             lock.writeLock().unlock();
         }
     }
@@ -554,6 +590,7 @@ public final class VmMap {
             checkWritable(address, length);
             writeLocked(address, data, offset, length);
         } finally {
+            settle();
             lock.writeLock().unlock();
         }
     }
@@ -565,6 +602,9 @@ public final class VmMap {
     private void writeLocked(long address, byte[] data, int offset, int length) {
         long firstPage = address >>> pageShift;
         long lastPage = (address + length - 1) >>> pageShift;
+        Growth growth = new Growth();
+        growth.range(firstPage, lastPage + 1);
+        growth.reserve();
         if (firstPage == lastPage) {
             int h = pageAt(firstPage);
             if (h != PageStore.NO_PAGE && !store.isShared(h)) { // one page, ours alone: written in place
@@ -655,9 +695,9 @@ public final class VmMap {
                 throw transferLimit(declaredLength, maxLength);
             }
         }
-        IntList fresh = new IntList(16);
+        Upload upload = openUpload();
         try {
-            long total = streamIntoFreshPages(address, source, declaredLength, maxLength, fresh);
+            long total = streamIntoFreshPages(address, source, declaredLength, maxLength, upload);
             if (total == 0) {
                 ensureAliveLocked();
                 return 0;
@@ -668,7 +708,12 @@ public final class VmMap {
                 ensureAlive();
                 checkWritable(address, total); // the map may have changed while the body streamed in
                 long firstPage = address >>> pageShift;
+                IntList fresh = upload.pages();
                 int count = fresh.size();
+                Growth growth = new Growth();
+                growth.range(firstPage, firstPage + count);
+                upload.uncharge(); // the map's charge takes the pages over
+                growth.reserve();
                 int headOffset = (int) (address & pageMask);
                 int tailEnd = (int) ((address + total) & pageMask);
                 if (headOffset > 0) {
@@ -684,19 +729,19 @@ public final class VmMap {
                 }
                 fresh.clear(); // the map owns them now
             } finally {
+                settle();
                 lock.writeLock().unlock();
             }
             store.releaseAll(replaced, replaced.length);
             return total;
         } finally {
-            store.releaseAll(fresh.array(), fresh.size());
+            upload.close();
         }
     }
 
     private long streamIntoFreshPages(long address, InputStream source, long declaredLength, long maxLength,
-            IntList fresh) throws IOException {
+            Upload upload) throws IOException {
         byte[] chunk = new byte[(int) Math.min(STREAM_CHUNK, declaredLength > 0 ? declaredLength : STREAM_CHUNK)];
-        int[] one = new int[1];
         long total = 0;
         int page = PageStore.NO_PAGE;
         int fill = (int) (address & pageMask);
@@ -720,22 +765,104 @@ public final class VmMap {
                         fill = 0;
                     }
                     try {
-                        store.allocate(one, 0, 1, false);
-                    } catch (StoreExhaustedException e) {
-                        checkSeenSoFar(address, total + n, declaredLength);
-                        throw new KernException(KERN_RESOURCE_SHORTAGE, e.getMessage());
+                        page = upload.newPage();
+                    } catch (KernException e) {
+                        if (e.kern() == KERN_RESOURCE_SHORTAGE) {
+                            checkSeenSoFar(address, total + n, declaredLength);
+                        }
+                        throw e;
                     }
-                    page = one[0];
-                    fresh.add(page);
                 }
                 int k = Math.min(n - pos, pageSize - fill);
-                store.write(page, fill, chunk, pos, k);
+                upload.write(page, fill, chunk, pos, k);
                 fill += k;
                 pos += k;
             }
             total += n;
         }
         return total;
+    }
+
+    /** Registers a streamed write on a live map, so that terminating the map frees the pages it holds. */
+    private Upload openUpload() {
+        lock.readLock().lock();
+        try {
+            ensureAlive();
+            Upload upload = new Upload();
+            uploads.add(upload);
+            return upload;
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    /**
+     * The fresh pages of a streamed write before it is swapped in: charged to the map's resident bytes as they are
+     * filled, and freed at once when the map terminates (the writer's next step then fails as on a dead port).
+     */
+    private final class Upload implements AutoCloseable {
+        private final IntList held = new IntList(16);
+        private final int[] one = new int[1];
+        private long chargedBytes;
+        private boolean cancelled;
+
+        /** A fresh page for the upload, charged to the map's resident bytes. */
+        synchronized int newPage() {
+            ensureOpen();
+            Budget refused = budgets.residentBytes().tryAcquire(pageSize);
+            if (refused != null) {
+                throw Charge.shortage(refused, pageSize, "bytes");
+            }
+            try {
+                store.allocate(one, 0, 1, false);
+            } catch (StoreExhaustedException e) {
+                budgets.residentBytes().release(pageSize);
+                throw new KernException(KERN_RESOURCE_SHORTAGE, e.getMessage());
+            }
+            chargedBytes += pageSize;
+            held.add(one[0]);
+            return one[0];
+        }
+
+        synchronized void write(int page, int pageOffset, byte[] src, int srcOffset, int length) {
+            ensureOpen();
+            store.write(page, pageOffset, src, srcOffset, length);
+        }
+
+        /** The pages, for the commit under the map's write lock (the map's charge then covers them). */
+        synchronized IntList pages() {
+            ensureOpen();
+            return held;
+        }
+
+        synchronized void uncharge() {
+            budgets.residentBytes().release(chargedBytes);
+            chargedBytes = 0;
+        }
+
+        /** The map terminated: frees the pages now. */
+        synchronized void cancel() {
+            cancelled = true;
+            free();
+        }
+
+        @Override
+        public synchronized void close() {
+            free();
+            uploads.remove(this);
+        }
+
+        private void free() {
+            store.releaseAll(held.array(), held.size());
+            held.clear();
+            uncharge();
+        }
+
+        private void ensureOpen() {
+            if (cancelled) {
+                throw new KernException(MACH_SEND_INVALID_DEST, "the task has been terminated");
+            }
+        }
     }
 
     /**
@@ -792,6 +919,7 @@ public final class VmMap {
                 capture.release();
             }
         } finally {
+            settle();
             lock.writeLock().unlock();
         }
     }
@@ -845,6 +973,7 @@ public final class VmMap {
             }
             return size;
         } finally {
+            dest.settle();
             dest.lock.writeLock().unlock();
             if (capture != null) {
                 capture.release();
@@ -861,6 +990,9 @@ public final class VmMap {
         final int pageShift;
         /** Whether {@link #table} is the map's own page table (no references taken), not a copy of the range. */
         final boolean borrowed;
+        /** The budget the nodes of a captured table are charged to, and how many. */
+        Budget nodeBudget;
+        long chargedNodes;
 
         Capture(PageStore store, long address, long size, int pageShift) {
             this(store, new PageTable(), address, size, pageShift, false);
@@ -900,18 +1032,40 @@ public final class VmMap {
             if (borrowed) {
                 return;
             }
+            if (nodeBudget != null) {
+                nodeBudget.release(chargedNodes);
+                chargedNodes = 0;
+            }
             IntList handles = new IntList((int) Math.min(table.population(), 1 << 20));
             table.forEach(firstPage(), endPage(), (p, h) -> handles.add(h));
             store.releaseAll(handles.array(), handles.size());
         }
     }
 
+    /**
+     * References the pages of a range in a table of their own; the table's nodes are charged to this map's budget
+     * (it is at most as large as the map's own).
+     *
+     * @throws KernException {@code KERN_RESOURCE_SHORTAGE} when the budget refuses; nothing is held then
+     */
     private Capture capture(long address, long size) {
         Capture capture = new Capture(store, address, size, pageShift);
-        forEachPage(address >>> pageShift, ((address + size - 1) >>> pageShift) + 1, (p, h) -> {
-            store.retain(h);
-            capture.table.set(p, h);
-        });
+        try {
+            forEachPage(address >>> pageShift, ((address + size - 1) >>> pageShift) + 1, (p, h) -> {
+                store.retain(h);
+                capture.table.set(p, h);
+            });
+            long nodes = capture.table.nodes();
+            Budget refused = budgets.pageTableNodes().tryAcquire(nodes);
+            if (refused != null) {
+                throw Charge.shortage(refused, nodes, "page-table nodes");
+            }
+            capture.nodeBudget = budgets.pageTableNodes();
+            capture.chargedNodes = nodes;
+        } catch (RuntimeException | Error e) {
+            capture.release();
+            throw e;
+        }
         return capture;
     }
 
@@ -942,9 +1096,13 @@ public final class VmMap {
         candidates.sortDistinct();
 
         int needed = 0;
+        Growth growth = new Growth();
         for (int i = 0; i < candidates.size(); i++) {
             long p = candidates.get(i);
             int action = copyAction(src, p, dest, size, delta, shareable);
+            if (action != SKIP) {
+                growth.page(p);
+            }
             if (action == COPY_BYTES) {
                 int h = pageAt(p);
                 if (h == PageStore.NO_PAGE || store.isShared(h)) {
@@ -952,6 +1110,7 @@ public final class VmMap {
                 }
             }
         }
+        growth.reserve();
         int[] fresh = allocatePages(needed, false);
         int nextFresh = 0;
         long sharedPages = 0;
@@ -996,6 +1155,10 @@ public final class VmMap {
      * @return the bytes shared
      */
     private long shareWholePages(Capture src, long firstPage, long endPage, long deltaPages) {
+        Growth growth = new Growth();
+        pages.forEach(firstPage, endPage, (p, h) -> growth.page(p));
+        src.table.forEach(src.firstPage(), src.endPage(), (s, h) -> growth.page(s + deltaPages));
+        growth.reserve();
         IntList replaced = new IntList(16);
         long[] shared = {0};
         pages.forEach(firstPage, endPage, (p, h) -> {
@@ -1091,6 +1254,19 @@ public final class VmMap {
     /** First fit of {@code size} bytes upward from the map minimum; -1 when none. */
     private long findSpace(long size) {
         return holes.firstFit(size);
+    }
+
+    /** Entries that {@link #splitRange} of {@code [start, end)} adds: one for each end inside an entry. */
+    private int entriesAddedBySplitting(long start, long end) {
+        VmEntry first = entryContaining(start);
+        VmEntry last = below(end, maxAddress) ? entryContaining(end) : null;
+        return (first != null && first.start != start ? 1 : 0) + (last != null && last.start != end ? 1 : 0);
+    }
+
+    /** Entries that {@link #removeRange} of {@code [start, end)} adds: one when a single entry holds it inside. */
+    private int entriesAddedByRemoving(long start, long end) {
+        VmEntry e = entryContaining(start);
+        return e != null && e.start != start && Long.compareUnsigned(e.end, end) > 0 ? 1 : 0;
     }
 
     private void splitAt(long address) {
@@ -1198,6 +1374,120 @@ public final class VmMap {
         final PageBits dirty = new PageBits();
         /** Shared ranges, in any map, that refer to this memory; its pages go with the last. */
         int ranges;
+        /** Charged to the budgets of the map that created it (the fork parent), for as long as it lives. */
+        final Charge nodeCharge;
+        final Charge byteCharge;
+        final int pageSize;
+
+        SharedMemory(MapBudgets owner, int pageSize) {
+            this.nodeCharge = new Charge(owner.pageTableNodes(), "page-table nodes");
+            this.byteCharge = new Charge(owner.residentBytes(), "bytes");
+            this.pageSize = pageSize;
+        }
+
+        void settle() {
+            nodeCharge.settle(pages.nodes() + dirty.words().nodes());
+            byteCharge.settle(pages.population() * pageSize);
+        }
+    }
+
+    /** Settles every charge of this map and of the memory it shares to what they hold now. */
+    private void settle() {
+        entryCharge.settle(entries.size());
+        nodeCharge.settle(pages.nodes() + dirty.words().nodes());
+        byteCharge.settle(pages.population() * pageSize);
+        if (sharedRanges != null) {
+            for (SharedRange r : sharedRanges.values()) {
+                r.memory.settle();
+            }
+        }
+    }
+
+    /**
+     * A bound of what a change of pages may add to the heap and resident bytes of this map (and of memory it shares),
+     * taken from their budgets by {@link #reserve} before anything changes; the change's {@link #settle()} then gives
+     * back what it did not use.
+     */
+    private final class Growth {
+        private final PageTable.Growth privatePages = pages.growth();
+        private final PageTable.Growth privateDirty = dirty.words().growth();
+        private long privateNewPages;
+        private Map<SharedMemory, MemoryGrowth> shared;
+
+        /** Page {@code p} may get a new handle and be marked dirty. */
+        void page(long p) {
+            if (sharedRanges != null) {
+                SharedRange r = sharedRangeAt(p);
+                if (r != null) {
+                    if (shared == null) {
+                        shared = new java.util.IdentityHashMap<>();
+                    }
+                    shared.computeIfAbsent(r.memory, MemoryGrowth::new).page(r.indexOf(p));
+                    return;
+                }
+            }
+            privatePages.add(p);
+            privateDirty.add(p >>> 5);
+            if (pages.get(p) == PageStore.NO_PAGE) {
+                privateNewPages++;
+            }
+        }
+
+        /** Every page of {@code [fromPage, toPage)} may get a new handle and be marked dirty. */
+        void range(long fromPage, long toPage) {
+            if (sharedRanges != null) {
+                for (long p = fromPage; p < toPage; p++) {
+                    page(p);
+                }
+                return;
+            }
+            privatePages.addRange(fromPage, toPage);
+            privateDirty.addRange(fromPage >>> 5, ((toPage - 1) >>> 5) + 1);
+            privateNewPages += (toPage - fromPage) - pages.populationIn(fromPage, toPage);
+        }
+
+        /** Takes the bound from every budget concerned, or from none. */
+        void reserve() {
+            try {
+                nodeCharge.raise(privatePages.count() + privateDirty.count());
+                byteCharge.raise(privateNewPages * pageSize);
+                if (shared != null) {
+                    for (MemoryGrowth g : shared.values()) {
+                        g.reserve();
+                    }
+                }
+            } catch (KernException refused) {
+                settle(); // nothing changed yet: back to what is held
+                throw refused;
+            }
+        }
+    }
+
+    /** The part of a {@link Growth} in one shared memory. */
+    private static final class MemoryGrowth {
+        final SharedMemory memory;
+        final PageTable.Growth pages;
+        final PageTable.Growth dirty;
+        long newPages;
+
+        MemoryGrowth(SharedMemory memory) {
+            this.memory = memory;
+            this.pages = memory.pages.growth();
+            this.dirty = memory.dirty.words().growth();
+        }
+
+        void page(long index) {
+            pages.add(index);
+            dirty.add(index >>> 5);
+            if (memory.pages.get(index) == PageStore.NO_PAGE) {
+                newPages++;
+            }
+        }
+
+        void reserve() {
+            memory.nodeCharge.raise(pages.count() + dirty.count());
+            memory.byteCharge.raise(newPages * memory.pageSize);
+        }
     }
 
     private SharedRange sharedRangeAt(long page) {
@@ -1308,6 +1598,8 @@ public final class VmMap {
             memory.pages.set(q, PageStore.NO_PAGE);
         });
         store.releaseAll(released.array(), released.size());
+        memory.dirty.removeRange(0, PageTable.MAX_PAGES);
+        memory.settle();
     }
 
     /** Moves the private pages of {@code [fromPage, toPage)} not yet shared into new shared memory. */
@@ -1325,7 +1617,7 @@ public final class VmMap {
     }
 
     private void newSharedRange(long fromPage, long toPage) {
-        SharedMemory memory = new SharedMemory();
+        SharedMemory memory = new SharedMemory(budgets, pageSize);
         pages.forEach(fromPage, toPage, (p, h) -> {
             memory.pages.set(p - fromPage, h);
             pages.set(p, PageStore.NO_PAGE);
@@ -1344,9 +1636,21 @@ public final class VmMap {
     /**
      * Forks this task: the child's map follows each entry's inheritance — {@code copy} gives it a private
      * copy-on-write copy, {@code share} memory that both tasks see (a write in one shows in the other), {@code none}
-     * nothing. Costs O(entries + resident pages); no byte is copied.
+     * nothing. Costs O(entries + resident pages); no byte is copied. The child's budgets never refuse.
      */
     public VmMap fork() {
+        return fork(MapBudgets.unlimited());
+    }
+
+    /**
+     * Forks this task as {@link #fork()}, the child drawing from {@code childBudgets}.
+     *
+     * @param childBudgets what the child draws from; its share of them is taken before anything changes
+     * @throws KernException {@code KERN_RESOURCE_SHORTAGE} when the child's budgets cannot hold a copy of this map;
+     *                       then nothing changed. A failure while the child is built (even an {@link Error}) gives
+     *                       back every page reference the child took.
+     */
+    public VmMap fork(MapBudgets childBudgets) {
         lock.writeLock().lock();
         try {
             ensureAlive();
@@ -1355,7 +1659,34 @@ public final class VmMap {
                 sharing |= e.inheritance == VmInherit.SHARE;
             }
             // Tasks that share memory share a lock: one lock covers the memory they have in common.
-            VmMap child = new VmMap(store, flavor, errors, sharing ? lock : new ReentrantReadWriteLock());
+            VmMap child = new VmMap(store, flavor, errors, childBudgets,
+                    sharing ? lock : new ReentrantReadWriteLock());
+            // Bounds of the child: at most this map's entries, private page-table nodes and private pages.
+            child.entryCharge.raise(entries.size());
+            try {
+                child.nodeCharge.raise(pages.nodes());
+                child.byteCharge.raise(pages.population() * pageSize);
+            } catch (KernException refused) {
+                child.settle();
+                throw refused;
+            }
+            try {
+                forkInto(child);
+            } catch (RuntimeException | Error failure) {
+                child.terminate(); // gives back the references it took
+                settle();
+                throw failure;
+            }
+            settle();
+            child.settle();
+            return child;
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    private void forkInto(VmMap child) {
+        {
             child.nextObjectId = nextObjectId;
             for (VmEntry e : entries.values()) {
                 long fromPage = e.start >>> pageShift;
@@ -1385,9 +1716,6 @@ public final class VmMap {
             }
             simplify(minAddress, maxAddress);
             child.simplify(minAddress, maxAddress);
-            return child;
-        } finally {
-            lock.writeLock().unlock();
         }
     }
 
@@ -1428,6 +1756,7 @@ public final class VmMap {
             }
             if (clearDirty) {
                 clearDirtyLocked();
+                settle();
             }
             return new TaskImage(store, flavor, errors, name, regions, pageIndexes, handles);
         } finally {
@@ -1435,8 +1764,37 @@ public final class VmMap {
         }
     }
 
-    /** Fills a new, unpublished map from a validated image (whose page references it takes over). */
+    /**
+     * Takes from this new map's budgets, before an image is read into it, what {@code entryCount} entries and
+     * {@code pageCount} pages need.
+     *
+     * @throws KernException {@code KERN_RESOURCE_SHORTAGE} when a budget refuses
+     */
+    void reserveForRestore(long entryCount, long pageCount) {
+        lock.writeLock().lock();
+        try {
+            entryCharge.raise(entryCount);
+            byteCharge.raise(Math.multiplyHigh(pageCount, pageSize) != 0 ? Long.MAX_VALUE : pageCount * pageSize);
+        } catch (KernException refused) {
+            settle();
+            throw refused;
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    /**
+     * Fills a new, unpublished map from a validated image (whose page references it takes over unless this throws).
+     *
+     * @throws KernException {@code KERN_RESOURCE_SHORTAGE} when the page table would exceed the map's budget; the
+     *                       references stay the caller's
+     */
     void restore(List<VmEntry> restoredEntries, LongList pageIndexes, IntList handles) {
+        PageTable.Growth growth = pages.growth();
+        for (int i = 0; i < pageIndexes.size(); i++) {
+            growth.add(pageIndexes.get(i));
+        }
+        nodeCharge.raise(growth.count());
         for (VmEntry e : restoredEntries) {
             adoptEntry(e);
         }
@@ -1445,6 +1803,7 @@ public final class VmMap {
             pages.set(pageIndexes.get(i), handles.get(i));
         }
         simplify(minAddress, maxAddress);
+        settle();
     }
 
     // ================================================================ page dispositions (dirty pages)
@@ -1517,6 +1876,7 @@ public final class VmMap {
             ensureAlive();
             clearDirtyLocked();
         } finally {
+            settle();
             lock.writeLock().unlock();
         }
     }
@@ -1539,6 +1899,7 @@ public final class VmMap {
         try {
             ensureAlive();
             Checkpoint checkpoint = new Checkpoint();
+            checkpoint.charge();
             T result;
             try {
                 result = body.get();
@@ -1549,6 +1910,7 @@ public final class VmMap {
             checkpoint.discard();
             return result;
         } finally {
+            settle();
             lock.writeLock().unlock();
         }
     }
@@ -1564,6 +1926,8 @@ public final class VmMap {
         final List<SharedRange> savedRanges = new ArrayList<>();
         final Map<SharedMemory, PageTable[]> savedMemories = new java.util.IdentityHashMap<>();
         final Map<SharedMemory, Integer> savedRangeCounts = new java.util.IdentityHashMap<>();
+        /** Nodes of the saved tables, charged to the map's page-table budget while the checkpoint lives. */
+        long chargedNodes;
 
         Checkpoint() {
             for (VmEntry e : entries.values()) {
@@ -1585,6 +1949,29 @@ public final class VmMap {
                     });
                 }
             }
+        }
+
+        /**
+         * Charges the saved tables to the map's page-table budget.
+         *
+         * @throws KernException {@code KERN_RESOURCE_SHORTAGE} when it refuses; the checkpoint is discarded then
+         */
+        void charge() {
+            long nodes = savedPages.nodes() + savedDirty.nodes();
+            for (PageTable[] saved : savedMemories.values()) {
+                nodes += saved[0].nodes() + saved[1].nodes();
+            }
+            Budget refused = budgets.pageTableNodes().tryAcquire(nodes);
+            if (refused != null) {
+                discard();
+                throw Charge.shortage(refused, nodes, "page-table nodes");
+            }
+            chargedNodes = nodes;
+        }
+
+        private void uncharge() {
+            budgets.pageTableNodes().release(chargedNodes);
+            chargedNodes = 0;
         }
 
         private void retainInto(PageTable from, PageTable to) {
@@ -1626,6 +2013,10 @@ public final class VmMap {
             }
             virtualBytes = savedVirtualBytes;
             nextObjectId = savedNextObjectId;
+            uncharge();
+            for (SharedMemory m : savedMemories.keySet()) {
+                m.settle();
+            }
         }
 
         /**
@@ -1646,6 +2037,7 @@ public final class VmMap {
 
         /** The body succeeded: drop the saved references. */
         void discard() {
+            uncharge();
             releaseTable(savedPages);
             for (PageTable[] saved : savedMemories.values()) {
                 releaseTable(saved[0]);
