@@ -36,31 +36,31 @@ public final class VmMap {
     private static final long MAX_READ_SIZE = 0xFFFF_FFFFL;
     private static final int[] NO_HANDLES = new int[0];
 
-    private final PageStore store;
+    final PageStore store;
     private final Flavor flavor;
     private final ErrorModel errors;
-    private final int pageSize;
-    private final int pageShift;
-    private final long pageMask;
-    private final long minAddress;
-    private final long maxAddress;
+    final int pageSize;
+    final int pageShift;
+    final long pageMask;
+    final long minAddress;
+    final long maxAddress;
 
     /** This map's lock; maps that share memory (fork with inheritance share) share one lock. */
-    private final ReentrantReadWriteLock lock;
-    private final TreeMap<Long, VmEntry> entries = new TreeMap<>();
+    final ReentrantReadWriteLock lock;
+    final TreeMap<Long, VmEntry> entries = new TreeMap<>();
     /** This map's private pages. Pages of shared ranges live in their {@link SharedMemory} instead. */
-    private final PageTable pages = new PageTable();
+    final PageTable pages = new PageTable();
     /** Private pages written since the last {@link #clearDirty()} (value 1). */
-    private final PageBits dirty = new PageBits();
+    final PageBits dirty = new PageBits();
     /** Page ranges backed by memory shared with other tasks, by first page; null while there are none. */
-    private TreeMap<Long, SharedRange> sharedRanges;
-    private long virtualBytes;
-    private long nextObjectId = 1;
+    TreeMap<Long, SharedRange> sharedRanges;
+    long virtualBytes;
+    long nextObjectId = 1;
     /** The unmapped ranges of [minAddress, maxAddress), for first-fit allocation in O(log holes). */
-    private final HoleIndex holes = new HoleIndex();
+    final HoleIndex holes = new HoleIndex();
     private boolean terminated;
     /** What this map may hold: see {@link MapBudgets}. */
-    private final MapBudgets budgets;
+    final MapBudgets budgets;
     /** Entries, nodes of {@link #pages} and {@link #dirty}, and bytes of private pages this map has charged. */
     private final Charge entryCharge;
     private final Charge nodeCharge;
@@ -788,80 +788,9 @@ public final class VmMap {
         lock.readLock().lock();
         try {
             ensureAlive();
-            Upload upload = new Upload();
-            uploads.add(upload);
-            return upload;
+            return new Upload(store, budgets.residentBytes(), pageSize, uploads);
         } finally {
             lock.readLock().unlock();
-        }
-    }
-
-    /**
-     * The fresh pages of a streamed write before it is swapped in: charged to the map's resident bytes as they are
-     * filled, and freed at once when the map terminates (the writer's next step then fails as on a dead port).
-     */
-    private final class Upload implements AutoCloseable {
-        private final IntList held = new IntList(16);
-        private final int[] one = new int[1];
-        private long chargedBytes;
-        private boolean cancelled;
-
-        /** A fresh page for the upload, charged to the map's resident bytes. */
-        synchronized int newPage() {
-            ensureOpen();
-            Budget refused = budgets.residentBytes().tryAcquire(pageSize);
-            if (refused != null) {
-                throw Charge.shortage(refused, pageSize, "bytes");
-            }
-            try {
-                store.allocate(one, 0, 1, false);
-            } catch (StoreExhaustedException e) {
-                budgets.residentBytes().release(pageSize);
-                throw new KernException(KERN_RESOURCE_SHORTAGE, e.getMessage());
-            }
-            chargedBytes += pageSize;
-            held.add(one[0]);
-            return one[0];
-        }
-
-        synchronized void write(int page, int pageOffset, byte[] src, int srcOffset, int length) {
-            ensureOpen();
-            store.write(page, pageOffset, src, srcOffset, length);
-        }
-
-        /** The pages, for the commit under the map's write lock (the map's charge then covers them). */
-        synchronized IntList pages() {
-            ensureOpen();
-            return held;
-        }
-
-        synchronized void uncharge() {
-            budgets.residentBytes().release(chargedBytes);
-            chargedBytes = 0;
-        }
-
-        /** The map terminated: frees the pages now. */
-        synchronized void cancel() {
-            cancelled = true;
-            free();
-        }
-
-        @Override
-        public synchronized void close() {
-            free();
-            uploads.remove(this);
-        }
-
-        private void free() {
-            store.releaseAll(held.array(), held.size());
-            held.clear();
-            uncharge();
-        }
-
-        private void ensureOpen() {
-            if (cancelled) {
-                throw new KernException(MACH_SEND_INVALID_DEST, "the task has been terminated");
-            }
         }
     }
 
@@ -978,67 +907,6 @@ public final class VmMap {
             if (capture != null) {
                 capture.release();
             }
-        }
-    }
-
-    /** The source pages of a copy, referenced so that the copy reads them as they were when captured. */
-    private static final class Capture {
-        final PageStore store;
-        final PageTable table;
-        final long address;
-        final long size;
-        final int pageShift;
-        /** Whether {@link #table} is the map's own page table (no references taken), not a copy of the range. */
-        final boolean borrowed;
-        /** The budget the nodes of a captured table are charged to, and how many. */
-        Budget nodeBudget;
-        long chargedNodes;
-
-        Capture(PageStore store, long address, long size, int pageShift) {
-            this(store, new PageTable(), address, size, pageShift, false);
-        }
-
-        /** The pages of {@code [address, address + size)} in the map's own {@code table}, which the copy cannot change. */
-        Capture(PageStore store, PageTable table, long address, long size, int pageShift) {
-            this(store, table, address, size, pageShift, true);
-        }
-
-        private Capture(PageStore store, PageTable table, long address, long size, int pageShift, boolean borrowed) {
-            this.store = store;
-            this.table = table;
-            this.address = address;
-            this.size = size;
-            this.pageShift = pageShift;
-            this.borrowed = borrowed;
-        }
-
-        long firstPage() {
-            return address >>> pageShift;
-        }
-
-        long endPage() {
-            return ((address + size - 1) >>> pageShift) + 1;
-        }
-
-        int handleAt(long byteAddress) {
-            return table.get(byteAddress >>> pageShift);
-        }
-
-        boolean anyResident(long fromByte, long toByte) {
-            return table.anyResident(fromByte >>> pageShift, ((toByte - 1) >>> pageShift) + 1);
-        }
-
-        void release() {
-            if (borrowed) {
-                return;
-            }
-            if (nodeBudget != null) {
-                nodeBudget.release(chargedNodes);
-                chargedNodes = 0;
-            }
-            IntList handles = new IntList((int) Math.min(table.population(), 1 << 20));
-            table.forEach(firstPage(), endPage(), (p, h) -> handles.add(h));
-            store.releaseAll(handles.array(), handles.size());
         }
     }
 
@@ -1346,51 +1214,6 @@ public final class VmMap {
 
     // ================================================================ pages, wherever they live
 
-    /** Pages {@code [startPage, endPage)} of this map live in {@code memory} from {@code memoryStartPage} on. */
-    private static final class SharedRange {
-        final long startPage;
-        long endPage;
-        final SharedMemory memory;
-        final long memoryStartPage;
-
-        SharedRange(long startPage, long endPage, SharedMemory memory, long memoryStartPage) {
-            this.startPage = startPage;
-            this.endPage = endPage;
-            this.memory = memory;
-            this.memoryStartPage = memoryStartPage;
-        }
-
-        long indexOf(long page) {
-            return memoryStartPage + (page - startPage);
-        }
-    }
-
-    /**
-     * Memory that several tasks see at once (fork with inheritance share): one page table that every sharer reads
-     * and writes in place. Guarded by the lock the sharers have in common.
-     */
-    private static final class SharedMemory {
-        final PageTable pages = new PageTable();
-        final PageBits dirty = new PageBits();
-        /** Shared ranges, in any map, that refer to this memory; its pages go with the last. */
-        int ranges;
-        /** Charged to the budgets of the map that created it (the fork parent), for as long as it lives. */
-        final Charge nodeCharge;
-        final Charge byteCharge;
-        final int pageSize;
-
-        SharedMemory(MapBudgets owner, int pageSize) {
-            this.nodeCharge = new Charge(owner.pageTableNodes(), "page-table nodes");
-            this.byteCharge = new Charge(owner.residentBytes(), "bytes");
-            this.pageSize = pageSize;
-        }
-
-        void settle() {
-            nodeCharge.settle(pages.nodes() + dirty.words().nodes());
-            byteCharge.settle(pages.population() * pageSize);
-        }
-    }
-
     /** Settles every charge of this map and of the memory it shares to what they hold now. */
     private void settle() {
         entryCharge.settle(entries.size());
@@ -1412,7 +1235,7 @@ public final class VmMap {
         private final PageTable.Growth privatePages = pages.growth();
         private final PageTable.Growth privateDirty = dirty.words().growth();
         private long privateNewPages;
-        private Map<SharedMemory, MemoryGrowth> shared;
+        private Map<SharedMemory, SharedMemory.Growth> shared;
 
         /** Page {@code p} may get a new handle and be marked dirty. */
         void page(long p) {
@@ -1422,7 +1245,7 @@ public final class VmMap {
                     if (shared == null) {
                         shared = new java.util.IdentityHashMap<>();
                     }
-                    shared.computeIfAbsent(r.memory, MemoryGrowth::new).page(r.indexOf(p));
+                    shared.computeIfAbsent(r.memory, SharedMemory.Growth::new).page(r.indexOf(p));
                     return;
                 }
             }
@@ -1452,7 +1275,7 @@ public final class VmMap {
                 nodeCharge.raise(privatePages.count() + privateDirty.count());
                 byteCharge.raise(privateNewPages * pageSize);
                 if (shared != null) {
-                    for (MemoryGrowth g : shared.values()) {
+                    for (SharedMemory.Growth g : shared.values()) {
                         g.reserve();
                     }
                 }
@@ -1460,33 +1283,6 @@ public final class VmMap {
                 settle(); // nothing changed yet: back to what is held
                 throw refused;
             }
-        }
-    }
-
-    /** The part of a {@link Growth} in one shared memory. */
-    private static final class MemoryGrowth {
-        final SharedMemory memory;
-        final PageTable.Growth pages;
-        final PageTable.Growth dirty;
-        long newPages;
-
-        MemoryGrowth(SharedMemory memory) {
-            this.memory = memory;
-            this.pages = memory.pages.growth();
-            this.dirty = memory.dirty.words().growth();
-        }
-
-        void page(long index) {
-            pages.add(index);
-            dirty.add(index >>> 5);
-            if (memory.pages.get(index) == PageStore.NO_PAGE) {
-                newPages++;
-            }
-        }
-
-        void reserve() {
-            memory.nodeCharge.raise(pages.count() + dirty.count());
-            memory.byteCharge.raise(newPages * memory.pageSize);
         }
     }
 
@@ -1591,7 +1387,7 @@ public final class VmMap {
         }
     }
 
-    private void releaseMemory(SharedMemory memory) {
+    void releaseMemory(SharedMemory memory) {
         IntList released = new IntList(64);
         memory.pages.forEach(0, PageTable.MAX_PAGES, (q, h) -> {
             released.add(h);
@@ -1720,7 +1516,7 @@ public final class VmMap {
     }
 
     /** Adds an entry to a map being built (fork, restore): the range must be free. */
-    private void adoptEntry(VmEntry e) {
+    void adoptEntry(VmEntry e) {
         entries.put(e.start, e);
         virtualBytes += e.size();
         long holeStart = holes.floorStart(e.start);
@@ -1809,13 +1605,13 @@ public final class VmMap {
     // ================================================================ page dispositions (dirty pages)
 
     /** {@code VM_PAGE_QUERY_PAGE_PRESENT}: the page has storage (it is not zero-fill). */
-    public static final int PAGE_PRESENT = 0x1;
+    public static final int PAGE_PRESENT = PageDisposition.PRESENT;
     /** {@code VM_PAGE_QUERY_PAGE_DIRTY}: written since the last snapshot or {@link #clearDirty()}. */
-    public static final int PAGE_DIRTY = 0x8;
+    public static final int PAGE_DIRTY = PageDisposition.DIRTY;
     /** {@code VM_PAGE_QUERY_PAGE_COPIED}: the page is shared, copy-on-write or with another task. */
-    public static final int PAGE_SHARED = 0x20;
+    public static final int PAGE_SHARED = PageDisposition.SHARED;
     /** The most pages one {@link #pageDispositions} answers. */
-    public static final long MAX_QUERY_PAGES = 1 << 20;
+    public static final long MAX_QUERY_PAGES = PageDisposition.MAX_QUERY_PAGES;
 
     /**
      * {@code mach_vm_page_range_query}: the disposition of each page of {@code [trunc(address), round(address +
@@ -1898,7 +1694,7 @@ public final class VmMap {
         lock.writeLock().lock();
         try {
             ensureAlive();
-            Checkpoint checkpoint = new Checkpoint();
+            MapCheckpoint checkpoint = new MapCheckpoint(this);
             checkpoint.charge();
             T result;
             try {
@@ -1912,142 +1708,6 @@ public final class VmMap {
         } finally {
             settle();
             lock.writeLock().unlock();
-        }
-    }
-
-    /** Everything a map is, with its pages referenced, so that it can be put back. */
-    private final class Checkpoint {
-        final List<VmEntry> savedEntries = new ArrayList<>();
-        final long savedVirtualBytes = virtualBytes;
-        final long savedNextObjectId = nextObjectId;
-        final PageTable savedPages = new PageTable();
-        /** The words of the dirty set ({@link PageBits#words()}). */
-        final PageTable savedDirty = new PageTable();
-        final List<SharedRange> savedRanges = new ArrayList<>();
-        final Map<SharedMemory, PageTable[]> savedMemories = new java.util.IdentityHashMap<>();
-        final Map<SharedMemory, Integer> savedRangeCounts = new java.util.IdentityHashMap<>();
-        /** Nodes of the saved tables, charged to the map's page-table budget while the checkpoint lives. */
-        long chargedNodes;
-
-        Checkpoint() {
-            for (VmEntry e : entries.values()) {
-                savedEntries.add(new VmEntry(e.start, e.end, e.protection, e.maxProtection, e.inheritance, e.objectId,
-                        e.offset, e.shared));
-            }
-            retainInto(pages, savedPages);
-            dirty.words().forEach(0, PageTable.MAX_PAGES, (w, bits) -> savedDirty.set(w, bits));
-            if (sharedRanges != null) {
-                for (SharedRange r : sharedRanges.values()) {
-                    savedRanges.add(new SharedRange(r.startPage, r.endPage, r.memory, r.memoryStartPage));
-                    savedMemories.computeIfAbsent(r.memory, m -> {
-                        PageTable memoryPages = new PageTable();
-                        PageTable memoryDirty = new PageTable();
-                        retainInto(m.pages, memoryPages);
-                        m.dirty.words().forEach(0, PageTable.MAX_PAGES, (w, bits) -> memoryDirty.set(w, bits));
-                        savedRangeCounts.put(m, m.ranges);
-                        return new PageTable[] {memoryPages, memoryDirty};
-                    });
-                }
-            }
-        }
-
-        /**
-         * Charges the saved tables to the map's page-table budget.
-         *
-         * @throws KernException {@code KERN_RESOURCE_SHORTAGE} when it refuses; the checkpoint is discarded then
-         */
-        void charge() {
-            long nodes = savedPages.nodes() + savedDirty.nodes();
-            for (PageTable[] saved : savedMemories.values()) {
-                nodes += saved[0].nodes() + saved[1].nodes();
-            }
-            Budget refused = budgets.pageTableNodes().tryAcquire(nodes);
-            if (refused != null) {
-                discard();
-                throw Charge.shortage(refused, nodes, "page-table nodes");
-            }
-            chargedNodes = nodes;
-        }
-
-        private void uncharge() {
-            budgets.pageTableNodes().release(chargedNodes);
-            chargedNodes = 0;
-        }
-
-        private void retainInto(PageTable from, PageTable to) {
-            from.forEach(0, PageTable.MAX_PAGES, (p, h) -> {
-                store.retain(h);
-                to.set(p, h);
-            });
-        }
-
-        /** Puts the map back: the saved references replace the current pages. */
-        void restore() {
-            swapIn(pages, savedPages, true);
-            swapIn(dirty.words(), savedDirty, false);
-            for (Map.Entry<SharedMemory, PageTable[]> m : savedMemories.entrySet()) {
-                swapIn(m.getKey().pages, m.getValue()[0], true);
-                swapIn(m.getKey().dirty.words(), m.getValue()[1], false);
-                m.getKey().ranges = savedRangeCounts.get(m.getKey());
-            }
-            if (sharedRanges != null) {
-                for (SharedRange r : sharedRanges.values()) {
-                    if (!savedMemories.containsKey(r.memory) && --r.memory.ranges == 0) {
-                        releaseMemory(r.memory); // not possible today: memory is only created by fork
-                    }
-                }
-            }
-            sharedRanges = null;
-            for (SharedRange r : savedRanges) {
-                if (sharedRanges == null) {
-                    sharedRanges = new TreeMap<>();
-                }
-                sharedRanges.put(r.startPage, r);
-            }
-            entries.clear();
-            virtualBytes = 0;
-            holes.clear();
-            holes.add(minAddress, maxAddress - minAddress);
-            for (VmEntry e : savedEntries) {
-                adoptEntry(e);
-            }
-            virtualBytes = savedVirtualBytes;
-            nextObjectId = savedNextObjectId;
-            uncharge();
-            for (SharedMemory m : savedMemories.keySet()) {
-                m.settle();
-            }
-        }
-
-        /**
-         * Replaces {@code live}'s contents by {@code saved}'s, which it takes over; with {@code handles}, the
-         * entries are page references and the replaced ones are released.
-         */
-        private void swapIn(PageTable live, PageTable saved, boolean handles) {
-            IntList released = new IntList(64);
-            live.forEach(0, PageTable.MAX_PAGES, (p, h) -> {
-                released.add(h);
-                live.set(p, PageStore.NO_PAGE);
-            });
-            saved.forEach(0, PageTable.MAX_PAGES, (p, h) -> live.set(p, h));
-            if (handles) {
-                store.releaseAll(released.array(), released.size());
-            }
-        }
-
-        /** The body succeeded: drop the saved references. */
-        void discard() {
-            uncharge();
-            releaseTable(savedPages);
-            for (PageTable[] saved : savedMemories.values()) {
-                releaseTable(saved[0]);
-            }
-        }
-
-        private void releaseTable(PageTable table) {
-            IntList released = new IntList(64);
-            table.forEach(0, PageTable.MAX_PAGES, (p, h) -> released.add(h));
-            store.releaseAll(released.array(), released.size());
         }
     }
 
