@@ -175,6 +175,14 @@ public final class VmService {
         return timedPure(taskInfo, () -> info(registry.get(taskId)));
     }
 
+    /**
+     * The task as {@link #taskInfo} describes it, without recording a call (for checks a request makes before its
+     * call).
+     */
+    public TaskInfo describe(String taskId) {
+        return info(registry.get(taskId));
+    }
+
     /** The page size of the task's flavor (no call is recorded). */
     public int pageSize(String taskId) {
         return map(taskId).flavor().pageSize();
