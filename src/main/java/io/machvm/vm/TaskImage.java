@@ -192,7 +192,7 @@ public final class TaskImage implements AutoCloseable {
             if (entryCount > MAX_ENTRIES) {
                 throw corrupt(entryCount + " entries");
             }
-            map.reserveForRestore(entryCount, 0);
+            MapImages.reserveForRestore(map, entryCount, 0);
             long pageMask = flavor.pageSize() - 1L;
             long previousEnd = flavor.minAddress();
             List<VmEntry> entries = new ArrayList<>();
@@ -221,7 +221,7 @@ public final class TaskImage implements AutoCloseable {
             if (pageCount < 0 || pageCount > mappedPages) {
                 throw corrupt(pageCount + " pages for " + mappedPages + " mapped pages");
             }
-            map.reserveForRestore(0, pageCount);
+            MapImages.reserveForRestore(map, 0, pageCount);
             int pageSize = flavor.pageSize();
             byte[] page = new byte[pageSize];
             CRC32C pageCrc = new CRC32C();
@@ -271,7 +271,7 @@ public final class TaskImage implements AutoCloseable {
             if (raw.read() != -1) {
                 throw corrupt("bytes follow the end of the image");
             }
-            map.restore(entries, indexes, handles);
+            MapImages.restore(map, entries, indexes, handles);
             done = true;
             return new Restored(map, name);
         } catch (EOFException truncated) {

@@ -32,13 +32,13 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  */
 public final class VmMap {
     /** Bytes a streaming write moves per read from its source. */
-    private static final int STREAM_CHUNK = 64 * 1024;
+    static final int STREAM_CHUNK = 64 * 1024;
     private static final long MAX_READ_SIZE = 0xFFFF_FFFFL;
-    private static final int[] NO_HANDLES = new int[0];
+    static final int[] NO_HANDLES = new int[0];
 
     final PageStore store;
-    private final Flavor flavor;
-    private final ErrorModel errors;
+    final Flavor flavor;
+    final ErrorModel errors;
     final int pageSize;
     final int pageShift;
     final long pageMask;
@@ -62,11 +62,13 @@ public final class VmMap {
     /** What this map may hold: see {@link MapBudgets}. */
     final MapBudgets budgets;
     /** Entries, nodes of {@link #pages} and {@link #dirty}, and bytes of private pages this map has charged. */
-    private final Charge entryCharge;
-    private final Charge nodeCharge;
-    private final Charge byteCharge;
+    final Charge entryCharge;
+    final Charge nodeCharge;
+    final Charge byteCharge;
     /** Streamed writes in progress; their pages are freed when the map terminates. */
     private final Set<Upload> uploads = ConcurrentHashMap.newKeySet();
+    /** Writes and copies into this map. */
+    final CopyEngine copier = new CopyEngine(this);
 
     /** A map whose budgets never refuse. */
     public VmMap(PageStore store, Flavor flavor, ErrorModel errors) {
@@ -78,7 +80,7 @@ public final class VmMap {
         this(store, flavor, errors, budgets, new ReentrantReadWriteLock());
     }
 
-    private VmMap(PageStore store, Flavor flavor, ErrorModel errors, MapBudgets budgets,
+    VmMap(PageStore store, Flavor flavor, ErrorModel errors, MapBudgets budgets,
             ReentrantReadWriteLock lock) {
         this.lock = lock;
         this.budgets = budgets;
@@ -522,7 +524,7 @@ public final class VmMap {
         checkAccess(address, size, VmProt.READ, "source", this);
     }
 
-    private void checkWritable(long address, long size) {
+    void checkWritable(long address, long size) {
         checkWritable(address, size, this);
     }
 
@@ -530,7 +532,7 @@ public final class VmMap {
      * Destination rules of a transfer made by a call on {@code caller}: its flavor's S and its error model chose the
      * transfer path (XNU decides it when copying the source in), and the path decides the protection code.
      */
-    private void checkWritable(long address, long size, VmMap caller) {
+    void checkWritable(long address, long size, VmMap caller) {
         if (below(address + size, address)) {
             throw new KernException(KERN_INVALID_ADDRESS, "destination range at " + hex(address) + " of "
                     + hex(size) + " bytes wraps around the address space");
@@ -588,7 +590,7 @@ public final class VmMap {
                 return;
             }
             checkWritable(address, length);
-            writeLocked(address, data, offset, length);
+            copier.writeLocked(address, data, offset, length);
         } finally {
             settle();
             lock.writeLock().unlock();
@@ -597,73 +599,6 @@ public final class VmMap {
 
     public void write(long address, byte[] data) {
         write(address, data, 0, data.length);
-    }
-
-    private void writeLocked(long address, byte[] data, int offset, int length) {
-        long firstPage = address >>> pageShift;
-        long lastPage = (address + length - 1) >>> pageShift;
-        Growth growth = new Growth();
-        growth.range(firstPage, lastPage + 1);
-        growth.reserve();
-        if (firstPage == lastPage) {
-            int h = pageAt(firstPage);
-            if (h != PageStore.NO_PAGE && !store.isShared(h)) { // one page, ours alone: written in place
-                markDirty(firstPage);
-                store.write(h, (int) (address & pageMask), data, offset, length);
-                return;
-            }
-        }
-        int needed = 0;
-        for (long p = firstPage; p <= lastPage; p++) {
-            int h = pageAt(p);
-            if (h == PageStore.NO_PAGE || store.isShared(h)) {
-                needed++;
-            }
-        }
-        int[] fresh = allocatePages(needed, false);
-        int nextFresh = 0;
-        IntList replaced = null;
-        long at = address;
-        int done = 0;
-        for (long p = firstPage; p <= lastPage; p++) {
-            int lo = (int) (at & pageMask);
-            int n = Math.min(length - done, pageSize - lo);
-            int hi = lo + n;
-            int h = pageAt(p);
-            markDirty(p);
-            if (h == PageStore.NO_PAGE || store.isShared(h)) {
-                int target = fresh[nextFresh++];
-                fillOutside(target, lo, hi, h);
-                replacePage(p, target);
-                if (h != PageStore.NO_PAGE) {
-                    if (replaced == null) {
-                        replaced = new IntList(needed);
-                    }
-                    replaced.add(h);
-                }
-                h = target;
-            }
-            store.write(h, lo, data, offset + done, n);
-            done += n;
-            at += n;
-        }
-        if (replaced != null) {
-            store.releaseAll(replaced.array(), replaced.size());
-        }
-        if (nextFresh < fresh.length) {
-            // A snapshot closed (without our lock) since the count: a page it shared was written in place instead.
-            store.releaseAll(java.util.Arrays.copyOfRange(fresh, nextFresh, fresh.length), fresh.length - nextFresh);
-        }
-    }
-
-    /** Fills a fresh page outside {@code [lo, hi)} from {@code oldHandle} (zeros for the zero page). */
-    private void fillOutside(int fresh, int lo, int hi, int oldHandle) {
-        if (lo > 0) {
-            store.copy(oldHandle, 0, fresh, 0, lo);
-        }
-        if (hi < pageSize) {
-            store.copy(oldHandle, hi, fresh, hi, pageSize - hi);
-        }
     }
 
     /**
@@ -692,12 +627,12 @@ public final class VmMap {
                 lock.readLock().unlock();
             }
             if (declaredLength > maxLength) {
-                throw transferLimit(declaredLength, maxLength);
+                throw copier.transferLimit(declaredLength, maxLength);
             }
         }
         Upload upload = openUpload();
         try {
-            long total = streamIntoFreshPages(address, source, declaredLength, maxLength, upload);
+            long total = copier.streamIntoFreshPages(address, source, declaredLength, maxLength, upload);
             if (total == 0) {
                 ensureAliveLocked();
                 return 0;
@@ -710,7 +645,7 @@ public final class VmMap {
                 long firstPage = address >>> pageShift;
                 IntList fresh = upload.pages();
                 int count = fresh.size();
-                Growth growth = new Growth();
+                PageGrowth growth = new PageGrowth(this);
                 growth.range(firstPage, firstPage + count);
                 upload.uncharge(); // the map's charge takes the pages over
                 growth.reserve();
@@ -739,50 +674,6 @@ public final class VmMap {
         }
     }
 
-    private long streamIntoFreshPages(long address, InputStream source, long declaredLength, long maxLength,
-            Upload upload) throws IOException {
-        byte[] chunk = new byte[(int) Math.min(STREAM_CHUNK, declaredLength > 0 ? declaredLength : STREAM_CHUNK)];
-        long total = 0;
-        int page = PageStore.NO_PAGE;
-        int fill = (int) (address & pageMask);
-        while (declaredLength < 0 || total < declaredLength) {
-            int want = declaredLength < 0 ? chunk.length : (int) Math.min(chunk.length, declaredLength - total);
-            int n = source.read(chunk, 0, want);
-            if (n < 0) {
-                if (declaredLength >= 0) {
-                    throw new EOFException("body ended after " + total + " of " + declaredLength + " bytes");
-                }
-                break;
-            }
-            if (total + n > maxLength) {
-                checkSeenSoFar(address, total + n, declaredLength);
-                throw transferLimit(total + n, maxLength);
-            }
-            int pos = 0;
-            while (pos < n) {
-                if (page == PageStore.NO_PAGE || fill == pageSize) {
-                    if (page != PageStore.NO_PAGE) {
-                        fill = 0;
-                    }
-                    try {
-                        page = upload.newPage();
-                    } catch (KernException e) {
-                        if (e.kern() == KERN_RESOURCE_SHORTAGE) {
-                            checkSeenSoFar(address, total + n, declaredLength);
-                        }
-                        throw e;
-                    }
-                }
-                int k = Math.min(n - pos, pageSize - fill);
-                upload.write(page, fill, chunk, pos, k);
-                fill += k;
-                pos += k;
-            }
-            total += n;
-        }
-        return total;
-    }
-
     /** Registers a streamed write on a live map, so that terminating the map frees the pages it holds. */
     private Upload openUpload() {
         lock.readLock().lock();
@@ -792,27 +683,6 @@ public final class VmMap {
         } finally {
             lock.readLock().unlock();
         }
-    }
-
-    /**
-     * Before a service limit fails a body of unknown length, the Mach checks of the bytes that arrived come first (a
-     * declared length was checked whole before the body was read).
-     */
-    private void checkSeenSoFar(long address, long seenBytes, long declaredLength) {
-        if (declaredLength < 0) {
-            lock.readLock().lock();
-            try {
-                ensureAlive();
-                checkWritable(address, seenBytes);
-            } finally {
-                lock.readLock().unlock();
-            }
-        }
-    }
-
-    private static TransferLimitException transferLimit(long length, long maxLength) {
-        return new TransferLimitException(maxLength, "transfer of " + length + " bytes exceeds the limit of "
-                + maxLength + " bytes");
     }
 
     // ================================================================ vm_copy / vm_read_overwrite
@@ -841,9 +711,9 @@ public final class VmMap {
                     || ((dest + size - 1) >>> pageShift) < (source >>> pageShift);
             Capture capture = disjoint && sharedRanges == null
                     ? new Capture(store, pages, source, size, pageShift)
-                    : capture(source, size);
+                    : copier.capture(source, size);
             try {
-                return applyCopy(capture, dest);
+                return copier.applyCopy(capture, dest);
             } finally {
                 capture.release();
             }
@@ -884,7 +754,7 @@ public final class VmMap {
                 capture = null;
             } else {
                 source.checkReadable(address, size, false);
-                capture = source.capture(address, size);
+                capture = source.copier.capture(address, size);
             }
         } finally {
             source.lock.readLock().unlock();
@@ -895,7 +765,7 @@ public final class VmMap {
             dest.ensureAlive();
             if (capture != null) {
                 dest.checkWritable(destAddress, size, source);
-                long shared = dest.applyCopy(capture, destAddress);
+                long shared = dest.copier.applyCopy(capture, destAddress);
                 if (sharedBytes != null) {
                     sharedBytes.accept(shared);
                 }
@@ -910,184 +780,7 @@ public final class VmMap {
         }
     }
 
-    /**
-     * References the pages of a range in a table of their own; the table's nodes are charged to this map's budget
-     * (it is at most as large as the map's own).
-     *
-     * @throws KernException {@code KERN_RESOURCE_SHORTAGE} when the budget refuses; nothing is held then
-     */
-    private Capture capture(long address, long size) {
-        Capture capture = new Capture(store, address, size, pageShift);
-        try {
-            forEachPage(address >>> pageShift, ((address + size - 1) >>> pageShift) + 1, (p, h) -> {
-                store.retain(h);
-                capture.table.set(p, h);
-            });
-            long nodes = capture.table.nodes();
-            Budget refused = budgets.pageTableNodes().tryAcquire(nodes);
-            if (refused != null) {
-                throw Charge.shortage(refused, nodes, "page-table nodes");
-            }
-            capture.nodeBudget = budgets.pageTableNodes();
-            capture.chargedNodes = nodes;
-        } catch (RuntimeException | Error e) {
-            capture.release();
-            throw e;
-        }
-        return capture;
-    }
-
-    /**
-     * Writes a captured source range to {@code dest} (validated). Whole destination pages at the same in-page offset
-     * as their source in the same store share the source page; everything else moves bytes. Only pages that are
-     * resident on either side are visited, so a copy of untouched memory costs nothing per page.
-     */
-    private long applyCopy(Capture src, long dest) {
-        long size = src.size;
-        long delta = dest - src.address;
-        boolean shareable = src.store == store && (delta & pageMask) == 0 && src.pageShift == pageShift;
-        long firstPage = dest >>> pageShift;
-        long lastPage = (dest + size - 1) >>> pageShift;
-        if (shareable && src.borrowed && (dest & pageMask) == 0 && (size & pageMask) == 0) {
-            return shareWholePages(src, firstPage, lastPage + 1, delta >> pageShift);
-        }
-        LongList candidates = new LongList();
-        forEachPage(firstPage, lastPage + 1, (p, h) -> candidates.add(p));
-        int srcShift = src.pageShift;
-        src.table.forEach(src.firstPage(), src.endPage(), (s, h) -> {
-            long lo = Math.max(s << srcShift, src.address) + delta;
-            long hi = Math.min((s + 1) << srcShift, src.address + size) + delta;
-            for (long p = lo >>> pageShift; p <= (hi - 1) >>> pageShift; p++) {
-                candidates.add(p);
-            }
-        });
-        candidates.sortDistinct();
-
-        int needed = 0;
-        Growth growth = new Growth();
-        for (int i = 0; i < candidates.size(); i++) {
-            long p = candidates.get(i);
-            int action = copyAction(src, p, dest, size, delta, shareable);
-            if (action != SKIP) {
-                growth.page(p);
-            }
-            if (action == COPY_BYTES) {
-                int h = pageAt(p);
-                if (h == PageStore.NO_PAGE || store.isShared(h)) {
-                    needed++;
-                }
-            }
-        }
-        growth.reserve();
-        int[] fresh = allocatePages(needed, false);
-        int nextFresh = 0;
-        long sharedPages = 0;
-        IntList replaced = new IntList(16);
-        for (int i = 0; i < candidates.size(); i++) {
-            long p = candidates.get(i);
-            long pageBase = p << pageShift;
-            int action = copyAction(src, p, dest, size, delta, shareable);
-            if (action == SHARE) {
-                int h = src.handleAt(pageBase - delta);
-                store.retain(h);
-                replaced.add(replacePage(p, h));
-                sharedPages++;
-            } else if (action == COPY_BYTES) {
-                int lo = (int) (Math.max(dest, pageBase) - pageBase);
-                int hi = (int) (Math.min(dest + size, pageBase + pageSize) - pageBase);
-                int h = pageAt(p);
-                markDirty(p);
-                if (h == PageStore.NO_PAGE || store.isShared(h)) {
-                    int target = fresh[nextFresh++];
-                    fillOutside(target, lo, hi, h);
-                    replacePage(p, target);
-                    replaced.add(h);
-                    h = target;
-                }
-                copyBytesFrom(src, pageBase + lo - delta, h, lo, hi - lo);
-            }
-        }
-        store.releaseAll(replaced.array(), replaced.size());
-        if (nextFresh < fresh.length) {
-            store.releaseAll(java.util.Arrays.copyOfRange(fresh, nextFresh, fresh.length), fresh.length - nextFresh);
-        }
-        return sharedPages << pageShift;
-    }
-
-    /**
-     * The copy-on-write copy of whole pages between disjoint page ranges of this map (no shared ranges): each
-     * destination page takes its source page's handle (one reference more), and destination pages over unbacked
-     * source pages become unbacked; all are marked dirty, as {@link #applyCopy} does. Visits only resident pages, in
-     * order, without collecting, sorting or classifying them.
-     *
-     * @return the bytes shared
-     */
-    private long shareWholePages(Capture src, long firstPage, long endPage, long deltaPages) {
-        Growth growth = new Growth();
-        pages.forEach(firstPage, endPage, (p, h) -> growth.page(p));
-        src.table.forEach(src.firstPage(), src.endPage(), (s, h) -> growth.page(s + deltaPages));
-        growth.reserve();
-        IntList replaced = new IntList(16);
-        long[] shared = {0};
-        pages.forEach(firstPage, endPage, (p, h) -> {
-            if (src.table.get(p - deltaPages) == PageStore.NO_PAGE) {
-                replaced.add(replacePage(p, PageStore.NO_PAGE));
-                shared[0]++;
-            }
-        });
-        src.table.forEach(src.firstPage(), src.endPage(), (s, h) -> {
-            store.retain(h);
-            replaced.add(replacePage(s + deltaPages, h));
-            shared[0]++;
-        });
-        store.releaseAll(replaced.array(), replaced.size());
-        return shared[0] << pageShift;
-    }
-
-    private static final int SKIP = 0;
-    private static final int SHARE = 1;
-    private static final int COPY_BYTES = 2;
-
-    private int copyAction(Capture src, long p, long dest, long size, long delta, boolean shareable) {
-        long pageBase = p << pageShift;
-        long lo = Math.max(dest, pageBase);
-        long hi = Math.min(dest + size, pageBase + pageSize);
-        if (shareable && lo == pageBase && hi == pageBase + pageSize) {
-            return SHARE;
-        }
-        if (pageAt(p) == PageStore.NO_PAGE && !src.anyResident(lo - delta, hi - delta)) {
-            return SKIP; // zeros onto zeros
-        }
-        return COPY_BYTES;
-    }
-
-    private void copyBytesFrom(Capture src, long srcAddress, int dstHandle, int dstOffset, int length) {
-        int srcPageSize = 1 << src.pageShift;
-        long srcMask = srcPageSize - 1L;
-        while (length > 0) {
-            int srcOffset = (int) (srcAddress & srcMask);
-            int n = Math.min(length, srcPageSize - srcOffset);
-            store.copyFrom(src.store, src.handleAt(srcAddress), srcOffset, dstHandle, dstOffset, n);
-            srcAddress += n;
-            dstOffset += n;
-            length -= n;
-        }
-    }
-
     // ================================================================ entries
-
-    private int[] allocatePages(int count, boolean zeroed) {
-        if (count == 0) {
-            return NO_HANDLES;
-        }
-        int[] out = new int[count];
-        try {
-            store.allocate(out, 0, count, zeroed);
-        } catch (StoreExhaustedException e) {
-            throw new KernException(KERN_RESOURCE_SHORTAGE, e.getMessage());
-        }
-        return out;
-    }
 
     private VmEntry entryContaining(long address) {
         Map.Entry<Long, VmEntry> floor = entries.floorEntry(address);
@@ -1153,7 +846,7 @@ public final class VmMap {
     }
 
     /** Merges neighbours around {@code [start, end)} that are windows of one object with equal attributes. */
-    private void simplify(long start, long end) {
+    void simplify(long start, long end) {
         Long from = entries.lowerKey(start);
         Long to = entries.ceilingKey(end);
         NavigableMap<Long, VmEntry> window = entries.subMap(from == null ? start : from, true,
@@ -1215,7 +908,7 @@ public final class VmMap {
     // ================================================================ pages, wherever they live
 
     /** Settles every charge of this map and of the memory it shares to what they hold now. */
-    private void settle() {
+    void settle() {
         entryCharge.settle(entries.size());
         nodeCharge.settle(pages.nodes() + dirty.words().nodes());
         byteCharge.settle(pages.population() * pageSize);
@@ -1226,73 +919,13 @@ public final class VmMap {
         }
     }
 
-    /**
-     * A bound of what a change of pages may add to the heap and resident bytes of this map (and of memory it shares),
-     * taken from their budgets by {@link #reserve} before anything changes; the change's {@link #settle()} then gives
-     * back what it did not use.
-     */
-    private final class Growth {
-        private final PageTable.Growth privatePages = pages.growth();
-        private final PageTable.Growth privateDirty = dirty.words().growth();
-        private long privateNewPages;
-        private Map<SharedMemory, SharedMemory.Growth> shared;
-
-        /** Page {@code p} may get a new handle and be marked dirty. */
-        void page(long p) {
-            if (sharedRanges != null) {
-                SharedRange r = sharedRangeAt(p);
-                if (r != null) {
-                    if (shared == null) {
-                        shared = new java.util.IdentityHashMap<>();
-                    }
-                    shared.computeIfAbsent(r.memory, SharedMemory.Growth::new).page(r.indexOf(p));
-                    return;
-                }
-            }
-            privatePages.add(p);
-            privateDirty.add(p >>> 5);
-            if (pages.get(p) == PageStore.NO_PAGE) {
-                privateNewPages++;
-            }
-        }
-
-        /** Every page of {@code [fromPage, toPage)} may get a new handle and be marked dirty. */
-        void range(long fromPage, long toPage) {
-            if (sharedRanges != null) {
-                for (long p = fromPage; p < toPage; p++) {
-                    page(p);
-                }
-                return;
-            }
-            privatePages.addRange(fromPage, toPage);
-            privateDirty.addRange(fromPage >>> 5, ((toPage - 1) >>> 5) + 1);
-            privateNewPages += (toPage - fromPage) - pages.populationIn(fromPage, toPage);
-        }
-
-        /** Takes the bound from every budget concerned, or from none. */
-        void reserve() {
-            try {
-                nodeCharge.raise(privatePages.count() + privateDirty.count());
-                byteCharge.raise(privateNewPages * pageSize);
-                if (shared != null) {
-                    for (SharedMemory.Growth g : shared.values()) {
-                        g.reserve();
-                    }
-                }
-            } catch (KernException refused) {
-                settle(); // nothing changed yet: back to what is held
-                throw refused;
-            }
-        }
-    }
-
-    private SharedRange sharedRangeAt(long page) {
+    SharedRange sharedRangeAt(long page) {
         Map.Entry<Long, SharedRange> floor = sharedRanges.floorEntry(page);
         return floor != null && floor.getValue().endPage > page ? floor.getValue() : null;
     }
 
     /** The handle of a page, private or shared. */
-    private int pageAt(long page) {
+    int pageAt(long page) {
         if (sharedRanges == null) {
             return pages.get(page);
         }
@@ -1301,7 +934,7 @@ public final class VmMap {
     }
 
     /** Installs new content for a page, marking it dirty; returns the handle it replaces. */
-    private int replacePage(long page, int handle) {
+    int replacePage(long page, int handle) {
         if (sharedRanges != null) {
             SharedRange r = sharedRangeAt(page);
             if (r != null) {
@@ -1313,7 +946,7 @@ public final class VmMap {
         return pages.set(page, handle);
     }
 
-    private void markDirty(long page) {
+    void markDirty(long page) {
         if (sharedRanges != null) {
             SharedRange r = sharedRangeAt(page);
             if (r != null) {
@@ -1335,7 +968,7 @@ public final class VmMap {
     }
 
     /** The shared ranges overlapping {@code [fromPage, toPage)}, in address order. */
-    private List<SharedRange> sharedRangesIn(long fromPage, long toPage) {
+    List<SharedRange> sharedRangesIn(long fromPage, long toPage) {
         if (sharedRanges == null) {
             return List.of();
         }
@@ -1353,7 +986,7 @@ public final class VmMap {
     }
 
     /** Visits every resident page of {@code [fromPage, toPage)}, private or shared (not in address order). */
-    private void forEachPage(long fromPage, long toPage, PageTable.PageVisitor visitor) {
+    void forEachPage(long fromPage, long toPage, PageTable.PageVisitor visitor) {
         pages.forEach(fromPage, toPage, visitor);
         for (SharedRange r : sharedRangesIn(fromPage, toPage)) {
             long lo = Math.max(fromPage, r.startPage);
@@ -1399,7 +1032,7 @@ public final class VmMap {
     }
 
     /** Moves the private pages of {@code [fromPage, toPage)} not yet shared into new shared memory. */
-    private void shareRange(long fromPage, long toPage) {
+    void shareRange(long fromPage, long toPage) {
         long cursor = fromPage;
         for (SharedRange r : sharedRangesIn(fromPage, toPage)) {
             if (r.startPage > cursor) {
@@ -1447,72 +1080,7 @@ public final class VmMap {
      *                       back every page reference the child took.
      */
     public VmMap fork(MapBudgets childBudgets) {
-        lock.writeLock().lock();
-        try {
-            ensureAlive();
-            boolean sharing = false;
-            for (VmEntry e : entries.values()) {
-                sharing |= e.inheritance == VmInherit.SHARE;
-            }
-            // Tasks that share memory share a lock: one lock covers the memory they have in common.
-            VmMap child = new VmMap(store, flavor, errors, childBudgets,
-                    sharing ? lock : new ReentrantReadWriteLock());
-            // Bounds of the child: at most this map's entries, private page-table nodes and private pages.
-            child.entryCharge.raise(entries.size());
-            try {
-                child.nodeCharge.raise(pages.nodes());
-                child.byteCharge.raise(pages.population() * pageSize);
-            } catch (KernException refused) {
-                child.settle();
-                throw refused;
-            }
-            try {
-                forkInto(child);
-            } catch (RuntimeException | Error failure) {
-                child.terminate(); // gives back the references it took
-                settle();
-                throw failure;
-            }
-            settle();
-            child.settle();
-            return child;
-        } finally {
-            lock.writeLock().unlock();
-        }
-    }
-
-    private void forkInto(VmMap child) {
-        {
-            child.nextObjectId = nextObjectId;
-            for (VmEntry e : entries.values()) {
-                long fromPage = e.start >>> pageShift;
-                long toPage = e.end >>> pageShift;
-                if (e.inheritance == VmInherit.COPY) {
-                    child.adoptEntry(new VmEntry(e.start, e.end, e.protection, e.maxProtection, e.inheritance,
-                            e.objectId, e.offset, false));
-                    forEachPage(fromPage, toPage, (p, h) -> {
-                        store.retain(h);
-                        child.pages.set(p, h);
-                    });
-                } else if (e.inheritance == VmInherit.SHARE) {
-                    shareRange(fromPage, toPage);
-                    e.shared = true;
-                    child.adoptEntry(new VmEntry(e.start, e.end, e.protection, e.maxProtection, e.inheritance,
-                            e.objectId, e.offset, true));
-                    for (SharedRange r : sharedRangesIn(fromPage, toPage)) {
-                        long lo = Math.max(fromPage, r.startPage);
-                        long hi = Math.min(toPage, r.endPage);
-                        if (child.sharedRanges == null) {
-                            child.sharedRanges = new TreeMap<>();
-                        }
-                        child.sharedRanges.put(lo, new SharedRange(lo, hi, r.memory, r.indexOf(lo)));
-                        r.memory.ranges++;
-                    }
-                }
-            }
-            simplify(minAddress, maxAddress);
-            child.simplify(minAddress, maxAddress);
-        }
+        return MapFork.fork(this, childBudgets);
     }
 
     /** Adds an entry to a map being built (fork, restore): the range must be free. */
@@ -1533,73 +1101,7 @@ public final class VmMap {
      * the next dirty query lists exactly what changed after this image. The caller must close the image.
      */
     public TaskImage exportImage(String name, boolean clearDirty) {
-        lock.writeLock().lock();
-        try {
-            ensureAlive();
-            List<RegionInfo> regions = new ArrayList<>(entries.size());
-            for (VmEntry e : entries.values()) {
-                regions.add(e.info());
-            }
-            LongList indexes = new LongList();
-            forEachPage(0, PageTable.MAX_PAGES, (p, h) -> indexes.add(p));
-            indexes.sortDistinct();
-            long[] pageIndexes = new long[indexes.size()];
-            int[] handles = new int[indexes.size()];
-            for (int i = 0; i < pageIndexes.length; i++) {
-                pageIndexes[i] = indexes.get(i);
-                handles[i] = pageAt(pageIndexes[i]);
-                store.retain(handles[i]);
-            }
-            if (clearDirty) {
-                clearDirtyLocked();
-                settle();
-            }
-            return new TaskImage(store, flavor, errors, name, regions, pageIndexes, handles);
-        } finally {
-            lock.writeLock().unlock();
-        }
-    }
-
-    /**
-     * Takes from this new map's budgets, before an image is read into it, what {@code entryCount} entries and
-     * {@code pageCount} pages need.
-     *
-     * @throws KernException {@code KERN_RESOURCE_SHORTAGE} when a budget refuses
-     */
-    void reserveForRestore(long entryCount, long pageCount) {
-        lock.writeLock().lock();
-        try {
-            entryCharge.raise(entryCount);
-            byteCharge.raise(Math.multiplyHigh(pageCount, pageSize) != 0 ? Long.MAX_VALUE : pageCount * pageSize);
-        } catch (KernException refused) {
-            settle();
-            throw refused;
-        } finally {
-            lock.writeLock().unlock();
-        }
-    }
-
-    /**
-     * Fills a new, unpublished map from a validated image (whose page references it takes over unless this throws).
-     *
-     * @throws KernException {@code KERN_RESOURCE_SHORTAGE} when the page table would exceed the map's budget; the
-     *                       references stay the caller's
-     */
-    void restore(List<VmEntry> restoredEntries, LongList pageIndexes, IntList handles) {
-        PageTable.Growth growth = pages.growth();
-        for (int i = 0; i < pageIndexes.size(); i++) {
-            growth.add(pageIndexes.get(i));
-        }
-        nodeCharge.raise(growth.count());
-        for (VmEntry e : restoredEntries) {
-            adoptEntry(e);
-        }
-        nextObjectId = restoredEntries.size() + 1L;
-        for (int i = 0; i < pageIndexes.size(); i++) {
-            pages.set(pageIndexes.get(i), handles.get(i));
-        }
-        simplify(minAddress, maxAddress);
-        settle();
+        return MapImages.exportImage(this, name, clearDirty);
     }
 
     // ================================================================ page dispositions (dirty pages)
@@ -1677,7 +1179,7 @@ public final class VmMap {
         }
     }
 
-    private void clearDirtyLocked() {
+    void clearDirtyLocked() {
         dirty.removeRange(0, PageTable.MAX_PAGES);
         for (SharedRange r : sharedRangesIn(0, PageTable.MAX_PAGES)) {
             r.memory.dirty.removeRange(r.indexOf(r.startPage), r.indexOf(r.endPage));
@@ -1713,7 +1215,7 @@ public final class VmMap {
 
     // ================================================================ helpers
 
-    private void ensureAlive() {
+    void ensureAlive() {
         if (terminated) {
             throw new KernException(MACH_SEND_INVALID_DEST, "the task has been terminated");
         }
