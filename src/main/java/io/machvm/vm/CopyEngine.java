@@ -1,5 +1,8 @@
 package io.machvm.vm;
 
+import static io.machvm.vm.KernReturn.KERN_INVALID_ADDRESS;
+import static io.machvm.vm.KernReturn.KERN_INVALID_ARGUMENT;
+import static io.machvm.vm.KernReturn.KERN_PROTECTION_FAILURE;
 import static io.machvm.vm.KernReturn.KERN_RESOURCE_SHORTAGE;
 
 import io.machvm.store.Budget;
@@ -8,6 +11,7 @@ import io.machvm.store.StoreExhaustedException;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
+import java.util.Objects;
 
 /**
  * How bytes get into a map: {@code vm_write} in place or through fresh pages, the streamed write's capture of its
@@ -15,6 +19,8 @@ import java.io.InputStream;
  * source. Every method runs under the lock of the map it belongs to, as its caller says.
  */
 final class CopyEngine {
+    /** Bytes a streaming write moves per read from its source. */
+    private static final int STREAM_CHUNK = 64 * 1024;
     private final VmMap map;
 
     CopyEngine(VmMap map) {
@@ -28,16 +34,16 @@ final class CopyEngine {
         growth.range(firstPage, lastPage + 1);
         growth.reserve();
         if (firstPage == lastPage) {
-            int h = map.pageAt(firstPage);
+            int h = map.pager.pageAt(firstPage);
             if (h != PageStore.NO_PAGE && !map.store.isShared(h)) { // one page, ours alone: written in place
-                map.markDirty(firstPage);
+                map.pager.markDirty(firstPage);
                 map.store.write(h, (int) (address & map.pageMask), data, offset, length);
                 return;
             }
         }
         int needed = 0;
         for (long p = firstPage; p <= lastPage; p++) {
-            int h = map.pageAt(p);
+            int h = map.pager.pageAt(p);
             if (h == PageStore.NO_PAGE || map.store.isShared(h)) {
                 needed++;
             }
@@ -51,12 +57,12 @@ final class CopyEngine {
             int lo = (int) (at & map.pageMask);
             int n = Math.min(length - done, map.pageSize - lo);
             int hi = lo + n;
-            int h = map.pageAt(p);
-            map.markDirty(p);
+            int h = map.pager.pageAt(p);
+            map.pager.markDirty(p);
             if (h == PageStore.NO_PAGE || map.store.isShared(h)) {
                 int target = fresh[nextFresh++];
                 fillOutside(target, lo, hi, h);
-                map.replacePage(p, target);
+                map.pager.replacePage(p, target);
                 if (h != PageStore.NO_PAGE) {
                     if (replaced == null) {
                         replaced = new IntList(needed);
@@ -90,7 +96,7 @@ final class CopyEngine {
 
     long streamIntoFreshPages(long address, InputStream source, long declaredLength, long maxLength,
             Upload upload) throws IOException {
-        byte[] chunk = new byte[(int) Math.min(map.STREAM_CHUNK, declaredLength > 0 ? declaredLength : map.STREAM_CHUNK)];
+        byte[] chunk = new byte[(int) Math.min(STREAM_CHUNK, declaredLength > 0 ? declaredLength : STREAM_CHUNK)];
         long total = 0;
         int page = PageStore.NO_PAGE;
         int fill = (int) (address & map.pageMask);
@@ -141,7 +147,7 @@ final class CopyEngine {
             map.lock.readLock().lock();
             try {
                 map.ensureAlive();
-                map.checkWritable(address, seenBytes);
+                checkWritable(address, seenBytes);
             } finally {
                 map.lock.readLock().unlock();
             }
@@ -162,7 +168,7 @@ final class CopyEngine {
     Capture capture(long address, long size) {
         Capture capture = new Capture(map.store, address, size, map.pageShift);
         try {
-            map.forEachPage(address >>> map.pageShift, ((address + size - 1) >>> map.pageShift) + 1, (p, h) -> {
+            map.pager.forEachPage(address >>> map.pageShift, ((address + size - 1) >>> map.pageShift) + 1, (p, h) -> {
                 map.store.retain(h);
                 capture.table.set(p, h);
             });
@@ -195,7 +201,7 @@ final class CopyEngine {
             return shareWholePages(src, firstPage, lastPage + 1, delta >> map.pageShift);
         }
         LongList candidates = new LongList();
-        map.forEachPage(firstPage, lastPage + 1, (p, h) -> candidates.add(p));
+        map.pager.forEachPage(firstPage, lastPage + 1, (p, h) -> candidates.add(p));
         int srcShift = src.pageShift;
         src.table.forEach(src.firstPage(), src.endPage(), (s, h) -> {
             long lo = Math.max(s << srcShift, src.address) + delta;
@@ -215,7 +221,7 @@ final class CopyEngine {
                 growth.page(p);
             }
             if (action == COPY_BYTES) {
-                int h = map.pageAt(p);
+                int h = map.pager.pageAt(p);
                 if (h == PageStore.NO_PAGE || map.store.isShared(h)) {
                     needed++;
                 }
@@ -233,17 +239,17 @@ final class CopyEngine {
             if (action == SHARE) {
                 int h = src.handleAt(pageBase - delta);
                 map.store.retain(h);
-                replaced.add(map.replacePage(p, h));
+                replaced.add(map.pager.replacePage(p, h));
                 sharedPages++;
             } else if (action == COPY_BYTES) {
                 int lo = (int) (Math.max(dest, pageBase) - pageBase);
                 int hi = (int) (Math.min(dest + size, pageBase + map.pageSize) - pageBase);
-                int h = map.pageAt(p);
-                map.markDirty(p);
+                int h = map.pager.pageAt(p);
+                map.pager.markDirty(p);
                 if (h == PageStore.NO_PAGE || map.store.isShared(h)) {
                     int target = fresh[nextFresh++];
                     fillOutside(target, lo, hi, h);
-                    map.replacePage(p, target);
+                    map.pager.replacePage(p, target);
                     replaced.add(h);
                     h = target;
                 }
@@ -274,13 +280,13 @@ final class CopyEngine {
         long[] shared = {0};
         map.pages.forEach(firstPage, endPage, (p, h) -> {
             if (src.table.get(p - deltaPages) == PageStore.NO_PAGE) {
-                replaced.add(map.replacePage(p, PageStore.NO_PAGE));
+                replaced.add(map.pager.replacePage(p, PageStore.NO_PAGE));
                 shared[0]++;
             }
         });
         src.table.forEach(src.firstPage(), src.endPage(), (s, h) -> {
             map.store.retain(h);
-            replaced.add(map.replacePage(s + deltaPages, h));
+            replaced.add(map.pager.replacePage(s + deltaPages, h));
             shared[0]++;
         });
         map.store.releaseAll(replaced.array(), replaced.size());
@@ -298,7 +304,7 @@ final class CopyEngine {
         if (shareable && lo == pageBase && hi == pageBase + map.pageSize) {
             return SHARE;
         }
-        if (map.pageAt(p) == PageStore.NO_PAGE && !src.anyResident(lo - delta, hi - delta)) {
+        if (map.pager.pageAt(p) == PageStore.NO_PAGE && !src.anyResident(lo - delta, hi - delta)) {
             return SKIP; // zeros onto zeros
         }
         return COPY_BYTES;
@@ -328,5 +334,182 @@ final class CopyEngine {
             throw new KernException(KERN_RESOURCE_SHORTAGE, e.getMessage());
         }
         return out;
+    }
+
+    void checkReadable(long address, long size, boolean readLimit) {
+        if (size == 0) {
+            return;
+        }
+        if (readLimit && Long.compareUnsigned(size, map.MAX_READ_SIZE) > 0) {
+            throw new KernException(KERN_INVALID_ARGUMENT, "size " + VmMap.hex(size)
+                    + " exceeds the 32-bit limit of vm_read (0xffffffff)");
+        }
+        VmSanitize.copyRange("source", address, size);
+        checkAccess(address, size, VmProt.READ, "source", map);
+    }
+
+    void checkWritable(long address, long size) {
+        checkWritable(address, size, map);
+    }
+
+    /**
+     * Destination rules of a transfer made by a call on {@code caller}: its flavor's S and its error model chose the
+     * transfer path (XNU decides it when copying the source in), and the path decides the protection code.
+     */
+    void checkWritable(long address, long size, VmMap caller) {
+        VmSanitize.copyRange("destination", address, size);
+        checkAccess(address, size, VmProt.WRITE, "destination", caller);
+    }
+
+    /**
+     * Checks that every page of {@code [address, address + size)} is mapped with {@code access}; the first problem in
+     * address order wins. {@code size > 0} and the byte range does not wrap. {@code caller}'s transfer path decides
+     * the protection code.
+     */
+    void checkAccess(long address, long size, int access, String role, VmMap caller) {
+        long cursor = map.trunc(address);
+        long end = map.round(address + size); // 0 when rounding wraps: then the range ends past the map anyway
+        while (end == 0 || map.below(cursor, end)) {
+            VmEntry e = map.below(cursor, map.minAddress) || !map.below(cursor, map.maxAddress) ? null : map.entryList.entryContaining(cursor);
+            if (e == null) {
+                throw new KernException(KERN_INVALID_ADDRESS, role + " range at " + VmMap.hex(address) + " of " + VmMap.hex(size)
+                        + " bytes: " + VmMap.hex(cursor) + " is not mapped");
+            }
+            if ((e.protection & access) != access) {
+                KernReturn kern = caller.errors == ErrorModel.XNU
+                        && Long.compareUnsigned(size, caller.flavor.smallTransferLimit()) <= 0
+                        ? KERN_INVALID_ADDRESS
+                        : KERN_PROTECTION_FAILURE;
+                throw new KernException(kern, role + " range at " + VmMap.hex(address) + " of " + VmMap.hex(size) + " bytes: ["
+                        + VmMap.hex(e.start) + ", " + VmMap.hex(e.end) + ") is " + VmProt.format(e.protection) + ", not "
+                        + (access == VmProt.READ ? "readable" : "writable"));
+            }
+            cursor = e.end;
+        }
+    }
+
+    void copyOut(long address, byte[] out, int outOffset, int length) {
+        long at = address;
+        int done = 0;
+        while (done < length) {
+            int pageOffset = (int) (at & map.pageMask);
+            int n = Math.min(length - done, map.pageSize - pageOffset);
+            map.store.read(map.pager.pageAt(at >>> map.pageShift), pageOffset, out, outOffset + done, n);
+            done += n;
+            at += n;
+        }
+    }
+
+    /** Registers a streamed write on a live map, so that terminating the map frees the pages it holds. */
+    Upload openUpload() {
+        return map.query(() -> {
+            return new Upload(map.store, map.budgets.residentBytes(), map.pageSize, map.uploads);
+        });
+    }
+
+    long writeStream(long address, InputStream source, long declaredLength, long maxLength) throws IOException {
+        if (declaredLength <= 0) {
+            map.ensureAliveLocked(); // a dead task fails before a byte of the body is read
+            if (declaredLength == 0) {
+                return 0;
+            }
+        }
+        if (declaredLength > 0) {
+            map.lock.readLock().lock();
+            try {
+                map.ensureAlive();
+                checkWritable(address, declaredLength); // fail fast, before a byte of the body is read
+            } finally {
+                map.lock.readLock().unlock();
+            }
+            if (declaredLength > maxLength) {
+                throw transferLimit(declaredLength, maxLength);
+            }
+        }
+        Upload upload = openUpload();
+        try {
+            long total = streamIntoFreshPages(address, source, declaredLength, maxLength, upload);
+            if (total == 0) {
+                map.ensureAliveLocked();
+                return 0;
+            }
+            int[] replaced;
+            map.lock.writeLock().lock();
+            try {
+                map.ensureAlive();
+                checkWritable(address, total); // the map may have changed while the body streamed in
+                long firstPage = address >>> map.pageShift;
+                IntList fresh = upload.pages();
+                int count = fresh.size();
+                PageGrowth growth = new PageGrowth(map);
+                growth.range(firstPage, firstPage + count);
+                upload.uncharge(); // the map's charge takes the map.pages over
+                growth.reserve();
+                int headOffset = (int) (address & map.pageMask);
+                int tailEnd = (int) ((address + total) & map.pageMask);
+                if (headOffset > 0) {
+                    map.store.copy(map.pager.pageAt(firstPage), 0, fresh.get(0), 0, headOffset);
+                }
+                if (tailEnd > 0) {
+                    int last = fresh.get(count - 1);
+                    map.store.copy(map.pager.pageAt(firstPage + count - 1), tailEnd, last, tailEnd, map.pageSize - tailEnd);
+                }
+                replaced = new int[count];
+                for (int i = 0; i < count; i++) {
+                    replaced[i] = map.pager.replacePage(firstPage + i, fresh.get(i));
+                }
+                fresh.clear(); // the map owns them now
+            } finally {
+                map.settle();
+                map.lock.writeLock().unlock();
+            }
+            map.store.releaseAll(replaced, replaced.length);
+            return total;
+        } finally {
+            upload.close();
+        }
+    }
+
+    static long readOverwrite(VmMap source, long address, long size, VmMap dest, long destAddress,
+            java.util.function.LongConsumer sharedBytes) {
+        if (source == dest) {
+            long shared = source.copy(address, size, destAddress);
+            if (sharedBytes != null) {
+                sharedBytes.accept(shared);
+            }
+            return size;
+        }
+        Capture capture;
+        source.lock.readLock().lock();
+        try {
+            source.ensureAlive();
+            if (size == 0) {
+                capture = null;
+            } else {
+                source.copier.checkReadable(address, size, false);
+                capture = source.copier.capture(address, size);
+            }
+        } finally {
+            source.lock.readLock().unlock();
+        }
+        // The source lock is released before the destination's is taken: no lock order, no deadlock.
+        dest.lock.writeLock().lock();
+        try {
+            dest.ensureAlive();
+            if (capture != null) {
+                dest.copier.checkWritable(destAddress, size, source);
+                long shared = dest.copier.applyCopy(capture, destAddress);
+                if (sharedBytes != null) {
+                    sharedBytes.accept(shared);
+                }
+            }
+            return size;
+        } finally {
+            dest.settle();
+            dest.lock.writeLock().unlock();
+            if (capture != null) {
+                capture.release();
+            }
+        }
     }
 }

@@ -92,7 +92,7 @@ final class MapCheckpoint {
         if (map.sharedRanges != null) {
             for (SharedRange r : map.sharedRanges.values()) {
                 if (!savedMemories.containsKey(r.memory) && --r.memory.ranges == 0) {
-                    map.releaseMemory(r.memory); // not possible today: memory is only created by fork
+                    map.pager.releaseMemory(r.memory); // not possible today: memory is only created by fork
                 }
             }
         }
@@ -108,7 +108,7 @@ final class MapCheckpoint {
         map.holes.clear();
         map.holes.add(map.minAddress, map.maxAddress - map.minAddress);
         for (VmEntry e : savedEntries) {
-            map.adoptEntry(e);
+            map.entryList.adoptEntry(e);
         }
         map.virtualBytes = savedVirtualBytes;
         map.nextObjectId = savedNextObjectId;

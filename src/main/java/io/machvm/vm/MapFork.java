@@ -61,18 +61,18 @@ final class MapFork {
                 long fromPage = e.start >>> parent.pageShift;
                 long toPage = e.end >>> parent.pageShift;
                 if (e.inheritance == VmInherit.COPY) {
-                    child.adoptEntry(new VmEntry(e.start, e.end, e.protection, e.maxProtection, e.inheritance,
+                    child.entryList.adoptEntry(new VmEntry(e.start, e.end, e.protection, e.maxProtection, e.inheritance,
                             e.objectId, e.offset, false));
-                    parent.forEachPage(fromPage, toPage, (p, h) -> {
+                    parent.pager.forEachPage(fromPage, toPage, (p, h) -> {
                         parent.store.retain(h);
                         child.pages.set(p, h);
                     });
                 } else if (e.inheritance == VmInherit.SHARE) {
-                    parent.shareRange(fromPage, toPage);
+                    parent.pager.shareRange(fromPage, toPage);
                     e.shared = true;
-                    child.adoptEntry(new VmEntry(e.start, e.end, e.protection, e.maxProtection, e.inheritance,
+                    child.entryList.adoptEntry(new VmEntry(e.start, e.end, e.protection, e.maxProtection, e.inheritance,
                             e.objectId, e.offset, true));
-                    for (SharedRange r : parent.sharedRangesIn(fromPage, toPage)) {
+                    for (SharedRange r : parent.pager.sharedRangesIn(fromPage, toPage)) {
                         long lo = Math.max(fromPage, r.startPage);
                         long hi = Math.min(toPage, r.endPage);
                         if (child.sharedRanges == null) {
@@ -83,8 +83,8 @@ final class MapFork {
                     }
                 }
             }
-            parent.simplify(parent.minAddress, parent.maxAddress);
-            child.simplify(parent.minAddress, parent.maxAddress);
+            parent.entryList.simplify(parent.minAddress, parent.maxAddress);
+            child.entryList.simplify(parent.minAddress, parent.maxAddress);
         }
     }
 }

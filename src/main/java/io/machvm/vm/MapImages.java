@@ -25,13 +25,13 @@ final class MapImages {
                 regions.add(e.info());
             }
             LongList indexes = new LongList();
-            map.forEachPage(0, PageTable.MAX_PAGES, (p, h) -> indexes.add(p));
+            map.pager.forEachPage(0, PageTable.MAX_PAGES, (p, h) -> indexes.add(p));
             indexes.sortDistinct();
             long[] pageIndexes = new long[indexes.size()];
             int[] handles = new int[indexes.size()];
             for (int i = 0; i < pageIndexes.length; i++) {
                 pageIndexes[i] = indexes.get(i);
-                handles[i] = map.pageAt(pageIndexes[i]);
+                handles[i] = map.pager.pageAt(pageIndexes[i]);
                 map.store.retain(handles[i]);
             }
             if (clearDirty) {
@@ -76,13 +76,13 @@ final class MapImages {
         }
         map.nodeCharge.raise(growth.count());
         for (VmEntry e : restoredEntries) {
-            map.adoptEntry(e);
+            map.entryList.adoptEntry(e);
         }
         map.nextObjectId = restoredEntries.size() + 1L;
         for (int i = 0; i < pageIndexes.size(); i++) {
             map.pages.set(pageIndexes.get(i), handles.get(i));
         }
-        map.simplify(map.minAddress, map.maxAddress);
+        map.entryList.simplify(map.minAddress, map.maxAddress);
         map.settle();
     }
 }

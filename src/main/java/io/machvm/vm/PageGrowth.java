@@ -24,7 +24,7 @@ final class PageGrowth {
     /** Page {@code p} may get a new handle and be marked dirty. */
     void page(long p) {
         if (map.sharedRanges != null) {
-            SharedRange r = map.sharedRangeAt(p);
+            SharedRange r = map.pager.sharedRangeAt(p);
             if (r != null) {
                 if (shared == null) {
                     shared = new java.util.IdentityHashMap<>();
