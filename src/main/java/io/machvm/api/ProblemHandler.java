@@ -1,6 +1,5 @@
 package io.machvm.api;
 
-import io.machvm.store.StoreExhaustedException;
 import io.machvm.vm.KernException;
 import io.machvm.vm.KernReturn;
 import io.machvm.vm.TransferLimitException;
@@ -83,7 +82,6 @@ public class ProblemHandler {
                 yield new Answer(400, invalid, "the request body ended before its announced length or could not "
                         + "be read; nothing was changed");
             }
-            case StoreExhaustedException s -> new Answer(507, KernReturn.KERN_RESOURCE_SHORTAGE, s.getMessage());
             case InvalidParameterException p -> new Answer(400, invalid, "the query string could not be decoded "
                     + "(malformed percent-encoding or too many parameters)");
             case NoResourceFoundException n -> notFound(method, instance);

@@ -1,7 +1,6 @@
 package io.machvm.api;
 
 import io.machvm.service.VmService;
-import io.machvm.store.StoreExhaustedException;
 import io.machvm.vm.KernException;
 import io.machvm.vm.KernReturn;
 import io.machvm.vm.PageSnapshot;
@@ -216,8 +215,6 @@ final class SandboxBatch {
             return problem(index, 413, e.kern(), e.detail());
         } catch (KernException e) {
             return problem(index, ProblemTypes.status(e.kern()), e.kern(), e.detail());
-        } catch (StoreExhaustedException e) {
-            return problem(index, 507, KernReturn.KERN_RESOURCE_SHORTAGE, e.getMessage());
         }
     }
 

@@ -9,7 +9,7 @@ import static io.machvm.vm.KernReturn.MACH_SEND_INVALID_DEST;
 
 import io.machvm.service.VmService;
 import io.machvm.vm.TaskImage;
-import io.machvm.vm.VmMap;
+import io.machvm.vm.PageDisposition;
 import io.swagger.v3.oas.annotations.Operation;
 import io.swagger.v3.oas.annotations.Parameter;
 import io.swagger.v3.oas.annotations.enums.ParameterIn;
@@ -137,7 +137,7 @@ public class SandboxController {
                     + "vm_dirty_clear or snapshot with clearDirty), 0x20 SHARED (copy-on-write shared, or memory shared "
                     + "with another task by fork) — as integers and as objects. Unmapped and untouched pages are 0. "
                     + "Size 0 answers no page whatever the address; a range that wraps, or of more than "
-                    + VmMap.MAX_QUERY_PAGES + " pages, is KERN_INVALID_ARGUMENT.")
+                    + PageDisposition.MAX_QUERY_PAGES + " pages, is KERN_INVALID_ARGUMENT.")
     @ApiResponse(responseCode = "200", description = "The pages.",
             content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
                     schema = @Schema(implementation = Responses.PageRangeQuery.class)))
@@ -180,9 +180,9 @@ public class SandboxController {
                 int d = dispositions[i];
                 g.writeStartObject();
                 g.writeStringProperty("address", U64.format(first + (long) i * pageSize));
-                g.writeBooleanProperty("present", (d & VmMap.PAGE_PRESENT) != 0);
-                g.writeBooleanProperty("dirty", (d & VmMap.PAGE_DIRTY) != 0);
-                g.writeBooleanProperty("shared", (d & VmMap.PAGE_SHARED) != 0);
+                g.writeBooleanProperty("present", (d & PageDisposition.PRESENT) != 0);
+                g.writeBooleanProperty("dirty", (d & PageDisposition.DIRTY) != 0);
+                g.writeBooleanProperty("shared", (d & PageDisposition.SHARED) != 0);
                 g.writeEndObject();
             }
             g.writeEndArray();

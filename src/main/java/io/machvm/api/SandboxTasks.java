@@ -36,16 +36,16 @@ final class SandboxTasks {
             refuseTakenId(registry, childId);
         }
         if (spec.flavor() != null || spec.errors() != null) {
-            Task p = find(registry, parent);
+            TaskInfo p = find(service, parent);
             if (p != null) { // an unknown parent is answered by task_fork itself
-                if (spec.flavor() != null && spec.flavor() != p.map().flavor()) {
+                if (spec.flavor() != null && spec.flavor() != p.flavor()) {
                     throw ApiProblem.invalidArgument("flavor " + Texts.quote(spec.flavor().wireName())
-                            + " differs from the parent's (" + p.map().flavor().wireName()
+                            + " differs from the parent's (" + p.flavor().wireName()
                             + "): a forked task has its parent's flavor; leave flavor out");
                 }
-                if (spec.errors() != null && spec.errors() != p.map().errors()) {
+                if (spec.errors() != null && spec.errors() != p.errors()) {
                     throw ApiProblem.invalidArgument("errors " + Texts.quote(spec.errors().wireName())
-                            + " differs from the parent's (" + p.map().errors().wireName()
+                            + " differs from the parent's (" + p.errors().wireName()
                             + "): a forked task has its parent's error model; leave errors out");
                 }
             }
@@ -80,6 +80,14 @@ final class SandboxTasks {
         if (find(registry, id) != null) {
             throw new TaskConflictException("task " + id + " exists already: a fork or a restored image needs a "
                     + "new id");
+        }
+    }
+
+    private static TaskInfo find(VmService service, String id) {
+        try {
+            return service.describe(id);
+        } catch (KernException noSuchTask) {
+            return null;
         }
     }
 

@@ -1,5 +1,6 @@
 package io.machvm.config;
 
+import io.machvm.service.HeapLimits;
 import io.machvm.service.PageStores;
 import io.machvm.service.TaskRegistry;
 import io.machvm.service.TaskPersistence;
@@ -41,7 +42,20 @@ public class MachvmConfiguration {
     @Bean
     TaskRegistry taskRegistry(PageStores stores, MachvmProperties properties) {
         return new TaskRegistry(stores, properties.host().hostFlavor(), properties.vm().errorModel(),
-                properties.tasks().max());
+                properties.tasks().max(), heapLimits(properties.limits(), Runtime.getRuntime().maxMemory()));
+    }
+
+    /** The configured heap limits, each unset one derived from {@code maxHeapBytes}. */
+    static HeapLimits heapLimits(MachvmProperties.Limits settings, long maxHeapBytes) {
+        HeapLimits derived = HeapLimits.forHeap(maxHeapBytes);
+        return new HeapLimits(
+                settings.maxMapEntries() != null ? settings.maxMapEntries() : derived.maxMapEntries(),
+                settings.maxMapEntriesPerTask() != null ? settings.maxMapEntriesPerTask()
+                        : derived.maxMapEntriesPerTask(),
+                settings.maxPageTableBytes() != null ? settings.maxPageTableBytes().toBytes()
+                        : derived.maxPageTableBytes(),
+                settings.maxPageTableBytesPerTask() != null ? settings.maxPageTableBytesPerTask().toBytes()
+                        : derived.maxPageTableBytesPerTask());
     }
 
     @Bean

@@ -12,7 +12,8 @@ import org.springframework.util.unit.DataSize;
  */
 @ConfigurationProperties("machvm")
 public record MachvmProperties(@DefaultValue Host host, @DefaultValue Vm vm, @DefaultValue Store store,
-        @DefaultValue Api api, @DefaultValue Tasks tasks, @DefaultValue Persistence persistence) {
+        @DefaultValue Api api, @DefaultValue Tasks tasks, @DefaultValue Persistence persistence,
+        @DefaultValue Limits limits) {
 
     /** The host: its flavor is what {@code host_page_size} reports and the default for new tasks. */
     public record Host(@DefaultValue("arm64") String flavor) {
@@ -93,6 +94,34 @@ public record MachvmProperties(@DefaultValue Host host, @DefaultValue Vm vm, @De
 
         public boolean enabled() {
             return !directory.isBlank();
+        }
+    }
+
+    /**
+     * Heap bounds of what requests can make tasks hold: map entries and page-table memory, in all and per task. A
+     * call beyond one is refused ({@code KERN_RESOURCE_SHORTAGE}) and changes nothing. Unset (the default): derived
+     * from the maximum heap, a quarter of it for entries and a quarter for page tables, a task at most a quarter of
+     * either.
+     */
+    public record Limits(Long maxMapEntries, Long maxMapEntriesPerTask, DataSize maxPageTableBytes,
+            DataSize maxPageTableBytesPerTask) {
+        public Limits {
+            positive("machvm.limits.max-map-entries", maxMapEntries);
+            positive("machvm.limits.max-map-entries-per-task", maxMapEntriesPerTask);
+            atLeastOneNode("machvm.limits.max-page-table-bytes", maxPageTableBytes);
+            atLeastOneNode("machvm.limits.max-page-table-bytes-per-task", maxPageTableBytesPerTask);
+        }
+
+        private static void positive(String name, Long value) {
+            if (value != null && value < 1) {
+                throw new InvalidSettingException(name, name + " must be at least 1, not " + value);
+            }
+        }
+
+        private static void atLeastOneNode(String name, DataSize value) {
+            if (value != null && value.toBytes() < 16384) {
+                throw new InvalidSettingException(name, name + " must be at least 16KB, not " + show(value));
+            }
         }
     }
 

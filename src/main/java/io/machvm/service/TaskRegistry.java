@@ -4,7 +4,9 @@ import io.machvm.vm.ErrorModel;
 import io.machvm.vm.Flavor;
 import io.machvm.vm.KernException;
 import io.machvm.vm.KernReturn;
+import io.machvm.vm.MapBudgets;
 import io.machvm.vm.VmMap;
+import io.machvm.store.Budget;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -32,12 +34,47 @@ public final class TaskRegistry {
     private final ErrorModel defaultErrors;
     private final int maxTasks;
     private final SecureRandom random = new SecureRandom();
+    private final HeapLimits limits;
+    /** What all tasks of this node hold together: see {@link #budgetsForNewTask()}. */
+    private final Budget nodeEntries;
+    private final Budget nodePageTableNodes;
+    private final Budget nodeResidentBytes;
 
+    /** A registry without heap limits. */
     public TaskRegistry(PageStores stores, Flavor defaultFlavor, ErrorModel defaultErrors, int maxTasks) {
+        this(stores, defaultFlavor, defaultErrors, maxTasks, HeapLimits.unlimited());
+    }
+
+    public TaskRegistry(PageStores stores, Flavor defaultFlavor, ErrorModel defaultErrors, int maxTasks,
+            HeapLimits limits) {
         this.stores = stores;
         this.defaultFlavor = defaultFlavor;
         this.defaultErrors = defaultErrors;
         this.maxTasks = maxTasks;
+        this.limits = limits;
+        this.nodeEntries = Budget.root(HeapLimits.MAX_MAP_ENTRIES, limits.maxMapEntries());
+        this.nodePageTableNodes = Budget.root(HeapLimits.MAX_PAGE_TABLE_BYTES,
+                HeapLimits.nodes(limits.maxPageTableBytes()));
+        // The page store bounds resident pages node-wide; this level only sums what tasks charge.
+        this.nodeResidentBytes = Budget.root("machvm.store.capacity", Budget.UNLIMITED);
+    }
+
+    /**
+     * The budgets of a task about to be made (created, forked or restored): each a child of the budget its usage
+     * also counts against. This is the one place that chooses a task budget's parent; today the node's, and a
+     * tenant's budgets (themselves children of the node's) go here.
+     */
+    public MapBudgets budgetsForNewTask() {
+        return new MapBudgets(
+                nodeEntries.child(HeapLimits.MAX_MAP_ENTRIES_PER_TASK, limits.maxMapEntriesPerTask()),
+                nodePageTableNodes.child(HeapLimits.MAX_PAGE_TABLE_BYTES_PER_TASK,
+                        HeapLimits.nodes(limits.maxPageTableBytesPerTask())),
+                nodeResidentBytes.child("task resident bytes", Budget.UNLIMITED));
+    }
+
+    /** The node-wide budgets (map entries, page-table nodes, resident bytes), for statistics and tests. */
+    public List<Budget> nodeBudgets() {
+        return List.of(nodeEntries, nodePageTableNodes, nodeResidentBytes);
     }
 
     /** The settings a spec resolves to with the configured defaults. */
@@ -230,7 +267,8 @@ public final class TaskRegistry {
     }
 
     private VmMap newMap(TaskSpec resolved) {
-        return new VmMap(stores.forFlavor(resolved.flavor()), resolved.flavor(), resolved.errors());
+        return new VmMap(stores.forFlavor(resolved.flavor()), resolved.flavor(), resolved.errors(),
+                budgetsForNewTask());
     }
 
     /**

@@ -175,6 +175,14 @@ public final class VmService {
         return timedPure(taskInfo, () -> info(registry.get(taskId)));
     }
 
+    /**
+     * The task as {@link #taskInfo} describes it, without recording a call (for checks a request makes before its
+     * call).
+     */
+    public TaskInfo describe(String taskId) {
+        return info(registry.get(taskId));
+    }
+
     /** The page size of the task's flavor (no call is recorded). */
     public int pageSize(String taskId) {
         return map(taskId).flavor().pageSize();
@@ -341,7 +349,7 @@ public final class VmService {
             // The child's slot and id are taken before the fork, which changes the parent (shared ranges): once it
             // is done nothing may refuse the child.
             try (TaskRegistry.Reservation slot = registry.reserve(childId)) {
-                VmMap child = parent.map().fork();
+                VmMap child = parent.map().fork(registry.budgetsForNewTask());
                 return info(slot.commit(name != null ? name : parent.name(), child));
             }
         });
@@ -363,7 +371,7 @@ public final class VmService {
     /** Restores an image into a new task (id minted when null); a corrupt image creates nothing. */
     public TaskInfo restoreTask(InputStream image, String id) throws IOException {
         return timed(taskRestore, () -> {
-            TaskImage.Restored restored = TaskImage.read(image, stores::forFlavor);
+            TaskImage.Restored restored = TaskImage.read(image, stores::forFlavor, registry.budgetsForNewTask());
             return info(registry.adopt(id, restored.name(), restored.map()));
         });
     }

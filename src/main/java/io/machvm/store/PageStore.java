@@ -305,11 +305,17 @@ public final class PageStore {
             return;
         }
         int h = handle - 1;
-        int before = (int) REFS.getAndAdd(slabs.get(h >>> slotBits).refs, h & slotMask, 1);
+        int[] refs = slabs.get(h >>> slotBits).refs;
+        int slot = h & slotMask;
+        int before;
+        do {
+            before = (int) REFS.getVolatile(refs, slot);
+            if (before <= 0) {
+                throw new IllegalStateException("retain of free page handle " + handle);
+            }
+        } while (!REFS.compareAndSet(refs, slot, before, before + 1));
         if (before == 1) {
             sharedPages.incrementAndGet();
-        } else if (before <= 0) {
-            throw new IllegalStateException("retain of free page handle " + handle);
         }
     }
 
@@ -329,37 +335,54 @@ public final class PageStore {
         }
     }
 
-    /** Drops one reference from each of {@code handles[0..count)}, taking the allocation lock at most once. */
+    /**
+     * Drops one reference from each of {@code handles[0..count)}, taking the allocation lock at most once. The array
+     * is left as it is.
+     */
     public void releaseAll(int[] handles, int count) {
-        int freed = 0;
+        java.util.Objects.checkFromIndexSize(0, count, handles.length);
+        int[] freed = null;
+        int freedCount = 0;
         for (int i = 0; i < count; i++) {
             int handle = handles[i];
             if (handle != NO_PAGE && dropReference(handle)) {
-                handles[freed++] = handle;
+                if (freed == null) {
+                    freed = new int[count - i];
+                }
+                freed[freedCount++] = handle;
             }
         }
-        if (freed == 0) {
+        if (freedCount == 0) {
             return;
         }
         lock.lock();
         try {
-            for (int i = 0; i < freed; i++) {
-                freeLocked(handles[i]);
+            for (int i = 0; i < freedCount; i++) {
+                freeLocked(freed[i]);
             }
         } finally {
             lock.unlock();
         }
-        residentPages.addAndGet(-freed);
+        residentPages.addAndGet(-freedCount);
     }
 
-    /** Returns true when the reference dropped was the last one. */
+    /**
+     * Returns true when the reference dropped was the last one. A page with no reference is refused before its count
+     * changes, so a bad release cannot leave a count below zero.
+     */
     private boolean dropReference(int handle) {
         int h = handle - 1;
-        int before = (int) REFS.getAndAdd(slabs.get(h >>> slotBits).refs, h & slotMask, -1);
+        int[] refs = slabs.get(h >>> slotBits).refs;
+        int slot = h & slotMask;
+        int before;
+        do {
+            before = (int) REFS.getVolatile(refs, slot);
+            if (before <= 0) {
+                throw new IllegalStateException("release of free page handle " + handle);
+            }
+        } while (!REFS.compareAndSet(refs, slot, before, before - 1));
         if (before == 2) {
             sharedPages.decrementAndGet();
-        } else if (before <= 0) {
-            throw new IllegalStateException("release of free page handle " + handle);
         }
         return before == 1;
     }
@@ -439,36 +462,43 @@ public final class PageStore {
         return ((handle - 1) & slotMask) << pageShift;
     }
 
+    /** The offset of {@code [pageOffset, pageOffset + length)} in the slab of a page, checked to lie in the page. */
+    private int offsetOf(int handle, int pageOffset, int length) {
+        java.util.Objects.checkFromIndexSize(pageOffset, length, pageSize);
+        return offsetOf(handle) + pageOffset;
+    }
+
     /** Copies {@code length} bytes at {@code pageOffset} of a page (zeros for the zero page) into {@code dst}. */
     public void read(int handle, int pageOffset, byte[] dst, int dstOffset, int length) {
         if (handle == NO_PAGE) {
             java.util.Arrays.fill(dst, dstOffset, dstOffset + length, (byte) 0);
         } else {
-            slabOf(handle).get(offsetOf(handle) + pageOffset, dst, dstOffset, length);
+            slabOf(handle).get(offsetOf(handle, pageOffset, length), dst, dstOffset, length);
         }
     }
 
     /** Stores {@code length} bytes of {@code src} at {@code pageOffset} of a page the caller owns exclusively. */
     public void write(int handle, int pageOffset, byte[] src, int srcOffset, int length) {
-        slabOf(handle).put(offsetOf(handle) + pageOffset, src, srcOffset, length);
+        slabOf(handle).put(offsetOf(handle, pageOffset, length), src, srcOffset, length);
     }
 
     /** Stores the remaining bytes of {@code src} at {@code pageOffset} of a page the caller owns exclusively. */
     public void write(int handle, int pageOffset, ByteBuffer src) {
         int length = src.remaining();
-        slabOf(handle).put(offsetOf(handle) + pageOffset, src, src.position(), length);
+        slabOf(handle).put(offsetOf(handle, pageOffset, length), src, src.position(), length);
         src.position(src.position() + length);
     }
 
     /** Copies bytes between pages ({@code srcHandle} may be the zero page); the pages may be the same. */
     public void copy(int srcHandle, int srcOffset, int dstHandle, int dstOffset, int length) {
+        java.util.Objects.checkFromIndexSize(srcOffset, length, pageSize);
         ByteBuffer source = srcHandle == NO_PAGE ? zeroPage : slabOf(srcHandle);
         int sourceOffset = srcHandle == NO_PAGE ? 0 : offsetOf(srcHandle) + srcOffset;
         if (srcHandle == dstHandle && srcHandle != NO_PAGE) {
             // Bulk put between overlapping regions of one buffer is specified as if through a temporary copy.
             source = source.duplicate();
         }
-        slabOf(dstHandle).put(offsetOf(dstHandle) + dstOffset, source, sourceOffset, length);
+        slabOf(dstHandle).put(offsetOf(dstHandle, dstOffset, length), source, sourceOffset, length);
     }
 
     /** Copies bytes from a page of {@code source} (possibly another store, or the zero page) into a page of this one. */
@@ -478,14 +508,14 @@ public final class PageStore {
         } else if (srcHandle == NO_PAGE) {
             zero(dstHandle, dstOffset, length);
         } else {
-            slabOf(dstHandle).put(offsetOf(dstHandle) + dstOffset, source.slabOf(srcHandle),
-                    source.offsetOf(srcHandle) + srcOffset, length);
+            slabOf(dstHandle).put(offsetOf(dstHandle, dstOffset, length), source.slabOf(srcHandle),
+                    source.offsetOf(srcHandle, srcOffset, length), length);
         }
     }
 
     /** Fills {@code length} bytes at {@code pageOffset} of a page the caller owns exclusively with zeros. */
     public void zero(int handle, int pageOffset, int length) {
-        slabOf(handle).put(offsetOf(handle) + pageOffset, zeroPage, 0, length);
+        slabOf(handle).put(offsetOf(handle, pageOffset, length), zeroPage, 0, length);
     }
 
     /** Writes {@code length} bytes at {@code pageOffset} of a page to {@code out}, through {@code scratch}. */

@@ -75,7 +75,7 @@ public final class PageSnapshot implements AutoCloseable {
     @Override
     public void close() {
         if (closed.compareAndSet(false, true)) {
-            store.releaseAll(handles.clone(), handles.length);
+            store.releaseAll(handles, handles.length);
         }
     }
 }

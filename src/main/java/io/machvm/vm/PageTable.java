@@ -15,6 +15,8 @@ final class PageTable {
     private static final int LEAF_COUNT = FAN;
     /** Three interior levels above the leaves: page indexes below 2^40. */
     static final long MAX_PAGES = 1L << (4 * BITS);
+    /** Heap bytes of one node, interior or leaf, with compressed references: what {@link #nodes()} counts. */
+    static final long NODE_BYTES = MapBudgets.PAGE_TABLE_NODE_BYTES;
 
     private static final class Node {
         final Object[] children = new Object[FAN];
@@ -29,6 +31,8 @@ final class PageTable {
 
     private Node root;
     private long population;
+    /** Nodes (interior and leaves) that exist. */
+    private long nodes;
     /** The leaf {@link #set} last wrote, so that the next lookups in it skip the walk: a one-entry TLB. */
     private int[] hintLeaf;
     private long hintLeafIndex = -1;
@@ -36,6 +40,11 @@ final class PageTable {
     /** Pages with a non-zero handle. */
     long population() {
         return population;
+    }
+
+    /** Nodes, interior and leaves, that exist: the heap this table holds, in units of {@link #NODE_BYTES}. */
+    long nodes() {
+        return nodes;
     }
 
     int get(long pageIndex) {
@@ -68,12 +77,14 @@ final class PageTable {
         }
         if (root == null) {
             root = new Node();
+            nodes++;
         }
         Node top = root;
         int i3 = (int) (pageIndex >>> (3 * BITS)) & MASK;
         Node mid = (Node) top.children[i3];
         if (mid == null) {
             mid = new Node();
+            nodes++;
             top.children[i3] = mid;
             top.count++;
         }
@@ -81,6 +92,7 @@ final class PageTable {
         Node low = (Node) mid.children[i2];
         if (low == null) {
             low = new Node();
+            nodes++;
             mid.children[i2] = low;
             mid.count++;
         }
@@ -88,6 +100,7 @@ final class PageTable {
         int[] leaf = (int[]) low.children[i1];
         if (leaf == null) {
             leaf = new int[FAN + 1];
+            nodes++;
             low.children[i1] = leaf;
             low.count++;
         }
@@ -136,12 +149,16 @@ final class PageTable {
                 hintLeafIndex = -1;
             }
             low.children[i1] = null;
+            nodes--;
             if (--low.count == 0) {
                 mid.children[i2] = null;
+                nodes--;
                 if (--mid.count == 0) {
                     top.children[i3] = null;
+                    nodes--;
                     if (--top.count == 0) {
                         root = null;
+                        nodes--;
                     }
                 }
             }
@@ -203,5 +220,91 @@ final class PageTable {
         boolean[] found = new boolean[1];
         forEach(fromPage, toPage, (p, h) -> found[0] = true);
         return found[0];
+    }
+
+    /**
+     * Counts, without creating them, the nodes that setting non-zero handles at given indexes would create: an upper
+     * bound, exact when the indexes come in ascending order. Shared by the callers that must know, before they change
+     * anything, how much heap a change can take.
+     */
+    final class Growth {
+        private long count;
+        private boolean rootCounted;
+        private long lastLeaf = -1;
+        private long lastLow = -1;
+        private long lastMid = -1;
+
+        /** Counts the nodes for index {@code index}. */
+        void add(long index) {
+            long leafKey = index >>> BITS;
+            if (leafKey != lastLeaf) {
+                lastLeaf = leafKey;
+                addLeaf(leafKey);
+            }
+        }
+
+        /** Counts the nodes for every index of {@code [from, to)}. */
+        void addRange(long from, long to) {
+            if (from >= to) {
+                return;
+            }
+            for (long leafKey = from >>> BITS; leafKey <= (to - 1) >>> BITS; leafKey++) {
+                if (leafKey != lastLeaf) {
+                    lastLeaf = leafKey;
+                    addLeaf(leafKey);
+                }
+            }
+        }
+
+        private void addLeaf(long leafKey) {
+            long lowKey = leafKey >>> BITS;
+            long midKey = lowKey >>> BITS;
+            if (root == null && !rootCounted) {
+                rootCounted = true;
+                count++;
+            }
+            Node mid = root == null ? null : (Node) root.children[(int) midKey & MASK];
+            if (mid == null) {
+                if (midKey != lastMid) {
+                    lastMid = midKey;
+                    count++;
+                }
+                if (lowKey != lastLow) {
+                    lastLow = lowKey;
+                    count++;
+                }
+                count++;
+                return;
+            }
+            Node low = (Node) mid.children[(int) lowKey & MASK];
+            if (low == null) {
+                if (lowKey != lastLow) {
+                    lastLow = lowKey;
+                    count++;
+                }
+                count++;
+                return;
+            }
+            if (low.children[(int) leafKey & MASK] == null) {
+                count++;
+            }
+        }
+
+        /** The nodes counted so far. */
+        long count() {
+            return count;
+        }
+    }
+
+    /** A new count of the nodes that handles set in this table would create. */
+    Growth growth() {
+        return new Growth();
+    }
+
+    /** Pages with a non-zero handle in {@code [fromPage, toPage)}. */
+    long populationIn(long fromPage, long toPage) {
+        long[] n = {0};
+        forEach(fromPage, toPage, (p, h) -> n[0]++);
+        return n[0];
     }
 }

@@ -129,7 +129,7 @@ public final class TaskImage implements AutoCloseable {
     @Override
     public void close() {
         if (closed.compareAndSet(false, true)) {
-            store.releaseAll(handles.clone(), handles.length);
+            store.releaseAll(handles, handles.length);
         }
     }
 
@@ -145,10 +145,21 @@ public final class TaskImage implements AutoCloseable {
      * @throws IOException when reading the source itself fails
      */
     public static Restored read(InputStream raw, Function<Flavor, PageStore> stores) throws IOException {
+        return read(raw, stores, MapBudgets.unlimited());
+    }
+
+    /**
+     * Reads an image as {@link #read(InputStream, Function)} into a map drawing from {@code budgets}: an image with
+     * more entries or pages than they allow is refused with {@code KERN_RESOURCE_SHORTAGE} as soon as its counts are
+     * read, before its entries or pages are.
+     */
+    public static Restored read(InputStream raw, Function<Flavor, PageStore> stores, MapBudgets budgets)
+            throws IOException {
         CRC32C total = new CRC32C();
         DataInputStream in = new DataInputStream(new CheckedInputStream(raw, total));
         IntList handles = new IntList(64);
         PageStore store = null;
+        VmMap map = null;
         boolean done = false;
         try {
             byte[] magic = new byte[MAGIC.length];
@@ -176,11 +187,12 @@ public final class TaskImage implements AutoCloseable {
             in.readFully(nameBytes);
             String name = nameLength == 0 ? null : new String(nameBytes, StandardCharsets.UTF_8);
             store = stores.apply(flavor);
-            VmMap map = new VmMap(store, flavor, errors);
+            map = new VmMap(store, flavor, errors, budgets);
             long entryCount = in.readInt() & 0xFFFF_FFFFL;
             if (entryCount > MAX_ENTRIES) {
                 throw corrupt(entryCount + " entries");
             }
+            MapImages.reserveForRestore(map, entryCount, 0);
             long pageMask = flavor.pageSize() - 1L;
             long previousEnd = flavor.minAddress();
             List<VmEntry> entries = new ArrayList<>();
@@ -209,6 +221,7 @@ public final class TaskImage implements AutoCloseable {
             if (pageCount < 0 || pageCount > mappedPages) {
                 throw corrupt(pageCount + " pages for " + mappedPages + " mapped pages");
             }
+            MapImages.reserveForRestore(map, 0, pageCount);
             int pageSize = flavor.pageSize();
             byte[] page = new byte[pageSize];
             CRC32C pageCrc = new CRC32C();
@@ -258,7 +271,7 @@ public final class TaskImage implements AutoCloseable {
             if (raw.read() != -1) {
                 throw corrupt("bytes follow the end of the image");
             }
-            map.restore(entries, indexes, handles);
+            MapImages.restore(map, entries, indexes, handles);
             done = true;
             return new Restored(map, name);
         } catch (EOFException truncated) {
@@ -266,6 +279,9 @@ public final class TaskImage implements AutoCloseable {
         } finally {
             if (!done && store != null) {
                 store.releaseAll(handles.array(), handles.size());
+            }
+            if (!done && map != null) {
+                map.terminate(); // gives back what it reserved
             }
         }
     }

@@ -46,4 +46,28 @@ class SettingsBindingTest {
         assertThat(properties.api().maxTransfer()).isEqualTo(DataSize.ofMegabytes(8));
         assertThat(properties.tasks().max()).isEqualTo(50);
     }
+
+    @Test
+    void heapLimitsDefaultToTheHeapAndBindFromTheEnvironment() {
+        MachvmProperties.Limits unset = bind(Map.of()).limits();
+        assertThat(unset.maxMapEntries()).isNull();
+        assertThat(unset.maxPageTableBytesPerTask()).isNull();
+        MachvmProperties.Limits set = bind(Map.of("MACHVM_LIMITS_MAXMAPENTRIES", "5000",
+                "MACHVM_LIMITS_MAXMAPENTRIESPERTASK", "100", "MACHVM_LIMITS_MAXPAGETABLEBYTES", "64MB",
+                "MACHVM_LIMITS_MAXPAGETABLEBYTESPERTASK", "1MB")).limits();
+        assertThat(set.maxMapEntries()).isEqualTo(5000);
+        assertThat(set.maxMapEntriesPerTask()).isEqualTo(100);
+        assertThat(set.maxPageTableBytes()).isEqualTo(DataSize.ofMegabytes(64));
+        assertThat(set.maxPageTableBytesPerTask()).isEqualTo(DataSize.ofMegabytes(1));
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> bind(Map.of("MACHVM_LIMITS_MAXMAPENTRIES", "0")))
+                .hasStackTraceContaining("machvm.limits.max-map-entries must be at least 1");
+        org.assertj.core.api.Assertions.assertThatThrownBy(
+                () -> bind(Map.of("MACHVM_LIMITS_MAXPAGETABLEBYTESPERTASK", "1KB")))
+                .hasStackTraceContaining("machvm.limits.max-page-table-bytes-per-task must be at least 16KB");
+        io.machvm.service.HeapLimits derived = io.machvm.service.HeapLimits.forHeap(512L << 20);
+        assertThat(derived.maxPageTableBytes()).isEqualTo(128L << 20);
+        assertThat(derived.maxPageTableBytesPerTask()).isEqualTo(32L << 20);
+        assertThat(derived.maxMapEntries()).isEqualTo((128L << 20) / 160);
+        assertThat(derived.maxMapEntriesPerTask()).isEqualTo((128L << 20) / 160 / 4);
+    }
 }

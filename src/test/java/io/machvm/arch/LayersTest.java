@@ -1,0 +1,52 @@
+package io.machvm.arch;
+
+import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
+
+import com.tngtech.archunit.core.domain.JavaClasses;
+import com.tngtech.archunit.core.importer.ClassFileImporter;
+import com.tngtech.archunit.core.importer.ImportOption;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The layers, as a rule the build checks: {@code store} (pages off the heap) depends on nothing of ours; {@code vm}
+ * (Mach address spaces) on {@code store} only, and on no Spring; {@code service} (tasks by id, metrics) on {@code vm}
+ * and {@code store}, never on {@code api}; {@code api} (HTTP) on {@code service} and the value types of {@code vm},
+ * never on {@code VmMap} nor on {@code store}.
+ */
+class LayersTest {
+    private static final JavaClasses MAIN = new ClassFileImporter()
+            .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
+            .importPackages("io.machvm");
+
+    @Test
+    void theStoreDependsOnNothingOfOurs() {
+        noClasses().that().resideInAPackage("io.machvm.store..")
+                .should().dependOnClassesThat().resideInAnyPackage("io.machvm.vm..", "io.machvm.service..",
+                        "io.machvm.api..", "io.machvm.config..", "io.machvm.ops..", "io.machvm")
+                .check(MAIN);
+    }
+
+    @Test
+    void theVmDependsOnTheStoreOnlyAndOnNoSpring() {
+        noClasses().that().resideInAPackage("io.machvm.vm..")
+                .should().dependOnClassesThat().resideInAnyPackage("io.machvm.service..", "io.machvm.api..",
+                        "io.machvm.config..", "io.machvm.ops..", "org.springframework..", "jakarta..")
+                .check(MAIN);
+    }
+
+    @Test
+    void theServiceNeverDependsOnTheApi() {
+        noClasses().that().resideInAPackage("io.machvm.service..")
+                .should().dependOnClassesThat().resideInAnyPackage("io.machvm.api..", "io.machvm.config..",
+                        "io.machvm.ops..")
+                .check(MAIN);
+    }
+
+    @Test
+    void theApiGoesThroughTheServiceNeverToVmMapOrTheStore() {
+        noClasses().that().resideInAPackage("io.machvm.api..")
+                .should().dependOnClassesThat().resideInAPackage("io.machvm.store..")
+                .orShould().dependOnClassesThat().haveFullyQualifiedName("io.machvm.vm.VmMap")
+                .check(MAIN);
+    }
+}
