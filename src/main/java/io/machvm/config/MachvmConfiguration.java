@@ -3,6 +3,9 @@ package io.machvm.config;
 import io.machvm.service.PageStores;
 import io.machvm.service.TaskRegistry;
 import io.machvm.service.TaskPersistence;
+import io.machvm.service.TenantQuotas;
+import io.machvm.service.TenantResolver;
+import org.springframework.beans.factory.ObjectProvider;
 import io.machvm.service.VmService;
 import java.nio.file.Path;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnExpression;
@@ -39,9 +42,11 @@ public class MachvmConfiguration {
     }
 
     @Bean
-    TaskRegistry taskRegistry(PageStores stores, MachvmProperties properties) {
+    TaskRegistry taskRegistry(PageStores stores, MachvmProperties properties, ObjectProvider<TenantResolver> tenants,
+            ObjectProvider<TenantQuotas> quotas) {
         return new TaskRegistry(stores, properties.host().hostFlavor(), properties.vm().errorModel(),
-                properties.tasks().max());
+                properties.tasks().max(), tenants.getIfAvailable(() -> TenantResolver.ANONYMOUS),
+                quotas.getIfAvailable(TenantQuotas::unlimited));
     }
 
     @Bean

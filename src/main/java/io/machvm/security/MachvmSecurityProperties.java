@@ -33,7 +33,7 @@ public record MachvmSecurityProperties(@DefaultValue("protected") String mode, M
      * Tenant names: 1 to 128 of {@code [A-Za-z0-9._@+-]}, not {@code .} or {@code ..}. They name image files and
      * appear in qualified task ids ({@code tenant~id}), so {@code ~} and {@code /} are out.
      */
-    public static final Pattern TENANT_PATTERN = Pattern.compile("(?!\\.\\.?$)[A-Za-z0-9._@+-]{1,128}");
+    public static final Pattern TENANT_PATTERN = io.machvm.service.TaskRegistry.TENANT_PATTERN;
 
     public MachvmSecurityProperties {
         apiKeys = apiKeys == null ? Map.of() : Map.copyOf(apiKeys);

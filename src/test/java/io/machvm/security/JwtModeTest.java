@@ -107,6 +107,12 @@ class JwtModeTest {
         Wire.Answer created = Wire.send(LOOPBACK, port, "PUT", "/tasks/jwt-task", bearer(acme), new byte[0]);
         assertThat(created.status()).as(created.body()).isEqualTo(201);
         assertThat(Wire.get(LOOPBACK, port, "/tasks/jwt-task", bearer(acme)).status()).isEqualTo(200);
+        // Another tenant does not see it: the same answer as for an id nobody uses.
+        String beta = token(Map.of("tenant", "beta"));
+        Wire.Answer other = Wire.get(LOOPBACK, port, "/tasks/jwt-task", bearer(beta));
+        assertThat(other.status()).isEqualTo(404);
+        assertThat(other.body()).contains("MACH_SEND_INVALID_DEST");
+        assertThat(Wire.get(LOOPBACK, port, "/tasks", bearer(beta)).body()).doesNotContain("jwt-task");
     }
 
     @Test
