@@ -22,7 +22,8 @@ import org.springframework.web.filter.OncePerRequestFilter;
  * <li>{@code Host} must be an IP literal, a loopback name or in {@code machvm.security.allowed-hosts}: a page whose
  * name was rebound to this server's address sends its own name;</li>
  * <li>a request that changes something must not come from another site: no foreign {@code Origin}, no
- * {@code Sec-Fetch-Site} other than {@code same-origin} or {@code none}, no form content type.</li>
+ * {@code Sec-Fetch-Site} other than {@code same-origin} or {@code none}; and no form content type, which
+ * {@link FormContentInterceptor} refuses once the path and method are known to exist.</li>
  * </ul>
  */
 final class AnonymousAccessFilter extends OncePerRequestFilter {
@@ -70,12 +71,6 @@ final class AnonymousAccessFilter extends OncePerRequestFilter {
                 SecurityProblems.forbidden(request, response, "cross-site requests that change state are refused "
                         + "without credentials (Origin " + (origin == null ? "(none)" : "'" + origin + "'")
                         + ", Sec-Fetch-Site " + (site == null ? "(none)" : "'" + site + "'") + ")");
-                return;
-            }
-            if (ClientChecks.isFormContentType(request.getContentType())) {
-                SecurityProblems.unsupportedMediaType(request, response, "Content-Type '" + request.getContentType()
-                        + "' is what a cross-site HTML form sends and is refused without credentials: send "
-                        + "application/json or application/octet-stream");
                 return;
             }
         }

@@ -26,6 +26,8 @@ import org.springframework.security.web.AuthenticationEntryPoint;
 import org.springframework.security.web.SecurityFilterChain;
 import org.springframework.security.web.access.AccessDeniedHandler;
 import org.springframework.security.web.context.SecurityContextHolderFilter;
+import org.springframework.web.servlet.config.annotation.InterceptorRegistry;
+import org.springframework.web.servlet.config.annotation.WebMvcConfigurer;
 
 /**
  * Who may call, by {@code machvm.security.mode}: see {@link SecurityMode}. Every refusal is a problem: {@code 401}
@@ -121,6 +123,19 @@ public class SecurityConfiguration {
             throws IOException {
         SecurityProblems.forbidden(request, response, "this call needs an admin (machvm.security.admin-tenants, or "
                 + "the scope machvm.security.admin-scope)");
+    }
+
+    /** Refuses form content types in the modes without credentials (see {@link FormContentInterceptor}). */
+    @Bean
+    WebMvcConfigurer formContentRefusal(MachvmSecurityProperties properties) {
+        return new WebMvcConfigurer() {
+            @Override
+            public void addInterceptors(InterceptorRegistry registry) {
+                if (!properties.securityMode().authenticates()) {
+                    registry.addInterceptor(new FormContentInterceptor()).excludePathPatterns("/error");
+                }
+            }
+        };
     }
 
     /** Records each connection's peer before forwarding headers are applied (see {@link PeerAddressValve}). */
