@@ -40,6 +40,19 @@ class SecuritySettingsTest {
     }
 
     @Test
+    void keysBindFromASecretMountedAsAConfigTree(@org.junit.jupiter.api.io.TempDir java.nio.file.Path root)
+            throws java.io.IOException {
+        java.nio.file.Path keys = java.nio.file.Files.createDirectories(root.resolve("machvm/security/api-keys"));
+        java.nio.file.Files.writeString(keys.resolve("Team-A"), "team-a-key-0123456789");
+        MutablePropertySources sources = new MutablePropertySources();
+        sources.addFirst(new org.springframework.boot.env.ConfigTreePropertySource("keys", root));
+        MachvmSecurityProperties p = new Binder(ConfigurationPropertySources.from(sources))
+                .bind("machvm.security", MachvmSecurityProperties.class).get();
+        assertThat(p.apiKeys()).containsOnlyKeys("Team-A");
+        assertThat(p.apiKeys().get("Team-A")).isEqualTo("team-a-key-0123456789");
+    }
+
+    @Test
     void quotasBindWithPerTenantOverrides() {
         QuotaProperties q = environment(Map.of("MACHVM_QUOTA_MAXTASKS", "100",
                 "MACHVM_QUOTA_MAXRESIDENTBYTES", "256MB",
