@@ -82,3 +82,54 @@ to the same limit. src/main/docker/entrypoint.sh derives the same flags from a l
 {{- fail (printf "persistence.enabled needs replicaCount 1 (one pod per volume), not %v" .Values.replicaCount) }}
 {{- end }}
 {{- end }}
+
+{{/*
+Environment of machvm.security.*: the mode, API keys from a Secret (one variable per tenant), admins, allowed hosts,
+and the JWT issuer. Fails on a combination that cannot start.
+*/}}
+{{- define "machvm.securityEnv" -}}
+{{- $s := .Values.security -}}
+{{- if not (has $s.mode (list "protected" "api-key" "jwt" "none")) -}}
+{{- fail (printf "security.mode must be protected, api-key, jwt or none, not %q" $s.mode) -}}
+{{- end -}}
+- name: MACHVM_SECURITY_MODE
+  value: {{ $s.mode | quote }}
+{{- if eq $s.mode "api-key" }}
+{{- if or (not $s.apiKeys.existingSecret) (not $s.apiKeys.tenants) }}
+{{- fail "security.mode=api-key needs security.apiKeys.existingSecret and security.apiKeys.tenants" }}
+{{- end }}
+{{- range $s.apiKeys.tenants }}
+{{- if not (regexMatch "^[a-z0-9][a-z0-9.]*$" .) }}
+{{- fail (printf "security.apiKeys.tenants: %q must be lower-case letters, digits and '.' (an environment variable name)" .) }}
+{{- end }}
+- name: MACHVM_SECURITY_APIKEYS_{{ . | upper | replace "." "_" }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $s.apiKeys.existingSecret }}
+      key: {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- with $s.adminTenants }}
+- name: MACHVM_SECURITY_ADMINTENANTS
+  value: {{ join "," . | quote }}
+{{- end }}
+{{- with $s.allowedHosts }}
+- name: MACHVM_SECURITY_ALLOWEDHOSTS
+  value: {{ join "," . | quote }}
+{{- end }}
+{{- if eq $s.mode "jwt" }}
+{{- if not (or $s.jwt.issuerUri $s.jwt.jwkSetUri) }}
+{{- fail "security.mode=jwt needs security.jwt.issuerUri or security.jwt.jwkSetUri" }}
+{{- end }}
+{{- with $s.jwt.issuerUri }}
+- name: SPRING_SECURITY_OAUTH2_RESOURCESERVER_JWT_ISSUERURI
+  value: {{ . | quote }}
+{{- end }}
+{{- with $s.jwt.jwkSetUri }}
+- name: SPRING_SECURITY_OAUTH2_RESOURCESERVER_JWT_JWKSETURI
+  value: {{ . | quote }}
+{{- end }}
+- name: MACHVM_SECURITY_TENANTCLAIM
+  value: {{ $s.jwt.tenantClaim | quote }}
+{{- end }}
+{{- end }}

@@ -4,6 +4,10 @@ import io.machvm.service.HeapLimits;
 import io.machvm.service.PageStores;
 import io.machvm.service.TaskRegistry;
 import io.machvm.service.TaskPersistence;
+import io.machvm.service.TenantQuotas;
+import io.machvm.service.NodeBudgets;
+import io.machvm.service.TenantResolver;
+import org.springframework.beans.factory.ObjectProvider;
 import io.machvm.service.VmService;
 import java.nio.file.Path;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnExpression;
@@ -40,9 +44,22 @@ public class MachvmConfiguration {
     }
 
     @Bean
-    TaskRegistry taskRegistry(PageStores stores, MachvmProperties properties) {
+    TaskRegistry taskRegistry(PageStores stores, MachvmProperties properties, HeapLimits limits, NodeBudgets node,
+            ObjectProvider<TenantResolver> tenants, ObjectProvider<TenantQuotas> quotas) {
         return new TaskRegistry(stores, properties.host().hostFlavor(), properties.vm().errorModel(),
-                properties.tasks().max(), heapLimits(properties.limits(), Runtime.getRuntime().maxMemory()));
+                properties.tasks().max(), limits, node, tenants.getIfAvailable(() -> TenantResolver.ANONYMOUS),
+                quotas.getIfAvailable());
+    }
+
+    @Bean
+    HeapLimits heapLimits(MachvmProperties properties) {
+        return heapLimits(properties.limits(), Runtime.getRuntime().maxMemory());
+    }
+
+    /** The roots of every tenant's and task's heap budgets. */
+    @Bean
+    NodeBudgets nodeBudgets(HeapLimits limits) {
+        return NodeBudgets.of(limits);
     }
 
     /** The configured heap limits, each unset one derived from {@code maxHeapBytes}. */

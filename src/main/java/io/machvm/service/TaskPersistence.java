@@ -51,7 +51,7 @@ public final class TaskPersistence implements SmartLifecycle {
                     String file = image.getFileName().toString();
                     String id = file.substring(0, file.length() - SUFFIX.length());
                     try (InputStream in = Files.newInputStream(image)) {
-                        service.restoreTask(in, id);
+                        service.restoreTask(in, tenantOf(id), localId(id));
                         restored++;
                     } catch (KernException | IOException e) {
                         log.error("cannot restore task {} from {}: {}", id, image, e.getMessage());
@@ -72,9 +72,9 @@ public final class TaskPersistence implements SmartLifecycle {
     public void stop() {
         running = false;
         Set<String> written = new HashSet<>();
-        for (Task task : registry.list()) {
-            Path target = directory.resolve(task.id() + SUFFIX);
-            Path partial = directory.resolve(task.id() + SUFFIX + ".partial");
+        for (Task task : registry.all()) {
+            Path target = directory.resolve(fileId(task) + SUFFIX);
+            Path partial = directory.resolve(fileId(task) + SUFFIX + ".partial");
             try (TaskImage image = task.map().exportImage(task.name(), false);
                     OutputStream out = Files.newOutputStream(partial)) {
                 image.writeTo(out);
@@ -100,6 +100,21 @@ public final class TaskPersistence implements SmartLifecycle {
             log.error("cannot tidy {}: {}", directory, e.getMessage());
         }
         log.info("saved {} task(s) to {}", written.size(), directory);
+    }
+
+    /** A task's file name without the suffix: its id, qualified {@code tenant~id} outside the default tenant. */
+    static String fileId(Task task) {
+        return task.tenant().equals(Tenant.DEFAULT.name()) ? task.id()
+                : task.tenant() + TaskRegistry.QUALIFIER + task.id();
+    }
+
+    private static String tenantOf(String fileId) {
+        int q = fileId.indexOf(TaskRegistry.QUALIFIER);
+        return q < 0 ? Tenant.DEFAULT.name() : fileId.substring(0, q);
+    }
+
+    private static String localId(String fileId) {
+        return fileId.substring(fileId.indexOf(TaskRegistry.QUALIFIER) + 1);
     }
 
     @Override

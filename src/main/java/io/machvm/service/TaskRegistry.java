@@ -17,64 +17,142 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Pattern;
 
-/** The live tasks by id, with the task limit. */
+/**
+ * The live tasks, by tenant and id, with the node's task limit and each tenant's. Ids are per tenant: every lookup and
+ * creation acts in the tenant of the current call ({@link TenantResolver}), so a tenant neither sees nor reaches
+ * another's tasks and gets the same answer for another tenant's id as for an unused one. An admin also addresses
+ * another tenant's task as {@code tenant~id} ({@link #QUALIFIER}), which is how it sees them listed.
+ */
 public final class TaskRegistry {
     /**
      * Task ids chosen by clients: 1 to 64 of {@code [A-Za-z0-9._-]}, except {@code .} and {@code ..}, which are dot
      * segments in a URL path and so could not name the task.
      */
     public static final Pattern ID_PATTERN = Pattern.compile("(?!\\.\\.?$)[A-Za-z0-9._-]{1,64}");
+    /**
+     * Tenant names: 1 to 128 of {@code [A-Za-z0-9._@+-]}, not {@code .} or {@code ..}. They name image files and
+     * qualify ids, so neither {@code /} nor {@code ~} is in.
+     */
+    public static final Pattern TENANT_PATTERN = Pattern.compile("(?!\\.\\.?$)[A-Za-z0-9._@+-]{1,128}");
+    /** Separates tenant and id in a qualified id, {@code tenant~id}; in neither alphabet. */
+    public static final char QUALIFIER = '~';
 
+    /** By key, {@code tenant~id}. */
     private final ConcurrentHashMap<String, Task> tasks = new ConcurrentHashMap<>();
-    /** Ids claimed by a creation in progress; a creation claims its id here before it checks {@link #tasks}. */
+    /** Keys claimed by a creation in progress; a creation claims its key here before it checks {@link #tasks}. */
     private final Set<String> claimed = ConcurrentHashMap.newKeySet();
     private final AtomicInteger count = new AtomicInteger();
+    private final ConcurrentHashMap<String, AtomicInteger> tenantCounts = new ConcurrentHashMap<>();
+    private final TenantResolver tenants;
+    private final TenantQuotas quotas;
     private final PageStores stores;
     private final Flavor defaultFlavor;
     private final ErrorModel defaultErrors;
     private final int maxTasks;
     private final SecureRandom random = new SecureRandom();
     private final HeapLimits limits;
-    /** What all tasks of this node hold together: see {@link #budgetsForNewTask()}. */
-    private final Budget nodeEntries;
-    private final Budget nodePageTableNodes;
-    private final Budget nodeResidentBytes;
+    /** What all tasks of this node hold together: see {@link #budgetsForNewTask(String)}. */
+    private final NodeBudgets node;
+
+    /** A registry where every call acts for {@link Tenant#DEFAULT}, without heap limits or quotas. */
+    public TaskRegistry(PageStores stores, Flavor defaultFlavor, ErrorModel defaultErrors, int maxTasks) {
+        this(stores, defaultFlavor, defaultErrors, maxTasks, HeapLimits.unlimited(), TenantResolver.ANONYMOUS, null);
+    }
 
     /** A registry without heap limits. */
-    public TaskRegistry(PageStores stores, Flavor defaultFlavor, ErrorModel defaultErrors, int maxTasks) {
-        this(stores, defaultFlavor, defaultErrors, maxTasks, HeapLimits.unlimited());
+    public TaskRegistry(PageStores stores, Flavor defaultFlavor, ErrorModel defaultErrors, int maxTasks,
+            TenantResolver tenants, TenantQuotas quotas) {
+        this(stores, defaultFlavor, defaultErrors, maxTasks, HeapLimits.unlimited(), tenants, quotas);
+    }
+
+    /**
+     * @param quotas each tenant's quotas, whose budgets must draw from {@link #nodeBudgets()}'s (see
+     *               {@link NodeBudgets}); null for none
+     */
+    public TaskRegistry(PageStores stores, Flavor defaultFlavor, ErrorModel defaultErrors, int maxTasks,
+            HeapLimits limits, TenantResolver tenants, TenantQuotas quotas) {
+        this(stores, defaultFlavor, defaultErrors, maxTasks, limits, NodeBudgets.of(limits), tenants, quotas);
     }
 
     public TaskRegistry(PageStores stores, Flavor defaultFlavor, ErrorModel defaultErrors, int maxTasks,
-            HeapLimits limits) {
+            HeapLimits limits, NodeBudgets node, TenantResolver tenants, TenantQuotas quotas) {
         this.stores = stores;
         this.defaultFlavor = defaultFlavor;
         this.defaultErrors = defaultErrors;
         this.maxTasks = maxTasks;
         this.limits = limits;
-        this.nodeEntries = Budget.root(HeapLimits.MAX_MAP_ENTRIES, limits.maxMapEntries());
-        this.nodePageTableNodes = Budget.root(HeapLimits.MAX_PAGE_TABLE_BYTES,
-                HeapLimits.nodes(limits.maxPageTableBytes()));
-        // The page store bounds resident pages node-wide; this level only sums what tasks charge.
-        this.nodeResidentBytes = Budget.root("machvm.store.capacity", Budget.UNLIMITED);
+        this.node = node;
+        this.tenants = tenants;
+        this.quotas = quotas != null ? quotas
+                : new TenantQuotas(TenantQuotas.Limits.NONE, java.util.Map.of(), node.residentBytes(), node.mapEntries());
     }
 
     /**
-     * The budgets of a task about to be made (created, forked or restored): each a child of the budget its usage
-     * also counts against. This is the one place that chooses a task budget's parent; today the node's, and a
-     * tenant's budgets (themselves children of the node's) go here.
+     * The budgets of a task about to be made (created, forked or restored) in {@code tenant}: each a child of the
+     * budget its usage also counts against, the tenant's quota for map entries and resident bytes (itself a child of
+     * the node's), the node's for page-table nodes. This is the one place that chooses a task budget's parent.
      */
-    public MapBudgets budgetsForNewTask() {
+    public MapBudgets budgetsForNewTask(String tenant) {
         return new MapBudgets(
-                nodeEntries.child(HeapLimits.MAX_MAP_ENTRIES_PER_TASK, limits.maxMapEntriesPerTask()),
-                nodePageTableNodes.child(HeapLimits.MAX_PAGE_TABLE_BYTES_PER_TASK,
+                quotas.mapEntries(tenant).child(HeapLimits.MAX_MAP_ENTRIES_PER_TASK, limits.maxMapEntriesPerTask()),
+                node.pageTableNodes().child(HeapLimits.MAX_PAGE_TABLE_BYTES_PER_TASK,
                         HeapLimits.nodes(limits.maxPageTableBytesPerTask())),
-                nodeResidentBytes.child("task resident bytes", Budget.UNLIMITED));
+                quotas.residentBytes(tenant).child("task resident bytes", Budget.UNLIMITED));
+    }
+
+    /** {@link #budgetsForNewTask(String)} in the current caller's tenant. */
+    public MapBudgets budgetsForNewTask() {
+        return budgetsForNewTask(tenants.current().name());
     }
 
     /** The node-wide budgets (map entries, page-table nodes, resident bytes), for statistics and tests. */
     public List<Budget> nodeBudgets() {
-        return List.of(nodeEntries, nodePageTableNodes, nodeResidentBytes);
+        return List.of(node.mapEntries(), node.pageTableNodes(), node.residentBytes());
+    }
+
+    /** A task's place: its tenant and its id within the tenant. */
+    private record Address(String tenant, String id) {
+        String key() {
+            return tenant + QUALIFIER + id;
+        }
+    }
+
+    /**
+     * Where {@code id} points for the current caller: its own tenant, or for an admin (or the tenant itself) the
+     * tenant a qualified id names; null when the caller may not address it, which callers answer like an unknown id.
+     */
+    private Address address(String id) {
+        return address(tenants.current(), id);
+    }
+
+    private static Address address(Tenant caller, String id) {
+        if (id == null) {
+            return null;
+        }
+        int q = id.indexOf(QUALIFIER);
+        if (q < 0) {
+            return new Address(caller.name(), id);
+        }
+        String tenant = id.substring(0, q);
+        if (!caller.admin() && !tenant.equals(caller.name())) {
+            return null;
+        }
+        return TENANT_PATTERN.matcher(tenant).matches() ? new Address(tenant, id.substring(q + 1)) : null;
+    }
+
+    /** The address of a task to create: like {@link #address}, and the id must be well formed. */
+    private Address newAddress(Tenant caller, String id) {
+        Address address = address(caller, id);
+        if (address == null || !ID_PATTERN.matcher(address.id()).matches()) {
+            throw new KernException(KernReturn.KERN_INVALID_ARGUMENT,
+                    "task id must be 1 to 64 of [A-Za-z0-9._-], and not . or ..");
+        }
+        return address;
+    }
+
+    /** The id the current caller knows the task by: plain in its own tenant, {@code tenant~id} in another. */
+    public String displayId(Task task) {
+        return task.tenant().equals(tenants.current().name()) ? task.id() : task.tenant() + QUALIFIER + task.id();
     }
 
     /** The settings a spec resolves to with the configured defaults. */
@@ -87,7 +165,7 @@ public final class TaskRegistry {
     public Task create(TaskSpec spec) {
         TaskSpec resolved = resolve(spec);
         try (Reservation reservation = reserve(null)) {
-            return reservation.commit(resolved.name(), newMap(resolved));
+            return reservation.commit(resolved.name(), newMap(resolved, tenants.current().name()));
         }
     }
 
@@ -101,28 +179,27 @@ public final class TaskRegistry {
      * @throws TaskConflictException when the id exists with other settings
      */
     public Created createWithId(String id, TaskSpec spec) {
-        if (id == null || !ID_PATTERN.matcher(id).matches()) {
-            throw new KernException(KernReturn.KERN_INVALID_ARGUMENT,
-                    "task id must be 1 to 64 of [A-Za-z0-9._-], and not . or ..");
-        }
+        Address address = newAddress(tenants.current(), id);
+        String key = address.key();
         TaskSpec resolved = resolve(spec);
-        Task existing = tasks.get(id);
+        Task existing = tasks.get(key);
         if (existing == null) {
-            awaitClaim(id);
+            awaitClaim(key, id);
             try {
-                existing = tasks.get(id);
+                existing = tasks.get(key);
                 if (existing == null) {
-                    reserveSlot();
-                    Task task = new Task(id, resolved.name(), newMap(resolved));
-                    existing = tasks.putIfAbsent(id, task);
+                    reserveSlot(address.tenant());
+                    Task task = new Task(address.tenant(), address.id(), resolved.name(),
+                            newMap(resolved, address.tenant()));
+                    existing = tasks.putIfAbsent(key, task);
                     if (existing == null) {
                         return new Created(task, true);
                     }
                     task.map().terminate(); // a minted id equal to this one, by chance
-                    count.decrementAndGet();
+                    releaseSlot(address.tenant());
                 }
             } finally {
-                claimed.remove(id);
+                claimed.remove(key);
             }
         }
         if (existing.map().flavor() != resolved.flavor() || existing.map().errors() != resolved.errors()
@@ -133,12 +210,48 @@ public final class TaskRegistry {
         return new Created(existing, false);
     }
 
-    private void reserveSlot() {
+    private void reserveSlot(String tenant) {
         if (count.incrementAndGet() > maxTasks) {
             count.decrementAndGet();
             throw new KernException(KernReturn.KERN_RESOURCE_SHORTAGE,
                     "the task limit of " + maxTasks + " (machvm.tasks.max) is reached");
         }
+        long tenantMax = quotas.maxTasks(tenant);
+        AtomicInteger tenantCount = tenantCounts.get(tenant);
+        if (tenantCount == null) {
+            tenantCount = tenantCounts.computeIfAbsent(tenant, t -> new AtomicInteger());
+            newTenantListener.accept(tenant);
+        }
+        if (tenantCount.incrementAndGet() > tenantMax) {
+            tenantCount.decrementAndGet();
+            count.decrementAndGet();
+            throw new KernException(KernReturn.KERN_RESOURCE_SHORTAGE, "the task quota of " + tenantMax + " ("
+                    + quotas.setting(tenant, "max-tasks") + ") is reached");
+        }
+    }
+
+    private void releaseSlot(String tenant) {
+        tenantCounts.get(tenant).decrementAndGet();
+        count.decrementAndGet();
+    }
+
+    private volatile java.util.function.Consumer<String> newTenantListener = tenant -> {
+    };
+
+    /** Calls {@code listener} with each tenant that creates its first task from now on (per-tenant metrics). */
+    public void onNewTenant(java.util.function.Consumer<String> listener) {
+        this.newTenantListener = listener;
+    }
+
+    /** How many tasks the tenant holds. */
+    public int tenantSize(String tenant) {
+        AtomicInteger n = tenantCounts.get(tenant);
+        return n == null ? 0 : n.get();
+    }
+
+    /** The tenants that hold or held tasks since start-up. */
+    public Set<String> tenantNames() {
+        return Set.copyOf(tenantCounts.keySet());
     }
 
     /**
@@ -146,9 +259,22 @@ public final class TaskRegistry {
      * otherwise the id must be free. On failure the map is terminated.
      */
     public Task adopt(String id, String name, VmMap map) {
+        return adopt(tenants.current(), id, name, map);
+    }
+
+    /** {@link #adopt(String, String, VmMap)} into the named tenant (restoring a node's saved tasks at start-up). */
+    public Task adopt(String tenant, String id, String name, VmMap map) {
+        if (tenant == null || !TENANT_PATTERN.matcher(tenant).matches()) {
+            map.terminate();
+            throw new KernException(KernReturn.KERN_INVALID_ARGUMENT, "not a tenant name: " + quote(tenant));
+        }
+        return adopt(new Tenant(tenant, false), id, name, map);
+    }
+
+    private Task adopt(Tenant caller, String id, String name, VmMap map) {
         Reservation reservation;
         try {
-            reservation = reserve(id);
+            reservation = reserve(caller, id);
         } catch (RuntimeException e) {
             map.terminate();
             throw e;
@@ -168,34 +294,36 @@ public final class TaskRegistry {
      * @throws TaskConflictException when the id is taken or being created
      */
     public Reservation reserve(String id) {
-        if (id != null && !ID_PATTERN.matcher(id).matches()) {
-            throw new KernException(KernReturn.KERN_INVALID_ARGUMENT,
-                    "task id must be 1 to 64 of [A-Za-z0-9._-], and not . or ..");
-        }
-        reserveSlot();
+        return reserve(tenants.current(), id);
+    }
+
+    private Reservation reserve(Tenant caller, String id) {
+        Address address = id == null ? new Address(caller.name(), null) : newAddress(caller, id);
+        reserveSlot(address.tenant());
         if (id != null) {
+            String key = address.key();
             try {
-                claim(id);
+                claim(key, id);
             } catch (RuntimeException e) {
-                count.decrementAndGet();
+                releaseSlot(address.tenant());
                 throw e;
             }
-            if (tasks.containsKey(id)) {
-                claimed.remove(id);
-                count.decrementAndGet();
+            if (tasks.containsKey(key)) {
+                claimed.remove(key);
+                releaseSlot(address.tenant());
                 throw new TaskConflictException("task " + id + " exists already");
             }
         }
-        return new Reservation(id);
+        return new Reservation(address);
     }
 
     /**
      * Claims {@code id}, waiting while another creation holds it (a create with the same id answers what that one
      * made, as if the two came one after the other; a fork holds its child's id for the time of the fork).
      */
-    private void awaitClaim(String id) {
+    private void awaitClaim(String key, String id) {
         long deadline = System.nanoTime() + CLAIM_WAIT_NANOS;
-        while (!claimed.add(id)) {
+        while (!claimed.add(key)) {
             if (System.nanoTime() - deadline > 0) {
                 throw new TaskConflictException("task " + id + " is being created by another request");
             }
@@ -210,19 +338,19 @@ public final class TaskRegistry {
 
     private static final long CLAIM_WAIT_NANOS = 10_000_000_000L;
 
-    private void claim(String id) {
-        if (!claimed.add(id)) {
+    private void claim(String key, String id) {
+        if (!claimed.add(key)) {
             throw new TaskConflictException("task " + id + " is being created by another request");
         }
     }
 
     /** A task slot, and the id when one was chosen, held for a task being made: see {@link #reserve}. */
     public final class Reservation implements AutoCloseable {
-        private final String id;
+        private final Address address;
         private boolean open = true;
 
-        private Reservation(String id) {
-            this.id = id;
+        private Reservation(Address address) {
+            this.address = address;
         }
 
         /** Registers {@code map} as the reserved task. */
@@ -232,22 +360,23 @@ public final class TaskRegistry {
                 throw new IllegalStateException("reservation already used");
             }
             open = false;
-            if (id != null) {
-                Task task = new Task(id, name, map);
+            String tenant = address.tenant();
+            if (address.id() != null) {
+                Task task = new Task(tenant, address.id(), name, map);
                 // The claim keeps every other creation of this id out (a minted id could only collide by chance).
-                Task other = tasks.putIfAbsent(id, task);
-                claimed.remove(id);
+                Task other = tasks.putIfAbsent(address.key(), task);
+                claimed.remove(address.key());
                 if (other != null) {
-                    count.decrementAndGet();
+                    releaseSlot(tenant);
                     map.terminate();
-                    throw new TaskConflictException("task " + id + " exists already");
+                    throw new TaskConflictException("task " + address.id() + " exists already");
                 }
                 return task;
             }
             while (true) {
                 String minted = "t-" + HexFormat.of().toHexDigits(random.nextLong()).substring(4);
-                Task task = new Task(minted, name, map);
-                if (tasks.putIfAbsent(minted, task) == null) {
+                Task task = new Task(tenant, minted, name, map);
+                if (tasks.putIfAbsent(new Address(tenant, minted).key(), task) == null) {
                     return task;
                 }
             }
@@ -258,17 +387,17 @@ public final class TaskRegistry {
         public void close() {
             if (open) {
                 open = false;
-                if (id != null) {
-                    claimed.remove(id);
+                if (address.id() != null) {
+                    claimed.remove(address.key());
                 }
-                count.decrementAndGet();
+                releaseSlot(address.tenant());
             }
         }
     }
 
-    private VmMap newMap(TaskSpec resolved) {
+    private VmMap newMap(TaskSpec resolved, String tenant) {
         return new VmMap(stores.forFlavor(resolved.flavor()), resolved.flavor(), resolved.errors(),
-                budgetsForNewTask());
+                budgetsForNewTask(tenant));
     }
 
     /**
@@ -277,7 +406,8 @@ public final class TaskRegistry {
      * @throws KernException {@code MACH_SEND_INVALID_DEST} when there is none
      */
     public Task get(String id) {
-        Task task = id == null ? null : tasks.get(id);
+        Address address = address(id);
+        Task task = address == null ? null : tasks.get(address.key());
         if (task == null) {
             throw new KernException(KernReturn.MACH_SEND_INVALID_DEST, "no task " + quote(id));
         }
@@ -286,18 +416,33 @@ public final class TaskRegistry {
 
     /** Terminates the task: releases every page; later calls on its id fail as through a dead port. */
     public void terminate(String id) {
-        Task task = id == null ? null : tasks.remove(id);
+        Address address = address(id);
+        Task task = address == null ? null : tasks.remove(address.key());
         if (task == null) {
             throw new KernException(KernReturn.MACH_SEND_INVALID_DEST, "no task " + quote(id));
         }
         task.map().terminate();
-        count.decrementAndGet();
+        releaseSlot(task.tenant());
     }
 
-    /** Every live task, by id. */
+    /** The caller's live tasks, by id; for an admin every tenant's, its own first and the others qualified. */
     public List<Task> list() {
+        Tenant caller = tenants.current();
+        List<Task> out = new ArrayList<>();
+        for (Task task : tasks.values()) {
+            if (caller.admin() || task.tenant().equals(caller.name())) {
+                out.add(task);
+            }
+        }
+        out.sort(Comparator.comparing((Task t) -> !t.tenant().equals(caller.name())).thenComparing(Task::tenant)
+                .thenComparing(Task::id));
+        return out;
+    }
+
+    /** Every live task of every tenant, whoever asks (saving tasks at shutdown, metrics). */
+    public List<Task> all() {
         List<Task> out = new ArrayList<>(tasks.values());
-        out.sort(Comparator.comparing(Task::id));
+        out.sort(Comparator.comparing(Task::tenant).thenComparing(Task::id));
         return out;
     }
 

@@ -191,7 +191,7 @@ public final class VmService {
     public TaskInfo info(Task task) {
         VmMap map = task.map();
         Flavor flavor = map.flavor();
-        return new TaskInfo(task.id(), task.name(), flavor, map.errors(), flavor.pageSize(), flavor.minAddress(),
+        return new TaskInfo(registry.displayId(task), task.name(), flavor, map.errors(), flavor.pageSize(), flavor.minAddress(),
                 flavor.maxAddress(), map.regionCount(), map.virtualBytes(), map.residentPages() * flavor.pageSize());
     }
 
@@ -373,6 +373,14 @@ public final class VmService {
         return timed(taskRestore, () -> {
             TaskImage.Restored restored = TaskImage.read(image, stores::forFlavor, registry.budgetsForNewTask());
             return info(registry.adopt(id, restored.name(), restored.map()));
+        });
+    }
+
+    /** Restores an image into a new task of the named tenant, whoever calls (a node's saved tasks at start-up). */
+    public TaskInfo restoreTask(InputStream image, String tenant, String id) throws IOException {
+        return timed(taskRestore, () -> {
+            TaskImage.Restored restored = TaskImage.read(image, stores::forFlavor, registry.budgetsForNewTask(tenant));
+            return info(registry.adopt(tenant, id, restored.name(), restored.map()));
         });
     }
 

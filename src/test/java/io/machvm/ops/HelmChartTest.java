@@ -119,6 +119,53 @@ class HelmChartTest {
     }
 
     @Test
+    void securityDefaultsToProtectedMode() {
+        Map<String, String> env = env(container(render(Map.of())));
+        assertThat(env).containsEntry("MACHVM_SECURITY_MODE", "protected")
+                .containsEntry("MACHVM_CONNECTIONS_MAXPERCLIENT", "256");
+        assertThat(env.keySet()).noneMatch(name -> name.startsWith("MACHVM_SECURITY_APIKEYS_"));
+    }
+
+    @Test
+    void apiKeysComeFromASecretOneVariablePerTenant() {
+        Map<String, Object> container = container(render(Map.of("security.mode", "api-key",
+                "security.apiKeys.existingSecret", "machvm-api-keys", "security.apiKeys.tenants[0]", "acme",
+                "security.apiKeys.tenants[1]", "team.b", "security.adminTenants[0]", "ops",
+                "security.apiKeys.tenants[2]", "ops")));
+        assertThat(env(container)).containsEntry("MACHVM_SECURITY_MODE", "api-key")
+                .containsEntry("MACHVM_SECURITY_ADMINTENANTS", "ops");
+        List<Map<String, Object>> variables = get(container, "env");
+        Map<String, Object> byName = new LinkedHashMap<>();
+        variables.forEach(v -> byName.put((String) v.get("name"), v));
+        for (String[] tenant : new String[][] {{"ACME", "acme"}, {"TEAM_B", "team.b"}, {"OPS", "ops"}}) {
+            Map<String, Object> variable = get(byName, "MACHVM_SECURITY_APIKEYS_" + tenant[0]);
+            assertThat(variable).as(tenant[1]).isNotNull().doesNotContainKey("value");
+            assertThat(value(variable, "valueFrom.secretKeyRef.name")).isEqualTo("machvm-api-keys");
+            assertThat(value(variable, "valueFrom.secretKeyRef.key")).isEqualTo(tenant[1]);
+        }
+        assertThatThrownBy(() -> render(Map.of("security.mode", "api-key")))
+                .hasMessageContaining("security.apiKeys.existingSecret");
+        assertThatThrownBy(() -> render(Map.of("security.mode", "api-key", "security.apiKeys.existingSecret", "s",
+                "security.apiKeys.tenants[0]", "Team_A"))).hasMessageContaining("lower-case");
+        assertThatThrownBy(() -> render(Map.of("security.mode", "open"))).hasMessageContaining("security.mode");
+    }
+
+    @Test
+    void jwtModeTakesTheIssuerAndTheMetricsScrapeAnAdminToken() {
+        Map<String, String> env = env(container(render(Map.of("security.mode", "jwt",
+                "security.jwt.issuerUri", "https://issuer.example", "security.jwt.tenantClaim", "tenant"))));
+        assertThat(env).containsEntry("SPRING_SECURITY_OAUTH2_RESOURCESERVER_JWT_ISSUERURI", "https://issuer.example")
+                .containsEntry("MACHVM_SECURITY_TENANTCLAIM", "tenant");
+        assertThatThrownBy(() -> render(Map.of("security.mode", "jwt"))).hasMessageContaining("issuerUri");
+        Map<String, Object> monitor = render(Map.of("serviceMonitor.enabled", true,
+                "serviceMonitor.bearerTokenSecret.name", "machvm-api-keys", "serviceMonitor.bearerTokenSecret.key",
+                "ops")).get("ServiceMonitor/ops-machvm");
+        assertThat(value(monitor, "spec.endpoints.0.authorization.type")).isEqualTo("Bearer");
+        assertThat(value(monitor, "spec.endpoints.0.authorization.credentials.name")).isEqualTo("machvm-api-keys");
+        assertThat(value(monitor, "spec.endpoints.0.authorization.credentials.key")).isEqualTo("ops");
+    }
+
+    @Test
     void serviceMonitorOnlyWhenEnabled() {
         assertThat(render(Map.of()).keySet()).noneMatch(key -> key.startsWith("ServiceMonitor/"));
         Map<String, Map<String, Object>> objects = render(Map.of("serviceMonitor.enabled", true,

@@ -84,7 +84,11 @@ class PrometheusMetricsTest {
                 "machvm_pages_resident 2.0",
                 "machvm_pages_shared 2.0",
                 "machvm_store_capacity_bytes 6.7108864E7",
-                "machvm_tasks 1.0");
+                "machvm_tasks 1.0",
+                // per tenant: a page shared copy-on-write counts in every task that maps it, as in task info
+                "machvm_tenant_map_entries{tenant=\"default\"} 2.0",
+                "machvm_tenant_resident_bytes{tenant=\"default\"} 65536.0",
+                "machvm_tenant_tasks{tenant=\"default\"} 1.0");
         assertThat(scrape).contains("# TYPE machvm_calls_seconds summary", "# TYPE machvm_bytes_total counter",
                 "# TYPE machvm_tasks gauge", "# TYPE machvm_store_capacity_bytes gauge");
         assertThat(scrape.lines().filter(line -> line.startsWith("machvm_calls_seconds_sum{"))).hasSize(8);

@@ -1,0 +1,237 @@
+package io.machvm.security;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.util.Base64;
+import java.util.List;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.web.server.LocalServerPort;
+
+/**
+ * Tenants over HTTP in api-key mode: for every operation, another tenant's task id gets exactly the answer of an id
+ * nobody uses, and the task is unchanged; ids are per tenant; an admin sees every tenant's tasks, qualified
+ * {@code tenant~id}; each tenant's task quota refuses only that tenant.
+ */
+@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
+        properties = {"machvm.store.capacity=64MB", "machvm.store.slab-size=16MB",
+                "machvm.security.mode=api-key",
+                "machvm.security.api-keys.acme=" + TenantIsolationTest.ACME,
+                "machvm.security.api-keys.beta=" + TenantIsolationTest.BETA,
+                "machvm.security.api-keys.small=" + TenantIsolationTest.SMALL,
+                "machvm.security.api-keys.ops=" + TenantIsolationTest.OPS,
+                "machvm.security.admin-tenants=ops",
+                "machvm.quota.max-tasks=50",
+                "machvm.quota.tenants.small.max-tasks=2"})
+class TenantIsolationTest {
+    static final String ACME = "acme-key-0123456789abcdef";
+    static final String BETA = "beta-key-0123456789abcdef";
+    static final String SMALL = "small-key-0123456789abcdef";
+    static final String OPS = "ops-key-0123456789abcdef";
+    private static final String A = "0x100000000";
+    private static final String SECRET = "password=hunter2";
+    private static final HttpClient CLIENT = HttpClient.newHttpClient();
+    private static int round;
+
+    @LocalServerPort
+    int port;
+
+    private String secret;
+    private String mine;
+
+    record Answer(int status, String body) {
+    }
+
+    Answer call(String key, String method, String path, String contentType, byte[] body) throws IOException {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+                .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
+                        : HttpRequest.BodyPublishers.ofByteArray(body));
+        if (key != null) {
+            b.header("Authorization", "Bearer " + key);
+        }
+        if (contentType != null) {
+            b.header("Content-Type", contentType);
+        }
+        try {
+            HttpResponse<byte[]> r = CLIENT.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
+            return new Answer(r.statusCode(), new String(r.body(), StandardCharsets.ISO_8859_1));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException(e);
+        }
+    }
+
+    Answer json(String key, String method, String path, String body) throws IOException {
+        return call(key, method, path, "application/json", body == null ? null : body.getBytes(StandardCharsets.UTF_8));
+    }
+
+    @BeforeEach
+    void tasks() throws IOException {
+        round++;
+        secret = "secret-" + round;
+        mine = "mine-" + round;
+        assertThat(json(ACME, "PUT", "/tasks/" + secret, "{}").status()).isEqualTo(201);
+        assertThat(json(ACME, "POST", "/tasks/" + secret + "/allocate", "{\"address\":\"" + A + "\",\"size\":\"0x8000\"}")
+                .status()).isEqualTo(201);
+        assertThat(call(ACME, "PUT", "/tasks/" + secret + "/memory/" + A, "application/octet-stream",
+                SECRET.getBytes(StandardCharsets.US_ASCII)).status()).isEqualTo(204);
+        assertThat(json(BETA, "PUT", "/tasks/" + mine, "{}").status()).isEqualTo(201);
+        assertThat(json(BETA, "POST", "/tasks/" + mine + "/allocate", "{\"address\":\"" + A + "\",\"size\":\"0x8000\"}")
+                .status()).isEqualTo(201);
+    }
+
+    /** One operation by beta on the task {@code T}, with the bytes it sends. */
+    record Op(String method, String path, String contentType, String body) {
+        Op(String method, String path) {
+            this(method, path, null, null);
+        }
+
+        Op(String method, String path, String json) {
+            this(method, path, "application/json", json);
+        }
+    }
+
+    private List<Op> operations() {
+        String range = "\"address\":\"" + A + "\",\"size\":\"0x4000\"";
+        return List.of(
+                new Op("GET", "/tasks/T"),
+                new Op("GET", "/tasks/T/memory/" + A + "?size=16"),
+                new Op("PUT", "/tasks/T/memory/" + A, "application/octet-stream", "overwritten"),
+                new Op("PUT", "/tasks/T/memory/" + A, "{\"data\":\""
+                        + Base64.getEncoder().encodeToString("overwritten".getBytes(StandardCharsets.US_ASCII))
+                        + "\"}"),
+                new Op("POST", "/tasks/T/copy", "{\"sourceAddress\":\"0x100004000\",\"size\":\"0x4000\","
+                        + "\"destAddress\":\"" + A + "\"}"),
+                new Op("POST", "/tasks/T/allocate", "{\"size\":\"0x4000\",\"anywhere\":true}"),
+                new Op("POST", "/tasks/T/deallocate", "{" + range + "}"),
+                new Op("POST", "/tasks/T/protect", "{" + range + ",\"setMaximum\":false,\"protection\":\"---\"}"),
+                new Op("POST", "/tasks/T/inherit", "{" + range + ",\"inheritance\":\"share\"}"),
+                new Op("GET", "/tasks/T/regions/" + A),
+                new Op("GET", "/tasks/T/regions"),
+                new Op("POST", "/tasks/T/read-overwrite", "{\"address\":\"" + A + "\",\"size\":16,"
+                        + "\"destAddress\":\"" + A + "\"}"),
+                // from beta's own task into T, and out of T into beta's own task
+                new Op("POST", "/tasks/" + mine + "/read-overwrite", "{\"address\":\"" + A + "\",\"size\":16,"
+                        + "\"destTask\":\"T\",\"destAddress\":\"" + A + "\"}"),
+                new Op("POST", "/tasks", "{\"parent\":\"T\"}"),
+                new Op("PUT", "/tasks/fork-of-T", "{\"parent\":\"T\"}"),
+                new Op("GET", "/tasks/T/snapshot"),
+                new Op("GET", "/tasks/T/pages?address=" + A + "&size=16384"),
+                new Op("DELETE", "/tasks/T/pages/dirty"),
+                new Op("POST", "/tasks/T/batch", "{\"calls\":[{\"call\":\"vm_read\",\"address\":\"" + A
+                        + "\",\"size\":\"16\"}]}"),
+                new Op("POST", "/tasks/T/batch", "{\"atomic\":true,\"calls\":[{\"call\":\"vm_write\",\"address\":\""
+                        + A + "\",\"data\":\"AAEC\"}]}"),
+                new Op("DELETE", "/tasks/T"));
+    }
+
+    private Answer run(String key, Op op, String target) throws IOException {
+        byte[] body = op.body() == null ? null : op.body().replace("\"T\"", "\"" + target + "\"")
+                .getBytes(StandardCharsets.UTF_8);
+        Answer a = call(key, op.method(), op.path().replace("/T", "/" + target).replace("fork-of-T",
+                "fork-of-" + round), op.contentType(), body);
+        return new Answer(a.status(), a.body().replace(target, "T"));
+    }
+
+    @Test
+    void anotherTenantsTaskIsAnsweredLikeAnUnusedId() throws IOException {
+        for (Op op : operations()) {
+            Answer unused = run(BETA, op, "nobody-" + round);
+            Answer foreign = run(BETA, op, secret);
+            assertThat(foreign).as(op.method() + " " + op.path()).isEqualTo(unused);
+            assertThat(foreign.status()).as(op.method() + " " + op.path()).isEqualTo(404);
+            assertThat(foreign.body()).contains("MACH_SEND_INVALID_DEST");
+            // A qualified id is no way in for a tenant that is not an admin.
+            Answer qualified = run(BETA, op, "acme~" + secret);
+            Answer qualifiedUnused = run(BETA, op, "acme~nobody-" + round);
+            assertThat(qualified).as("qualified " + op.method() + " " + op.path()).isEqualTo(qualifiedUnused);
+        }
+        assertUnchanged();
+    }
+
+    private void assertUnchanged() throws IOException {
+        Answer read = call(ACME, "GET", "/tasks/" + secret + "/memory/" + A + "?size=16", null, null);
+        assertThat(read.status()).isEqualTo(200);
+        assertThat(read.body()).isEqualTo(SECRET);
+        Answer regions = call(ACME, "GET", "/tasks/" + secret + "/regions", null, null);
+        assertThat(regions.body()).contains("\"protection\":\"rw-\"").contains("\"inheritance\":\"copy\"")
+                .doesNotContain("\"protection\":\"---\"");
+    }
+
+    @Test
+    void idsArePerTenant() throws IOException {
+        // beta makes its own task with acme's id, forks and restores into it: acme's task is untouched.
+        Answer same = json(BETA, "PUT", "/tasks/" + secret, "{}");
+        assertThat(same.status()).isEqualTo(201);
+        assertThat(same.body()).contains("\"id\":\"" + secret + "\"");
+        Answer image = call(BETA, "GET", "/tasks/" + mine + "/snapshot", null, null);
+        assertThat(image.status()).isEqualTo(200);
+        assertThat(call(BETA, "DELETE", "/tasks/" + secret, null, null).status()).isEqualTo(204);
+        assertThat(call(BETA, "PUT", "/tasks/" + secret, "application/vnd.machvm.snapshot",
+                image.body().getBytes(StandardCharsets.ISO_8859_1)).status()).isEqualTo(201);
+        assertThat(call(BETA, "GET", "/tasks/" + secret + "/memory/" + A + "?size=16", null, null).body())
+                .isEqualTo("\0".repeat(16));
+        assertUnchanged();
+        // Each lists its own.
+        assertThat(call(BETA, "GET", "/tasks", null, null).body()).contains("\"" + mine + "\"")
+                .doesNotContain("acme~");
+        Answer acmeList = call(ACME, "GET", "/tasks", null, null);
+        assertThat(acmeList.body()).contains("\"" + secret + "\"").doesNotContain("\"" + mine + "\"");
+        // The JSON write runs on a thread of its own, in the caller's tenant.
+        assertThat(json(ACME, "PUT", "/tasks/" + secret + "/memory/0x100004000", "{\"data\":\""
+                + Base64.getEncoder().encodeToString("json".getBytes(StandardCharsets.US_ASCII)) + "\"}").status())
+                .isEqualTo(204);
+        assertThat(call(ACME, "GET", "/tasks/" + secret + "/memory/0x100004000?size=4", null, null).body())
+                .isEqualTo("json");
+    }
+
+    @Test
+    void anAdminSeesAndReachesEveryTenantsTasksByQualifiedIds() throws IOException {
+        Answer all = call(OPS, "GET", "/tasks", null, null);
+        assertThat(all.status()).isEqualTo(200);
+        assertThat(all.body()).contains("\"id\":\"acme~" + secret + "\"").contains("\"id\":\"beta~" + mine + "\"");
+        Answer read = call(OPS, "GET", "/tasks/acme~" + secret + "/memory/" + A + "?size=16", null, null);
+        assertThat(read.status()).isEqualTo(200);
+        assertThat(read.body()).isEqualTo(SECRET);
+        assertThat(call(OPS, "GET", "/tasks/acme~" + secret, null, null).body())
+                .contains("\"id\":\"acme~" + secret + "\"");
+        // An admin's own tasks keep plain ids, and a tenant may qualify its own ids.
+        assertThat(json(OPS, "PUT", "/tasks/own-" + round, "{}").body()).contains("\"id\":\"own-" + round + "\"");
+        assertThat(call(ACME, "GET", "/tasks/acme~" + secret, null, null).status()).isEqualTo(200);
+        assertThat(call(OPS, "DELETE", "/tasks/beta~" + mine, null, null).status()).isEqualTo(204);
+        assertThat(call(BETA, "GET", "/tasks/" + mine, null, null).status()).isEqualTo(404);
+    }
+
+    @Test
+    void aTenantsTaskQuotaRefusesOnlyThatTenant() throws IOException {
+        int before = count(SMALL);
+        for (int i = before; i < 2; i++) {
+            assertThat(json(SMALL, "POST", "/tasks", "{}").status()).isEqualTo(201);
+        }
+        Answer refused = json(SMALL, "POST", "/tasks", "{}");
+        assertThat(refused.status()).isEqualTo(507);
+        assertThat(refused.body()).contains("KERN_RESOURCE_SHORTAGE")
+                .contains("machvm.quota.tenants.small.max-tasks");
+        assertThat(json(SMALL, "PUT", "/tasks/one-more", "{}").status()).isEqualTo(507);
+        assertThat(json(ACME, "POST", "/tasks", "{}").status()).isEqualTo(201);
+        // Terminating gives the slot back.
+        String id = call(SMALL, "GET", "/tasks", null, null).body().replaceAll("(?s).*?\"id\":\"([^\"]+)\".*", "$1");
+        assertThat(call(SMALL, "DELETE", "/tasks/" + id, null, null).status()).isEqualTo(204);
+        assertThat(json(SMALL, "POST", "/tasks", "{}").status()).isEqualTo(201);
+        // Metrics by tenant, for the admin.
+        Answer metrics = call(OPS, "GET", "/actuator/prometheus", null, null);
+        assertThat(metrics.body()).contains("machvm_tenant_tasks{tenant=\"small\"} 2")
+                .contains("machvm_tenant_resident_bytes{tenant=\"acme\"}");
+    }
+
+    private int count(String key) throws IOException {
+        return call(key, "GET", "/tasks", null, null).body().split("\"id\"", -1).length - 1;
+    }
+}

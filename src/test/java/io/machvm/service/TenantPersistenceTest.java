@@ -1,0 +1,78 @@
+package io.machvm.service;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.machvm.vm.ErrorModel;
+import io.machvm.vm.Flavor;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Tasks keep their tenant across a restart: images of tasks outside the default tenant are named {@code tenant~id},
+ * every tenant's tasks are saved (not only those of whoever the shutdown runs as), and the same id in two tenants is
+ * two images.
+ */
+class TenantPersistenceTest {
+    private static final long A = 0x1_0000_0000L;
+
+    @TempDir
+    Path directory;
+
+    private final AtomicReference<Tenant> caller = new AtomicReference<>(Tenant.DEFAULT);
+
+    private record Node(PageStores stores, TaskRegistry registry, VmService service, TaskPersistence persistence) {
+    }
+
+    private Node node() {
+        PageStores stores = new PageStores(16L << 20, 16L << 20);
+        TaskRegistry registry = new TaskRegistry(stores, Flavor.ARM64, ErrorModel.DOCUMENTED, 100, caller::get,
+                TenantQuotas.unlimited());
+        VmService service = new VmService(registry, stores, Flavor.ARM64, 1L << 20, new SimpleMeterRegistry());
+        return new Node(stores, registry, service, new TaskPersistence(directory, registry, service));
+    }
+
+    private void writeAs(Node node, Tenant tenant, String id, String text) {
+        caller.set(tenant);
+        node.service().createTask(id, TaskSpec.DEFAULTS);
+        node.service().allocate(id, A, 16384, 0);
+        node.service().write(id, A, text.getBytes(StandardCharsets.US_ASCII));
+    }
+
+    private String readAs(Node node, Tenant tenant, String id, int size) {
+        caller.set(tenant);
+        return new String(node.service().read(id, A, size), StandardCharsets.US_ASCII);
+    }
+
+    @Test
+    void tasksKeepTheirTenantAcrossARestart() throws Exception {
+        Node before = node();
+        before.persistence().start();
+        Tenant acme = new Tenant("acme", false);
+        Tenant beta = new Tenant("beta", false);
+        writeAs(before, acme, "shared-id", "acme's");
+        writeAs(before, beta, "shared-id", "beta's");
+        writeAs(before, Tenant.DEFAULT, "plain", "default");
+        caller.set(Tenant.DEFAULT); // the shutdown runs outside any request
+        before.persistence().stop();
+        try (Stream<Path> files = Files.list(directory)) {
+            assertThat(files.map(p -> p.getFileName().toString())).containsExactlyInAnyOrder(
+                    "acme~shared-id.machvm", "beta~shared-id.machvm", "plain.machvm");
+        }
+
+        Node after = node();
+        after.persistence().start();
+        assertThat(after.registry().size()).isEqualTo(3);
+        assertThat(readAs(after, acme, "shared-id", 6)).isEqualTo("acme's");
+        assertThat(readAs(after, beta, "shared-id", 6)).isEqualTo("beta's");
+        assertThat(readAs(after, Tenant.DEFAULT, "plain", 7)).isEqualTo("default");
+        caller.set(acme);
+        assertThat(after.registry().list()).extracting(Task::id).containsExactly("shared-id");
+        after.persistence().stop();
+    }
+}
