@@ -8,7 +8,6 @@ import io.machvm.service.TaskSpec;
 import io.machvm.service.VmService;
 import io.machvm.vm.KernException;
 import io.machvm.vm.TaskImage;
-import jakarta.servlet.http.HttpServletRequest;
 import java.io.IOException;
 import java.io.InputStream;
 
@@ -18,11 +17,6 @@ import java.io.InputStream;
  */
 final class SandboxTasks {
     private SandboxTasks() {
-    }
-
-    /** Whether a request body is a snapshot image to restore. */
-    static boolean isImage(String contentType) {
-        return contentType != null && JsonRequest.baseType(contentType).equals(TaskImage.MEDIA_TYPE);
     }
 
     /**
@@ -36,16 +30,17 @@ final class SandboxTasks {
             refuseTakenId(registry, childId);
         }
         if (spec.flavor() != null || spec.errors() != null) {
-            Task p = find(registry, parent);
-            if (p != null) { // an unknown parent is answered by task_fork itself
-                if (spec.flavor() != null && spec.flavor() != p.map().flavor()) {
+            Task found = find(registry, parent);
+            if (found != null) { // an unknown parent is answered by task_fork itself
+                TaskInfo p = service.info(found);
+                if (spec.flavor() != null && spec.flavor() != p.flavor()) {
                     throw ApiProblem.invalidArgument("flavor " + Texts.quote(spec.flavor().wireName())
-                            + " differs from the parent's (" + p.map().flavor().wireName()
+                            + " differs from the parent's (" + p.flavor().wireName()
                             + "): a forked task has its parent's flavor; leave flavor out");
                 }
-                if (spec.errors() != null && spec.errors() != p.map().errors()) {
+                if (spec.errors() != null && spec.errors() != p.errors()) {
                     throw ApiProblem.invalidArgument("errors " + Texts.quote(spec.errors().wireName())
-                            + " differs from the parent's (" + p.map().errors().wireName()
+                            + " differs from the parent's (" + p.errors().wireName()
                             + "): a forked task has its parent's error model; leave errors out");
                 }
             }
@@ -54,16 +49,10 @@ final class SandboxTasks {
     }
 
     /** Restores the image in the request body into a new task ({@code id} null: a minted id). */
-    static TaskInfo restore(VmService service, TaskRegistry registry, HttpServletRequest request, String id) {
+    static TaskInfo restore(VmService service, TaskRegistry registry, InputStream body, String id) {
         if (id != null) {
             // Refuse before reading what may be gigabytes of image.
             refuseTakenId(registry, id);
-        }
-        InputStream body;
-        try {
-            body = request.getInputStream();
-        } catch (IOException e) {
-            throw new BodyStreamException(e);
         }
         try {
             return service.restoreTask(body, id);
