@@ -113,7 +113,8 @@ public class MemoryController {
         body.run(service, task);
     }
 
-    @GetMapping(path = "/tasks/{task}/memory/{address}", produces = {OCTETS, MediaType.APPLICATION_JSON_VALUE})
+    @GetMapping(path = "/tasks/{task}/memory/{address}", produces = {OCTETS, MediaType.APPLICATION_JSON_VALUE,
+        MediaType.APPLICATION_PROBLEM_JSON_VALUE})
     @Operation(operationId = "vm_read", summary = "Reads bytes from a task.",
             description = "Reads size bytes at address (any byte address). Every page the bytes touch must be mapped "
                     + "and readable; size above 0xffffffff is KERN_INVALID_ARGUMENT; size 0 succeeds at any address. "

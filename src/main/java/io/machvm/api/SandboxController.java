@@ -111,7 +111,10 @@ public class SandboxController {
         throw ApiProblem.invalidArgument(name + " must be true or false, not " + Texts.quote(text));
     }
 
-    /** Absent, wildcards and the image type are fine; anything else is {@code 406}. */
+    /**
+     * Absent, wildcards, the image type and {@code application/problem+json} (what generated clients accept when the
+     * success is bytes) are fine; anything else is {@code 406}.
+     */
     static void checkAcceptsImage(String accept) {
         if (accept == null || accept.isBlank()) {
             return;
@@ -120,7 +123,8 @@ public class SandboxController {
             for (MediaType type : MediaType.parseMediaTypes(accept)) {
                 if (type.getQualityValue() > 0 && (type.isWildcardType()
                         || (type.getType().equals("application") && type.isWildcardSubtype())
-                        || type.getType().equals("application") && type.getSubtype().equals("vnd.machvm.snapshot"))) {
+                        || type.getType().equals("application") && type.getSubtype().equals("vnd.machvm.snapshot")
+                        || type.equalsTypeAndSubtype(MediaType.APPLICATION_PROBLEM_JSON))) {
                     return;
                 }
             }
