@@ -89,6 +89,17 @@ public class BodyLimits extends RequestBodyAdviceAdapter implements HandlerInter
         return true;
     }
 
+    /** Refuses base64 data over {@link #jsonDataLimit()} (the body limit leaves room for the rest of the JSON). */
+    byte[] checkJsonData(byte[] data) {
+        long limit = jsonDataLimit();
+        if (data.length > limit) {
+            throw ApiProblem.tooLarge("base64 data of " + data.length + " bytes exceeds the limit of " + limit
+                    + " bytes of the JSON form; send larger data as application/octet-stream (the raw bytes, "
+                    + "streamed, up to machvm.api.max-transfer)");
+        }
+        return data;
+    }
+
     @Override
     public HttpInputMessage beforeBodyRead(HttpInputMessage message, MethodParameter parameter, Type targetType,
             Class<? extends HttpMessageConverter<?>> converterType) throws IOException {

@@ -92,7 +92,7 @@ public class MemoryController {
             @PathVariable String task,
             @PathVariable U64 address,
             @org.springframework.web.bind.annotation.RequestBody Requests.WriteData body) {
-        service.write(task, address.value(), body.required());
+        service.write(task, address.value(), limits.checkJsonData(body.required()));
     }
 
     @PostMapping(path = "/tasks/{task}/write")
@@ -110,6 +110,9 @@ public class MemoryController {
     public void writeBase64(
             @PathVariable String task,
             @org.springframework.web.bind.annotation.RequestBody Requests.WriteRequest body) {
+        if (body.data() != null) {
+            limits.checkJsonData(body.data());
+        }
         body.run(service, task);
     }
 
