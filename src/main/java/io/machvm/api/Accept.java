@@ -10,7 +10,8 @@ final class Accept {
     }
 
     /**
-     * True for JSON, false for raw bytes (also for no Accept and for wildcards).
+     * True for JSON, false for raw bytes (also for no Accept, for wildcards, and for {@code application/problem+json}
+     * alone, which is what a generated client asks for when the success is bytes and the failure a problem).
      *
      * @throws ApiProblem {@code 406} when Accept allows neither
      */
@@ -35,7 +36,8 @@ final class Accept {
                 continue;
             }
             if (type.isWildcardType() || (type.getType().equals("application") && type.isWildcardSubtype())
-                    || type.equalsTypeAndSubtype(MediaType.APPLICATION_OCTET_STREAM)) {
+                    || type.equalsTypeAndSubtype(MediaType.APPLICATION_OCTET_STREAM)
+                    || type.equalsTypeAndSubtype(MediaType.APPLICATION_PROBLEM_JSON)) {
                 best = q;
                 json = false;
             } else if (type.equalsTypeAndSubtype(MediaType.APPLICATION_JSON)) {

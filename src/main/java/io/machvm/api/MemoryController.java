@@ -8,6 +8,7 @@ import static io.machvm.vm.KernReturn.MACH_SEND_INVALID_DEST;
 
 import io.machvm.service.VmService;
 import io.machvm.vm.PageSnapshot;
+import io.swagger.v3.oas.annotations.Hidden;
 import io.swagger.v3.oas.annotations.Operation;
 import io.swagger.v3.oas.annotations.Parameter;
 import io.swagger.v3.oas.annotations.enums.ParameterIn;
@@ -18,10 +19,8 @@ import io.swagger.v3.oas.annotations.responses.ApiResponse;
 import io.swagger.v3.oas.annotations.tags.Tag;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
-import java.io.ByteArrayInputStream;
 import java.io.FilterOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.Base64;
@@ -31,42 +30,40 @@ import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
+import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.PutMapping;
 import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.ResponseStatus;
 import org.springframework.web.bind.annotation.RestController;
-import tools.jackson.core.JsonToken;
 
 /**
  * {@code vm_write} and {@code vm_read}: raw bytes ({@code application/octet-stream}) streamed between the connection
- * and the page store, never held whole in heap memory; base64 JSON as the fallback for JSON-only clients.
+ * and the page store, never held whole in heap memory; base64 JSON, capped at 16 MiB of data, as the fallback for
+ * JSON-only clients (not in the OpenAPI document, so that generated clients take bytes).
  */
 @RestController
 @Tag(name = "memory")
 public class MemoryController {
     private static final Logger log = LoggerFactory.getLogger(MemoryController.class);
     private static final String OCTETS = MediaType.APPLICATION_OCTET_STREAM_VALUE;
-    /** JSON write bodies up to this size are decoded in memory; larger ones stream through {@link PipedWrite}. */
-    static final long BUFFERED_JSON_LIMIT = 1024 * 1024;
 
     private final VmService service;
+    private final BodyLimits limits;
 
-    public MemoryController(VmService service) {
+    public MemoryController(VmService service, BodyLimits limits) {
         this.service = service;
+        this.limits = limits;
     }
 
-    @PutMapping("/tasks/{task}/memory/{address}")
+    @PutMapping(path = "/tasks/{task}/memory/{address}", consumes = OCTETS)
     @Operation(operationId = "vm_write", summary = "Writes bytes into a task.",
-            description = "Writes the body at address (any byte address). Every page the bytes touch must be mapped "
-                    + "and writable, or nothing changes; a body that breaks off changes nothing either. "
-                    + "application/octet-stream (the raw bytes, streamed) is the primary form; application/json "
-                    + "{\"data\": base64} is the fallback. A body over machvm.api.max-transfer is a 413, checked "
-                    + "(from Content-Length, before the body is read) after the Mach checks.")
-    @RequestBody(required = true, content = {
-        @Content(mediaType = OCTETS, schema = @Schema(type = "string", format = "binary",
-                description = "The bytes to write.")),
-        @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-                schema = @Schema(implementation = Requests.WriteData.class))})
+            description = "Writes the body, the raw bytes (application/octet-stream, streamed, never held whole), at "
+                    + "address (any byte address). Every page the bytes touch must be mapped and writable, or nothing "
+                    + "changes; a body that breaks off changes nothing either. A body over machvm.api.max-transfer is "
+                    + "a 413, checked (from Content-Length, before the body is read) after the Mach checks. JSON-only "
+                    + "clients may send application/json {\"data\": base64} instead, with at most 16 MiB of data.")
+    @RequestBody(required = true, content = @Content(mediaType = OCTETS, schema = @Schema(type = "string",
+            format = "binary", description = "The bytes to write.")))
     @ApiResponse(responseCode = "204", description = "Written.")
     @Problems(value = {KERN_INVALID_ADDRESS, KERN_PROTECTION_FAILURE, KERN_INVALID_ARGUMENT, KERN_RESOURCE_SHORTAGE,
         MACH_SEND_INVALID_DEST}, http = {413, 415})
@@ -77,82 +74,59 @@ public class MemoryController {
     @ResponseStatus(HttpStatus.NO_CONTENT)
     public void write(
             @PathVariable String task,
-            @PathVariable("address") String addressText,
+            @PathVariable U64 address,
             HttpServletRequest request) {
-        long address = U64.parse("address", addressText);
-        String contentType = request.getContentType();
-        if (contentType == null || JsonRequest.baseType(contentType).equals(OCTETS)) {
-            writeOctets(task, address, request);
-        } else if (JsonRequest.isJson(contentType)) {
-            writeJson(task, address, request);
-        } else {
-            throw ApiProblem.unsupportedMediaType("Content-Type " + Texts.quote(contentType)
-                    + " is not supported: send application/octet-stream (or application/json {\"data\": base64})");
-        }
-    }
-
-    private void writeOctets(String task, long address, HttpServletRequest request) {
         try {
-            service.write(task, address, request.getInputStream(), request.getContentLengthLong());
+            service.write(task, address.value(), request.getInputStream(), request.getContentLengthLong());
         } catch (IOException e) {
             throw new BodyStreamException(e);
         }
     }
 
-    private void writeJson(String task, long address, HttpServletRequest request) {
-        long length = request.getContentLengthLong();
-        InputStream in = JsonRequest.body(request, base64Length(service.maxTransfer()) + JsonRequest.CONTROL_LIMIT,
-                "for base64 data of at most " + service.maxTransfer() + " bytes (machvm.api.max-transfer)");
-        boolean buffered = length >= 0 && length <= BUFFERED_JSON_LIMIT;
-        byte[] data = null;
-        PipedWrite piped = null;
-        try (JsonRequest json = JsonRequest.start(Json.FACTORY.createParser(in), true)) {
-            try {
-                for (String field; (field = json.nextField()) != null; ) {
-                    if (!field.equals("data")) {
-                        json.skip();
-                    } else if (json.token() == JsonToken.VALUE_NULL) {
-                        throw ApiProblem.invalidArgument("data is required");
-                    } else if (buffered) {
-                        data = json.binary(field);
-                    } else {
-                        if (json.token() != JsonToken.VALUE_STRING) {
-                            json.binary(field); // reports the wrong type
-                        }
-                        piped = PipedWrite.start(service, task, address);
-                        json.binaryTo(field, piped.sink());
-                    }
-                }
-                if (data == null && piped == null) {
-                    throw ApiProblem.invalidArgument("data is required");
-                }
-            } catch (RuntimeException e) {
-                throw piped == null ? e : piped.abort(e);
-            }
-        }
-        if (piped != null) {
-            piped.finish();
-        } else {
-            try {
-                service.write(task, address, new ByteArrayInputStream(data), data.length);
-            } catch (IOException impossible) {
-                throw new IllegalStateException(impossible);
-            }
-        }
+    /** vm_write's JSON form, {@code {"data": base64}}: bounded by {@link BodyLimits}, decoded in memory. */
+    @Hidden
+    @PutMapping(path = "/tasks/{task}/memory/{address}", consumes = {MediaType.APPLICATION_JSON_VALUE,
+        "application/*+json"})
+    @ResponseStatus(HttpStatus.NO_CONTENT)
+    public void writeJson(
+            @PathVariable String task,
+            @PathVariable U64 address,
+            @org.springframework.web.bind.annotation.RequestBody Requests.WriteData body) {
+        service.write(task, address.value(), limits.checkJsonData(body.required()));
     }
 
-    @GetMapping("/tasks/{task}/memory/{address}")
+    @PostMapping(path = "/tasks/{task}/write")
+    @Operation(operationId = "vm_write_base64", summary = "Writes bytes given as base64 into a task.",
+            description = "vm_write for clients that cannot send a raw body: the same call, with the bytes as base64 "
+                    + "in a JSON body (at most 16 MiB of data; larger writes: vm_write).")
+    @RequestBody(required = true, content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
+            schema = @Schema(implementation = Requests.WriteRequest.class)))
+    @ApiResponse(responseCode = "204", description = "Written.")
+    @Problems(value = {KERN_INVALID_ADDRESS, KERN_PROTECTION_FAILURE, KERN_INVALID_ARGUMENT, KERN_RESOURCE_SHORTAGE,
+        MACH_SEND_INVALID_DEST}, http = {413, 415})
+    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
+            example = "t-3f9c2a7d1e0b")
+    @ResponseStatus(HttpStatus.NO_CONTENT)
+    public void writeBase64(
+            @PathVariable String task,
+            @org.springframework.web.bind.annotation.RequestBody Requests.WriteRequest body) {
+        if (body.data() != null) {
+            limits.checkJsonData(body.data());
+        }
+        body.run(service, task);
+    }
+
+    // No produces condition: Accept is read once, by Accept.wantsJson, which answers the common headers without
+    // parsing them (content negotiation per request cost the read path a measurable share of its CPU).
+    @GetMapping(path = "/tasks/{task}/memory/{address}")
     @Operation(operationId = "vm_read", summary = "Reads bytes from a task.",
             description = "Reads size bytes at address (any byte address). Every page the bytes touch must be mapped "
                     + "and readable; size above 0xffffffff is KERN_INVALID_ARGUMENT; size 0 succeeds at any address. "
-                    + "The bytes are a snapshot taken when the read starts. Answers application/octet-stream (the "
-                    + "default, streamed) or, with Accept: application/json, {address, size, data (base64)}; another "
-                    + "Accept is a 406 problem.")
-    @ApiResponse(responseCode = "200", description = "The bytes.", content = {
-        @Content(mediaType = OCTETS, schema = @Schema(type = "string", format = "binary",
-                description = "The bytes read.")),
-        @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-                schema = @Schema(implementation = Responses.ReadData.class))})
+                    + "The bytes are a snapshot taken when the read starts. Answers application/octet-stream, "
+                    + "streamed; JSON-only clients may ask with Accept: application/json for {address, size, data "
+                    + "(base64)}, with at most 16 MiB of data. Another Accept is a 406 problem.")
+    @ApiResponse(responseCode = "200", description = "The bytes.", content = @Content(mediaType = OCTETS,
+            schema = @Schema(type = "string", format = "binary", description = "The bytes read.")))
     @Problems(value = {KERN_INVALID_ADDRESS, KERN_PROTECTION_FAILURE, KERN_INVALID_ARGUMENT,
         MACH_SEND_INVALID_DEST}, http = {406, 413})
     @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
@@ -164,14 +138,14 @@ public class MemoryController {
             schema = @Schema(type = "string", pattern = U64.REQUEST_PATTERN))
     public void read(
             @PathVariable String task,
-            @PathVariable("address") String addressText,
-            @RequestParam(name = "size", required = false) String sizeText,
+            @PathVariable("address") U64 addressValue,
+            @RequestParam(name = "size", required = false) U64 sizeValue,
             HttpServletRequest request, HttpServletResponse response) {
-        long address = U64.parse("address", addressText);
-        if (sizeText == null) {
+        long address = addressValue.value();
+        if (sizeValue == null) {
             throw ApiProblem.invalidArgument("size is required: GET …/memory/{address}?size=N");
         }
-        long size = U64.parse("size", sizeText);
+        long size = sizeValue.value();
         boolean json = Accept.wantsJson(request.getHeader("Accept"));
         if (Long.compareUnsigned(size, VmService.SMALL_TRANSFER) <= 0) {
             byte[] data = service.read(task, address, size);
@@ -186,12 +160,17 @@ public class MemoryController {
             return;
         }
         PageSnapshot snapshot = service.readSnapshot(task, address, size);
+        if (json && Long.compareUnsigned(size, limits.jsonDataLimit()) > 0) {
+            snapshot.close();
+            throw ApiProblem.tooLarge("a JSON answer carries at most " + limits.jsonDataLimit() + " bytes of data, not "
+                    + Long.toUnsignedString(size) + ": ask for application/octet-stream (the raw bytes, streamed)");
+        }
         try {
             response.setStatus(HttpServletResponse.SC_OK);
             if (json) {
                 byte[] prefix = jsonPrefix(address, size).toString().getBytes(StandardCharsets.US_ASCII);
                 response.setContentType(MediaType.APPLICATION_JSON_VALUE);
-                response.setContentLengthLong(prefix.length + base64Length(size) + 2);
+                response.setContentLengthLong(prefix.length + BodyLimits.base64Length(size) + 2);
                 OutputStream out = response.getOutputStream();
                 out.write(prefix);
                 try (OutputStream base64 = Base64.getEncoder().wrap(new Unclosable(out))) {
@@ -227,12 +206,6 @@ public class MemoryController {
         } catch (IOException e) {
             log.debug("vm_read response broke off: {}", e.toString());
         }
-    }
-
-    /** Characters of the padded base64 of {@code bytes} bytes (saturating). */
-    static long base64Length(long bytes) {
-        long groups = bytes / 3 + (bytes % 3 == 0 ? 0 : 1);
-        return groups > Long.MAX_VALUE / 4 ? Long.MAX_VALUE / 2 : groups * 4;
     }
 
     /** Lets the base64 encoder write its padding on close without closing the response stream. */

@@ -9,15 +9,19 @@ import io.swagger.v3.oas.models.info.Info;
 import io.swagger.v3.oas.models.media.Content;
 import io.swagger.v3.oas.models.media.MediaType;
 import io.swagger.v3.oas.models.media.Schema;
+import io.swagger.v3.oas.models.media.StringSchema;
 import io.swagger.v3.oas.models.responses.ApiResponse;
 import io.swagger.v3.oas.models.responses.ApiResponses;
 import io.swagger.v3.oas.models.servers.Server;
 import io.swagger.v3.oas.models.tags.Tag;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.Set;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import org.springdoc.core.customizers.OpenApiCustomizer;
+import org.springdoc.core.utils.SpringDocUtils;
 import org.springdoc.core.customizers.OperationCustomizer;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
@@ -31,6 +35,14 @@ public class OpenApiConfiguration {
     static final String PROBLEM_SCHEMA = "ProblemDetail";
     private static final String PROBLEM_REF = "#/components/schemas/" + PROBLEM_SCHEMA;
 
+    static {
+        // The request value types are strings in the document (u64 fields also take JSON integers, as it says).
+        SpringDocUtils.getConfig()
+                .replaceWithSchema(U64.class, new StringSchema())
+                .replaceWithSchema(Requests.Protection.class, new StringSchema())
+                .replaceWithSchema(Requests.Inheritance.class, new StringSchema());
+    }
+
     @Bean
     OpenAPI machvmOpenApi() {
         return new OpenAPI()
@@ -41,7 +53,7 @@ public class OpenApiConfiguration {
                                 + "integer, a hex string or a decimal string over the whole range 0 to 2^64-1. Every "
                                 + "failure is an RFC 9457 problem (application/problem+json) with kern and "
                                 + "kernReturn, the Mach code; GET /problems/{kern} documents each."))
-                .servers(List.of(new Server().url("http://localhost:8080").description("local")))
+                .servers(List.of(new Server().url("/").description("this server (relative to the document)")))
                 .tags(List.of(
                         new Tag().name("host").description("The host: page size and page-store figures."),
                         new Tag().name("tasks").description("Tasks: create, list, inspect, terminate."),
@@ -65,6 +77,14 @@ public class OpenApiConfiguration {
                 @SuppressWarnings("rawtypes")
                 Map<String, Schema> schemas = ModelConverters.getInstance(true).read(Responses.Problem.class);
                 schemas.forEach(components::addSchemas);
+            }
+            // OpenAPI 3.1 nullable: the problem of a batch call is null on success (a strict client must accept it)
+            Schema<?> batchResult = components.getSchemas().get("BatchResult");
+            if (batchResult != null && batchResult.getProperties() != null) {
+                Schema<?> problem = batchResult.getProperties().get("problem");
+                batchResult.getProperties().put("problem", new Schema<>()
+                        .description(problem == null ? null : problem.getDescription())
+                        .anyOf(List.of(new Schema<>().$ref(PROBLEM_REF), new Schema<>().types(Set.of("null")))));
             }
         };
     }
@@ -103,8 +123,40 @@ public class OpenApiConfiguration {
             responses.addApiResponse(code, new ApiResponse()
                     .description(describe(e.getKey(), e.getValue()))
                     .content(new Content().addMediaType(ProblemWriter.PROBLEM_JSON,
-                            new MediaType().schema(new Schema<>().$ref(PROBLEM_REF)))));
+                            new MediaType().schema(new Schema<>().$ref(PROBLEM_REF))
+                                    .example(example(e.getKey(), e.getValue().getFirst())))));
         }
+    }
+
+    /** An example problem of this status and kern, as the service answers it. */
+    private static Map<String, Object> example(int status, String kernName) {
+        KernReturn kern = KernReturn.valueOf(kernName);
+        ProblemTypes.ProblemType type = ProblemTypes.of(kern);
+        String detail = switch (status) {
+            case 400 -> "size is required";
+            case 403 -> "destination range at 0x100008000 of 0x4000 bytes: [0x100008000, 0x10000c000) is r--, not "
+                    + "writable";
+            case 404 -> kern == KernReturn.MACH_SEND_INVALID_DEST ? "no task t-3f9c2a7d1e0b"
+                    : "[0x200000000, 0x200004000) is not mapped";
+            case 406 -> "Accept \"text/html\" is not supported";
+            case 409 -> kern == KernReturn.KERN_NAME_EXISTS ? "task build-42 exists with other settings"
+                    : "[0x100000000, 0x100004000) is already mapped";
+            case 413 -> "request body of 20000000 bytes exceeds the limit of 16777216 bytes";
+            case 415 -> "Content-Type \"text/plain\" is not supported";
+            case 500 -> "the service failed unexpectedly (incident 1b4e28ba-2fa1-11d2-883f-0016d3cca427); the call "
+                    + "may not have happened";
+            case 507 -> "the page store is full";
+            default -> type.title();
+        };
+        Map<String, Object> example = new LinkedHashMap<>();
+        example.put("type", type.type());
+        example.put("title", type.title());
+        example.put("status", status);
+        example.put("detail", detail);
+        example.put("instance", "/tasks/t-3f9c2a7d1e0b");
+        example.put("kern", kern.name());
+        example.put("kernReturn", kern.value());
+        return example;
     }
 
     private static String describe(int status, List<String> kerns) {

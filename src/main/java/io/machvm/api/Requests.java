@@ -1,11 +1,22 @@
 package io.machvm.api;
 
+import io.machvm.service.TaskSpec;
+import io.machvm.service.VmService;
+import io.machvm.vm.ErrorModel;
+import io.machvm.vm.Flavor;
+import io.machvm.vm.VmFlags;
+import io.machvm.vm.VmInherit;
+import io.swagger.v3.oas.annotations.media.ArraySchema;
 import io.swagger.v3.oas.annotations.media.Schema;
+import java.util.List;
+import java.util.function.Function;
+import tools.jackson.databind.JsonNode;
 
 /**
- * The JSON request bodies as OpenAPI documents them. The controllers read bodies with {@link JsonRequest}, which
- * accepts more than a schema can say: every u64 field is documented as a string, but a JSON integer (up to 2^64-1,
- * read exactly) is accepted as well.
+ * The JSON request bodies: the records Spring binds with {@code @RequestBody} (and a batch binds per call), as OpenAPI
+ * documents them. Every u64 field is documented as a string, but a JSON integer (up to 2^64-1, read exactly) is
+ * accepted as well ({@link JsonBinding}). A missing field is {@code KERN_INVALID_ARGUMENT} when the call needs it,
+ * checked in the order the call lists its arguments.
  */
 public final class Requests {
     static final String U64_REQUEST = " An unsigned 64-bit integer: a hex string (\"0x4000\", either case of x and "
@@ -13,6 +24,21 @@ public final class Requests {
     static final String PROTECTION_PATTERN = "^([r-][w-][x-]|0[xX][0-9a-fA-F]+|[0-9]+)$";
 
     private Requests() {
+    }
+
+    static long required(String field, U64 value) {
+        if (value == null) {
+            throw ApiProblem.invalidArgument(field + " is required");
+        }
+        return value.value();
+    }
+
+    /** A {@code vm_prot_t} as a request gives it: letters or a bit mask (any bits, for vm_protect to judge). */
+    public record Protection(int bits) {
+    }
+
+    /** A {@code vm_inherit_t} as a request gives it: a name or a number (any, for vm_inherit to judge). */
+    public record Inheritance(long value) {
     }
 
     @Schema(name = "TaskSettings", description = "Settings of a new task; absent fields take the configured "
@@ -36,6 +62,30 @@ public final class Requests {
                     + "copy; share, memory both tasks see; none, absent. No byte is copied. An unknown parent is a "
                     + "404 MACH_SEND_INVALID_DEST.", example = "t-3f9c2a7d1e0b")
             String parent) {
+
+        static final int MAX_NAME_LENGTH = 256;
+
+        /** The settings to create with; wrong wire names and over-long names are a {@code 400}. */
+        TaskSpec spec() {
+            Flavor f = wireName("flavor", flavor, Flavor::fromWireName, "\"arm64\" or \"x86_64\"");
+            ErrorModel e = wireName("errors", errors, ErrorModel::fromWireName, "\"documented\" or \"xnu\"");
+            if (name != null && name.length() > MAX_NAME_LENGTH) {
+                throw ApiProblem.invalidArgument("name must be at most " + MAX_NAME_LENGTH + " characters, not "
+                        + name.length());
+            }
+            return f == null && e == null && name == null ? TaskSpec.DEFAULTS : new TaskSpec(f, e, name);
+        }
+
+        private static <T> T wireName(String field, String text, Function<String, T> parse, String allowed) {
+            if (text == null) {
+                return null;
+            }
+            T value = parse.apply(text);
+            if (value == null) {
+                throw ApiProblem.invalidArgument(field + " must be " + allowed + ", not " + Texts.quote(text));
+            }
+            return value;
+        }
     }
 
     @Schema(name = "AllocateRequest", description = "vm_allocate arguments. Without anywhere and without flags bit "
@@ -44,17 +94,47 @@ public final class Requests {
     public record AllocateRequest(
             @Schema(description = "Where to map (FIXED); ignored with anywhere." + U64_REQUEST,
                     example = "0x100000000", pattern = U64.REQUEST_PATTERN)
-            String address,
+            U64 address,
             @Schema(description = "Bytes to map, rounded up to whole pages." + U64_REQUEST, example = "0x8000",
                     pattern = U64.REQUEST_PATTERN, requiredMode = Schema.RequiredMode.REQUIRED)
-            String size,
+            U64 size,
             @Schema(description = "Let the service choose the address (VM_FLAGS_ANYWHERE, first fit from the map "
                     + "minimum).", example = "false")
             Boolean anywhere,
-            @Schema(description = "The raw VM_FLAGS_* word (u32): 0x1 ANYWHERE, 0x4000 OVERWRITE, …; bits outside "
+            @Schema(type = "integer", description = "The raw VM_FLAGS_* word (u32): 0x1 ANYWHERE, 0x4000 OVERWRITE, …; "
+                    + "bits outside "
                     + "0xff07509f are refused with KERN_INVALID_ARGUMENT. A hex or decimal string is accepted too.",
                     example = "0", minimum = "0", maximum = "4294967295", format = "int64")
-            Long flags) {
+            U64 flags) {
+
+        /** Allocates; answers the address mapped (0 for size 0) and the size rounded to whole pages. */
+        Responses.Allocation run(VmService service, String task) {
+            long sizeBytes = required("size", size);
+            int flags = flagsWord();
+            long mapped = service.allocate(task, address == null ? 0 : address.value(), sizeBytes, flags);
+            if (sizeBytes == 0) {
+                return new Responses.Allocation(U64.format(0), U64.format(0));
+            }
+            long pageMask = service.pageSize(task) - 1L;
+            return new Responses.Allocation(U64.format(mapped), U64.format((sizeBytes + pageMask) & ~pageMask));
+        }
+
+        /** The VM_FLAGS_* word from the address, anywhere and flags fields. */
+        private int flagsWord() {
+            int flags = this.flags == null ? 0 : (int) JsonBinding.u32("flags", this.flags.value());
+            if (anywhere != null) {
+                if (anywhere) {
+                    flags |= VmFlags.ANYWHERE;
+                } else if ((flags & VmFlags.ANYWHERE) != 0) {
+                    throw ApiProblem.invalidArgument("anywhere is false but flags has VM_FLAGS_ANYWHERE (0x1)");
+                }
+            }
+            if ((flags & VmFlags.ANYWHERE) == 0 && address == null) {
+                throw ApiProblem.invalidArgument("address is required unless anywhere is true or flags has "
+                        + "VM_FLAGS_ANYWHERE (0x1)");
+            }
+            return flags;
+        }
     }
 
     @Schema(name = "RangeRequest", description = "A range: vm_deallocate arguments.",
@@ -62,10 +142,14 @@ public final class Requests {
     public record RangeRequest(
             @Schema(description = "Start of the range." + U64_REQUEST, example = "0x100000000",
                     pattern = U64.REQUEST_PATTERN, requiredMode = Schema.RequiredMode.REQUIRED)
-            String address,
+            U64 address,
             @Schema(description = "Bytes in the range." + U64_REQUEST, example = "0x4000",
                     pattern = U64.REQUEST_PATTERN, requiredMode = Schema.RequiredMode.REQUIRED)
-            String size) {
+            U64 size) {
+
+        void deallocate(VmService service, String task) {
+            service.deallocate(task, required("address", address), required("size", size));
+        }
     }
 
     @Schema(name = "ProtectRequest", description = "vm_protect arguments.",
@@ -75,10 +159,10 @@ public final class Requests {
             @Schema(description = "Start of the range (truncated to its page)." + U64_REQUEST,
                     example = "0x100000000", pattern = U64.REQUEST_PATTERN,
                     requiredMode = Schema.RequiredMode.REQUIRED)
-            String address,
+            U64 address,
             @Schema(description = "Bytes in the range (rounded to whole pages)." + U64_REQUEST, example = "0x4000",
                     pattern = U64.REQUEST_PATTERN, requiredMode = Schema.RequiredMode.REQUIRED)
-            String size,
+            U64 size,
             @Schema(description = "Set the maximum protection instead of the current one (default false).",
                     example = "false")
             Boolean setMaximum,
@@ -86,7 +170,16 @@ public final class Requests {
                     + "a JSON integer, hex or decimal string (1 READ, 2 WRITE, 4 EXECUTE, 0x10 COPY; other bits are "
                     + "refused by vm_protect with KERN_INVALID_ARGUMENT unless size is 0).", example = "r--",
                     pattern = PROTECTION_PATTERN, requiredMode = Schema.RequiredMode.REQUIRED)
-            String protection) {
+            Protection protection) {
+
+        void run(VmService service, String task) {
+            long at = required("address", address);
+            long bytes = required("size", size);
+            if (protection == null) {
+                throw ApiProblem.invalidArgument("protection is required");
+            }
+            service.protect(task, at, bytes, setMaximum != null && setMaximum, protection.bits());
+        }
     }
 
     @Schema(name = "InheritRequest", description = "vm_inherit arguments.",
@@ -95,14 +188,24 @@ public final class Requests {
             @Schema(description = "Start of the range (truncated to its page)." + U64_REQUEST,
                     example = "0x100000000", pattern = U64.REQUEST_PATTERN,
                     requiredMode = Schema.RequiredMode.REQUIRED)
-            String address,
+            U64 address,
             @Schema(description = "Bytes in the range (rounded to whole pages)." + U64_REQUEST, example = "0x4000",
                     pattern = U64.REQUEST_PATTERN, requiredMode = Schema.RequiredMode.REQUIRED)
-            String size,
+            U64 size,
             @Schema(description = "What a forked child receives: share, copy or none (the Mach values 0, 1, 2 are "
                     + "accepted as JSON integers too).", example = "share",
                     allowableValues = {"share", "copy", "none"}, requiredMode = Schema.RequiredMode.REQUIRED)
-            String inheritance) {
+            Inheritance inheritance) {
+
+        void run(VmService service, String task) {
+            long at = required("address", address);
+            long bytes = required("size", size);
+            if (inheritance == null) {
+                throw ApiProblem.invalidArgument("inheritance is required");
+            }
+            // A value above VM_INHERIT_LAST_VALID reaches vm_inherit as null, which refuses it as Mach does.
+            service.inherit(task, at, bytes, VmInherit.fromValue(inheritance.value()));
+        }
     }
 
     @Schema(name = "CopyRequest", description = "vm_copy arguments: copy size bytes from sourceAddress to "
@@ -111,13 +214,18 @@ public final class Requests {
     public record CopyRequest(
             @Schema(description = "Where to copy from." + U64_REQUEST, example = "0x100000000",
                     pattern = U64.REQUEST_PATTERN, requiredMode = Schema.RequiredMode.REQUIRED)
-            String sourceAddress,
+            U64 sourceAddress,
             @Schema(description = "Bytes to copy." + U64_REQUEST, example = "0x4000", pattern = U64.REQUEST_PATTERN,
                     requiredMode = Schema.RequiredMode.REQUIRED)
-            String size,
+            U64 size,
             @Schema(description = "Where to copy to." + U64_REQUEST, example = "0x100004000",
                     pattern = U64.REQUEST_PATTERN, requiredMode = Schema.RequiredMode.REQUIRED)
-            String destAddress) {
+            U64 destAddress) {
+
+        void run(VmService service, String task) {
+            service.copy(task, required("sourceAddress", sourceAddress), required("size", size),
+                    required("destAddress", destAddress));
+        }
     }
 
     @Schema(name = "ReadOverwriteRequest", description = "vm_read_overwrite arguments: copy size bytes at address "
@@ -127,15 +235,29 @@ public final class Requests {
     public record ReadOverwriteRequest(
             @Schema(description = "Where to read from, in the path's task." + U64_REQUEST, example = "0x100000000",
                     pattern = U64.REQUEST_PATTERN, requiredMode = Schema.RequiredMode.REQUIRED)
-            String address,
+            U64 address,
             @Schema(description = "Bytes to copy." + U64_REQUEST, example = "0x4000", pattern = U64.REQUEST_PATTERN,
                     requiredMode = Schema.RequiredMode.REQUIRED)
-            String size,
+            U64 size,
             @Schema(description = "The task to write into; absent means the path's task.", example = "t-3f9c2a7d1e0b")
             String destTask,
             @Schema(description = "Where to write, in destTask." + U64_REQUEST, example = "0x100000000",
                     pattern = U64.REQUEST_PATTERN, requiredMode = Schema.RequiredMode.REQUIRED)
-            String destAddress) {
+            U64 destAddress) {
+
+        /**
+         * Checks that the required fields are there; {@code check} then sees the destination task before the call
+         * runs.
+         */
+        Responses.ReadOverwriteResult run(VmService service, String task,
+                java.util.function.Consumer<String> check) {
+            long at = required("address", address);
+            long bytes = required("size", size);
+            long destAt = required("destAddress", destAddress);
+            check.accept(destTask);
+            return new Responses.ReadOverwriteResult(U64.format(service.readOverwrite(task, at, bytes, destTask,
+                    destAt)));
+        }
     }
 
     @Schema(name = "WriteData", description = "vm_write data for JSON-only clients (application/json); "
@@ -144,7 +266,34 @@ public final class Requests {
     public record WriteData(
             @Schema(description = "The bytes, base64 (RFC 4648).", example = "aGVsbG8=", format = "byte",
                     requiredMode = Schema.RequiredMode.REQUIRED)
-            String data) {
+            byte[] data) {
+
+        byte[] required() {
+            if (data == null) {
+                throw ApiProblem.invalidArgument("data is required");
+            }
+            return data;
+        }
+    }
+
+    @Schema(name = "WriteRequest", description = "vm_write_base64 arguments, and vm_write in a batch: the bytes as "
+            + "base64, for clients that cannot send a raw body (vm_write takes the raw bytes).",
+            example = "{\"address\": \"0x100000000\", \"data\": \"aGVsbG8=\"}")
+    public record WriteRequest(
+            @Schema(description = "Where to write (any byte address)." + U64_REQUEST, example = "0x100000000",
+                    pattern = U64.REQUEST_PATTERN, requiredMode = Schema.RequiredMode.REQUIRED)
+            U64 address,
+            @Schema(description = "The bytes, base64 (RFC 4648): at most 16 MiB of data.", example = "aGVsbG8=",
+                    format = "byte", requiredMode = Schema.RequiredMode.REQUIRED)
+            byte[] data) {
+
+        void run(VmService service, String task) {
+            long at = required("address", address);
+            if (data == null) {
+                throw ApiProblem.invalidArgument("data is required: the bytes to write, base64");
+            }
+            service.write(task, at, data);
+        }
     }
 
     // ---------------------------------------------------------------- sandbox features
@@ -161,9 +310,11 @@ public final class Requests {
                     + "failing call ends it and undoes the calls before it, and the answer is that call's problem. "
                     + "vm_read_overwrite may then write only into the path's task.", example = "true")
             Boolean atomic,
-            @Schema(description = "The calls, in order: at most 10000, in a body of at most 16 MiB.",
-                    requiredMode = Schema.RequiredMode.REQUIRED)
-            java.util.List<BatchCall> calls) {
+            @ArraySchema(schema = @Schema(implementation = BatchCall.class),
+                    arraySchema = @Schema(description = "The calls, in order: at most 10000, in a body of at most "
+                            + "16 MiB. Each is bound to its call's own request record when its turn comes.",
+                            requiredMode = Schema.RequiredMode.REQUIRED))
+            List<JsonNode> calls) {
     }
 
     @Schema(name = "BatchCall", description = "One call of a batch: call names it, and the other fields are the "
@@ -180,9 +331,9 @@ public final class Requests {
             String call,
             @Schema(description = "The address (vm_copy: see sourceAddress)." + U64_REQUEST, example = "0x100000000",
                     pattern = U64.REQUEST_PATTERN)
-            String address,
+            U64 address,
             @Schema(description = "Bytes." + U64_REQUEST, example = "0x4000", pattern = U64.REQUEST_PATTERN)
-            String size,
+            U64 size,
             @Schema(description = "vm_allocate: let the service choose the address.", example = "false")
             Boolean anywhere,
             @Schema(description = "vm_allocate: the raw VM_FLAGS_* word (u32).", example = "0", minimum = "0",
@@ -199,10 +350,10 @@ public final class Requests {
             String data,
             @Schema(description = "vm_copy: where to copy from." + U64_REQUEST, example = "0x100000000",
                     pattern = U64.REQUEST_PATTERN)
-            String sourceAddress,
+            U64 sourceAddress,
             @Schema(description = "vm_copy, vm_read_overwrite: where to copy to." + U64_REQUEST,
                     example = "0x100004000", pattern = U64.REQUEST_PATTERN)
-            String destAddress,
+            U64 destAddress,
             @Schema(description = "vm_read_overwrite: the task to write into (default: the path's task; in an atomic "
                     + "batch only the path's task).", example = "t-3f9c2a7d1e0b")
             String destTask) {

@@ -57,8 +57,8 @@ public final class Responses {
             @Schema(description = "The task id: minted by POST /tasks or chosen with PUT /tasks/{task}.",
                     example = "t-3f9c2a7d1e0b", requiredMode = Schema.RequiredMode.REQUIRED)
             String id,
-            @Schema(description = "The optional name given at creation.", example = "build-42",
-                    requiredMode = Schema.RequiredMode.REQUIRED, nullable = true)
+            @Schema(description = "The optional name given at creation (null without one).", example = "build-42",
+                    requiredMode = Schema.RequiredMode.REQUIRED, types = {"string", "null"})
             String name,
             @Schema(description = "Machine flavor: page size, map bounds, W^X policy.", example = "arm64",
                     allowableValues = {"arm64", "x86_64"}, requiredMode = Schema.RequiredMode.REQUIRED)
@@ -331,16 +331,17 @@ public final class Responses {
                     requiredMode = Schema.RequiredMode.REQUIRED)
             String instance,
             @Schema(description = "The Mach kern_return_t name.", example = "KERN_PROTECTION_FAILURE",
-                    requiredMode = Schema.RequiredMode.REQUIRED)
+                    allowableValues = {"KERN_INVALID_ADDRESS", "KERN_PROTECTION_FAILURE", "KERN_NO_SPACE",
+                        "KERN_INVALID_ARGUMENT", "KERN_FAILURE", "KERN_RESOURCE_SHORTAGE", "KERN_NAME_EXISTS",
+                        "MACH_SEND_INVALID_DEST"}, requiredMode = Schema.RequiredMode.REQUIRED)
             String kern,
             @Schema(description = "The Mach kern_return_t value.", example = "2",
                     requiredMode = Schema.RequiredMode.REQUIRED)
             int kernReturn,
-            @Schema(description = "Index of the call that failed (atomic batches only).", example = "1",
-                    nullable = true)
+            @Schema(description = "Index of the call that failed (atomic batches only).", example = "1")
             Integer failedIndex,
             @Schema(description = "One result per call (atomic batches only): the failing call's problem, 424 for "
-                    + "the others.", nullable = true)
+                    + "the others.")
             List<BatchResult> results) {
     }
 }

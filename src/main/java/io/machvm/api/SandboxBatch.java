@@ -4,24 +4,19 @@ import io.machvm.service.VmService;
 import io.machvm.vm.KernException;
 import io.machvm.vm.KernReturn;
 import io.machvm.vm.PageSnapshot;
-import io.machvm.vm.TransferLimitException;
-import jakarta.servlet.http.HttpServletRequest;
-import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
-import tools.jackson.core.Base64Variants;
 import tools.jackson.core.JacksonException;
-import tools.jackson.core.JsonToken;
-import tools.jackson.core.StreamReadFeature;
-import tools.jackson.databind.DeserializationFeature;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
- * A batch of Mach calls on one task ({@code POST /tasks/{task}/batch}): the body is checked as a whole first (JSON, at
- * most {@value #MAX_CALLS} calls, at most 16 MiB), then the calls run in order through the same {@link VmService}
- * methods as their own endpoints, each call's arguments checked when its turn comes, as its endpoint checks them.
+ * A batch of Mach calls on one task ({@code POST /tasks/{task}/batch}): the body is bound as a whole first (JSON, at
+ * most {@value #MAX_CALLS} calls, at most 16 MiB: {@link BodyLimits}), then the calls run in order through the same
+ * {@link VmService} methods as their own endpoints, each call's arguments bound to its endpoint's request record when
+ * its turn comes, so they are checked as that endpoint checks them. A failing call is answered by the same translation
+ * as a failing request ({@link ProblemHandler#answer}).
  *
  * <p>Non-atomic, a failing call is that call's result and the next one runs. Atomic, the batch runs inside
  * {@link VmService#atomically}: the first failure ends it, the task is put back exactly as it was, and the answer is
@@ -30,33 +25,24 @@ import tools.jackson.databind.json.JsonMapper;
 final class SandboxBatch {
     /** The most calls in one batch. */
     static final int MAX_CALLS = 10_000;
-    /** The largest batch body, base64 data included. */
-    static final long MAX_BODY_BYTES = 16L << 20;
     /** The most bytes the vm_read calls of one batch may answer with (before base64). */
     static final long MAX_READ_BYTES = 16L << 20;
     /** The status of each other call when a call of an atomic batch failed: undone, or not run. */
     static final int FAILED_DEPENDENCY = 424;
 
-    static final JsonMapper MAPPER = JsonMapper.builder(Json.FACTORY.rebuild()
-            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build())
-            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
-            .build();
-
     private final VmService service;
+    private final JsonMapper mapper;
     private final String task;
     private final String instance;
     private final boolean atomic;
     private long readBudget = MAX_READ_BYTES;
 
-    private SandboxBatch(VmService service, String task, String instance, boolean atomic) {
+    private SandboxBatch(VmService service, JsonMapper mapper, String task, String instance, boolean atomic) {
         this.service = service;
+        this.mapper = mapper;
         this.task = task;
         this.instance = instance;
         this.atomic = atomic;
-    }
-
-    /** A parsed batch body: the mode and the calls, each still a JSON object to check when it runs. */
-    record Body(boolean atomic, List<JsonNode> calls) {
     }
 
     /** The outcome of a batch: results when it ran, or the problem of the call that failed an atomic batch. */
@@ -69,61 +55,31 @@ final class SandboxBatch {
     record Failed(Responses.BatchProblem problem) implements Outcome {
     }
 
-    /** Reads and checks the whole body: media type, size, JSON, shape and the number of calls. */
-    static Body read(HttpServletRequest request) {
-        long length = request.getContentLengthLong();
-        if (length == 0) {
-            throw ApiProblem.invalidArgument("a JSON object request body is required: {\"atomic\": …, \"calls\": […]}");
-        }
-        String contentType = request.getContentType();
-        if (contentType != null && !JsonRequest.isJson(contentType)) {
-            throw ApiProblem.unsupportedMediaType("Content-Type " + Texts.quote(contentType) + " is not supported: "
-                    + "send application/json (vm_write data as base64)");
-        }
-        InputStream in = JsonRequest.body(request, MAX_BODY_BYTES, "for a batch");
-        JsonNode root;
-        try {
-            root = MAPPER.readTree(in);
-        } catch (JacksonException e) {
-            throw JsonRequest.translate(e, null);
-        }
-        if (root == null || root.isMissingNode()) {
-            throw ApiProblem.invalidArgument("a JSON object request body is required: {\"atomic\": …, \"calls\": […]}");
-        }
-        if (!root.isObject()) {
-            throw ApiProblem.invalidArgument("request body must be a JSON object");
-        }
-        JsonNode atomic = root.get("atomic");
-        if (atomic != null && !atomic.isNull() && !atomic.isBoolean()) {
-            throw ApiProblem.invalidArgument("atomic must be a JSON boolean (true or false)");
-        }
-        JsonNode calls = root.get("calls");
-        if (calls == null || calls.isNull()) {
+    /** Checks the shape of the whole body: the calls, their number, each an object. */
+    static List<JsonNode> calls(Requests.BatchRequest body) {
+        List<JsonNode> calls = body.calls();
+        if (calls == null) {
             throw ApiProblem.invalidArgument("calls is required: an array of {\"call\": \"vm_…\", …} objects");
-        }
-        if (!calls.isArray()) {
-            throw ApiProblem.invalidArgument("calls must be a JSON array of {\"call\": \"vm_…\", …} objects");
         }
         if (calls.size() > MAX_CALLS) {
             throw ApiProblem.tooLarge("a batch has at most " + MAX_CALLS + " calls, not " + calls.size());
         }
-        List<JsonNode> list = new ArrayList<>(calls.size());
         for (int i = 0; i < calls.size(); i++) {
-            JsonNode call = calls.get(i);
-            if (!call.isObject()) {
+            if (calls.get(i) == null || !calls.get(i).isObject()) {
                 throw ApiProblem.invalidArgument("calls[" + i + "] must be a JSON object {\"call\": \"vm_…\", …}");
             }
-            list.add(call);
         }
-        return new Body(atomic != null && atomic.asBoolean(), list);
+        return calls;
     }
 
     /** Runs the calls of {@code body} on {@code task}; {@code instance} is the request path. */
-    static Outcome run(VmService service, String task, String instance, Body body) {
-        SandboxBatch batch = new SandboxBatch(service, task, instance, body.atomic());
-        List<JsonNode> calls = body.calls();
+    static Outcome run(VmService service, JsonMapper mapper, String task, String instance,
+            Requests.BatchRequest body) {
+        List<JsonNode> calls = calls(body);
+        boolean atomic = body.atomic() != null && body.atomic();
+        SandboxBatch batch = new SandboxBatch(service, mapper, task, instance, atomic);
         List<Responses.BatchResult> results = new ArrayList<>(calls.size());
-        if (!body.atomic()) {
+        if (!atomic) {
             service.batch(() -> {
                 service.pageSize(task); // an unknown task fails the batch as a whole
                 for (int i = 0; i < calls.size(); i++) {
@@ -149,7 +105,6 @@ final class SandboxBatch {
         }
         return new Ran(new Responses.BatchResults(results));
     }
-
     /** Ends an atomic batch, so that {@link VmService#atomically} undoes it and records the failing call's kern. */
     private static final class Abort extends KernException {
         final int index;
@@ -194,28 +149,43 @@ final class SandboxBatch {
                 throw ApiProblem.invalidArgument("call must be a JSON string: one of " + CALLS);
             }
             String call = name.asString();
-            try (JsonRequest json = JsonRequest.start(MAPPER.treeAsTokens(node), true)) {
-                return switch (call) {
-                    case "vm_allocate" -> allocate(json);
-                    case "vm_deallocate" -> deallocate(json);
-                    case "vm_protect" -> protect(json);
-                    case "vm_inherit" -> inherit(json);
-                    case "vm_write" -> write(json);
-                    case "vm_read" -> read(json);
-                    case "vm_copy" -> copy(json);
-                    case "vm_read_overwrite" -> readOverwrite(json);
-                    case "vm_region" -> region(json);
-                    default -> throw ApiProblem.invalidArgument("call must be one of " + CALLS + ", not "
-                            + Texts.quote(call));
-                };
-            }
-        } catch (ApiProblem e) {
-            return problem(index, e.status(), e.kern(), e.detail());
-        } catch (TransferLimitException e) {
-            return problem(index, 413, e.kern(), e.detail());
-        } catch (KernException e) {
-            return problem(index, ProblemTypes.status(e.kern()), e.kern(), e.detail());
+            return switch (call) {
+                case "vm_allocate" -> ok(201, bind(node, Requests.AllocateRequest.class).run(service, task));
+                case "vm_deallocate" -> {
+                    bind(node, Requests.RangeRequest.class).deallocate(service, task);
+                    yield ok(204, null);
+                }
+                case "vm_protect" -> {
+                    bind(node, Requests.ProtectRequest.class).run(service, task);
+                    yield ok(204, null);
+                }
+                case "vm_inherit" -> {
+                    bind(node, Requests.InheritRequest.class).run(service, task);
+                    yield ok(204, null);
+                }
+                case "vm_write" -> {
+                    bind(node, Requests.WriteRequest.class).run(service, task);
+                    yield ok(204, null);
+                }
+                case "vm_read" -> read(bind(node, Requests.RangeRequest.class));
+                case "vm_copy" -> {
+                    bind(node, Requests.CopyRequest.class).run(service, task);
+                    yield ok(204, null);
+                }
+                case "vm_read_overwrite" -> readOverwrite(bind(node, Requests.ReadOverwriteRequest.class));
+                case "vm_region" -> ok(200, Responses.Region.of(service.region(task,
+                        Requests.required("address", bind(node, Requests.RangeRequest.class).address()))));
+                default -> throw ApiProblem.invalidArgument("call must be one of " + CALLS + ", not "
+                        + Texts.quote(call));
+            };
+        } catch (ApiProblem | KernException | JacksonException e) {
+            ProblemHandler.Answer a = ProblemHandler.answer(e, instance, "POST");
+            return problem(index, a.status(), a.kern(), a.detail());
         }
+    }
+
+    private <T> T bind(JsonNode node, Class<T> type) {
+        return mapper.treeToValue(node, type);
     }
 
     private static final List<String> CALL_NAMES = List.of("vm_allocate", "vm_deallocate", "vm_protect",
@@ -232,65 +202,11 @@ final class SandboxBatch {
         return new Responses.BatchResult(status, body, null);
     }
 
-    // ---------------------------------------------------------------- the calls, as their endpoints read them
+    // ---------------------------------------------------------------- the calls with a batch's own rules
 
-    private Responses.BatchResult allocate(JsonRequest json) {
-        return ok(201, CallArgs.Allocate.read(json).run(service, task));
-    }
-
-    private Responses.BatchResult deallocate(JsonRequest json) {
-        CallArgs.Range.read(json).deallocate(service, task);
-        return ok(204, null);
-    }
-
-    private Responses.BatchResult protect(JsonRequest json) {
-        CallArgs.Protect.read(json).run(service, task);
-        return ok(204, null);
-    }
-
-    private Responses.BatchResult inherit(JsonRequest json) {
-        CallArgs.Inherit.read(json).run(service, task);
-        return ok(204, null);
-    }
-
-    private Responses.BatchResult write(JsonRequest json) {
-        Long address = null;
-        byte[] data = null;
-        for (String field; (field = json.nextField()) != null; ) {
-            switch (field) {
-                case "address" -> address = json.u64(field);
-                case "data" -> data = base64(json, field);
-                default -> json.skip();
-            }
-        }
-        long at = CallArgs.required("address", address);
-        if (data == null) {
-            throw ApiProblem.invalidArgument("data is required: the bytes to write, base64");
-        }
-        service.write(task, at, data);
-        return ok(204, null);
-    }
-
-    /** Base64 data as vm_write's JSON body takes it, with the same problems. */
-    private static byte[] base64(JsonRequest json, String field) {
-        JsonToken token = json.token();
-        if (token == JsonToken.VALUE_NULL) {
-            return null;
-        }
-        if (token != JsonToken.VALUE_STRING) {
-            return json.binary(field); // reports the wrong type as vm_write does
-        }
-        try {
-            return Base64Variants.getDefaultVariant().decode(json.string(field));
-        } catch (IllegalArgumentException e) {
-            throw ApiProblem.invalidArgument(field + " is not valid base64: " + e.getMessage());
-        }
-    }
-
-    private Responses.BatchResult read(JsonRequest json) {
-        CallArgs.Range range = CallArgs.Range.read(json);
-        long at = range.at();
-        long bytes = range.bytes();
+    private Responses.BatchResult read(Requests.RangeRequest range) {
+        long at = Requests.required("address", range.address());
+        long bytes = Requests.required("size", range.size());
         byte[] data;
         if (Long.compareUnsigned(bytes, VmService.SMALL_TRANSFER) <= 0) {
             data = service.read(task, at, bytes);
@@ -315,30 +231,13 @@ final class SandboxBatch {
         readBudget -= bytes;
     }
 
-    private Responses.BatchResult copy(JsonRequest json) {
-        CallArgs.Copy.read(json).run(service, task);
-        return ok(204, null);
-    }
-
-    private Responses.BatchResult readOverwrite(JsonRequest json) {
-        return ok(200, CallArgs.ReadOverwrite.read(json).run(service, task, destTask -> {
+    private Responses.BatchResult readOverwrite(Requests.ReadOverwriteRequest call) {
+        return ok(200, call.run(service, task, destTask -> {
             if (atomic && destTask != null && !destTask.equals(task)) {
                 throw ApiProblem.invalidArgument("in an atomic batch vm_read_overwrite writes only into the batch's "
                         + "task " + Texts.quote(task) + ", not into " + Texts.quote(destTask)
                         + ": another task could not be put back if the batch failed");
             }
         }));
-    }
-
-    private Responses.BatchResult region(JsonRequest json) {
-        Long address = null;
-        for (String field; (field = json.nextField()) != null; ) {
-            if (field.equals("address")) {
-                address = json.u64(field);
-            } else {
-                json.skip();
-            }
-        }
-        return ok(200, Responses.Region.of(service.region(task, CallArgs.required("address", address))));
     }
 }

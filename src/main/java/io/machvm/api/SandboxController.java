@@ -9,7 +9,6 @@ import static io.machvm.vm.KernReturn.MACH_SEND_INVALID_DEST;
 
 import io.machvm.service.VmService;
 import io.machvm.vm.TaskImage;
-import io.machvm.vm.PageDisposition;
 import io.swagger.v3.oas.annotations.Operation;
 import io.swagger.v3.oas.annotations.Parameter;
 import io.swagger.v3.oas.annotations.enums.ParameterIn;
@@ -35,7 +34,9 @@ import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.ResponseStatus;
 import org.springframework.web.bind.annotation.RestController;
+import org.springframework.http.ResponseEntity;
 import tools.jackson.core.JsonGenerator;
+import tools.jackson.databind.json.JsonMapper;
 
 /**
  * The sandbox features on a task: snapshot images, page dispositions (dirty pages) and batches of calls. Forking and
@@ -45,12 +46,14 @@ import tools.jackson.core.JsonGenerator;
 @Tag(name = "sandbox")
 public class SandboxController {
     private static final Logger log = LoggerFactory.getLogger(SandboxController.class);
-    private static final String PROBLEM_JSON = ProblemWriter.PROBLEM_JSON;
+    private static final String PROBLEM_JSON = MediaType.APPLICATION_PROBLEM_JSON_VALUE;
 
     private final VmService service;
+    private final JsonMapper mapper;
 
-    public SandboxController(VmService service) {
+    public SandboxController(VmService service, JsonMapper mapper) {
         this.service = service;
+        this.mapper = mapper;
     }
 
     // ---------------------------------------------------------------- snapshots
@@ -108,7 +111,10 @@ public class SandboxController {
         throw ApiProblem.invalidArgument(name + " must be true or false, not " + Texts.quote(text));
     }
 
-    /** Absent, wildcards and the image type are fine; anything else is {@code 406}. */
+    /**
+     * Absent, wildcards, the image type and {@code application/problem+json} (what generated clients accept when the
+     * success is bytes) are fine; anything else is {@code 406}.
+     */
     static void checkAcceptsImage(String accept) {
         if (accept == null || accept.isBlank()) {
             return;
@@ -117,7 +123,8 @@ public class SandboxController {
             for (MediaType type : MediaType.parseMediaTypes(accept)) {
                 if (type.getQualityValue() > 0 && (type.isWildcardType()
                         || (type.getType().equals("application") && type.isWildcardSubtype())
-                        || type.getType().equals("application") && type.getSubtype().equals("vnd.machvm.snapshot"))) {
+                        || type.getType().equals("application") && type.getSubtype().equals("vnd.machvm.snapshot")
+                        || type.equalsTypeAndSubtype(MediaType.APPLICATION_PROBLEM_JSON))) {
                     return;
                 }
             }
@@ -130,6 +137,27 @@ public class SandboxController {
 
     // ---------------------------------------------------------------- page dispositions
 
+    /** The most pages one query answers: about 5 MB of JSON, so that a short request cannot ask for much more. */
+    static final long MAX_QUERY_PAGES = 1 << 16;
+    /** Mach's VM_PAGE_QUERY_PAGE_PRESENT, _DIRTY and _SHARED bits. */
+    private static final int PAGE_PRESENT = 0x1;
+    private static final int PAGE_DIRTY = 0x8;
+    private static final int PAGE_SHARED = 0x20;
+
+    /** Refuses a range of more than {@link #MAX_QUERY_PAGES} pages; a range that wraps is the service's to refuse. */
+    private static void checkQueryPages(long address, long size, int pageSize) {
+        long end = address + size;
+        long roundedEnd = end + pageSize - 1;
+        if (size == 0 || Long.compareUnsigned(end, address) < 0 || Long.compareUnsigned(roundedEnd, end) < 0) {
+            return;
+        }
+        long pages = Long.divideUnsigned((roundedEnd & -(long) pageSize) - (address & -(long) pageSize), pageSize);
+        if (pages > MAX_QUERY_PAGES) {
+            throw ApiProblem.invalidArgument("a page query answers at most " + MAX_QUERY_PAGES + " pages, not "
+                    + pages + ": query the range in parts");
+        }
+    }
+
     @GetMapping(path = "/tasks/{task}/pages", produces = MediaType.APPLICATION_JSON_VALUE)
     @Operation(operationId = "vm_page_range_query", summary = "The disposition of each page of a range.",
             description = "mach_vm_page_range_query: for each page of [trunc(address), round(address+size)) its "
@@ -137,7 +165,7 @@ public class SandboxController {
                     + "vm_dirty_clear or snapshot with clearDirty), 0x20 SHARED (copy-on-write shared, or memory shared "
                     + "with another task by fork) — as integers and as objects. Unmapped and untouched pages are 0. "
                     + "Size 0 answers no page whatever the address; a range that wraps, or of more than "
-                    + PageDisposition.MAX_QUERY_PAGES + " pages, is KERN_INVALID_ARGUMENT.")
+                    + MAX_QUERY_PAGES + " pages (query a larger range in parts), is KERN_INVALID_ARGUMENT.")
     @ApiResponse(responseCode = "200", description = "The pages.",
             content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
                     schema = @Schema(implementation = Responses.PageRangeQuery.class)))
@@ -151,24 +179,25 @@ public class SandboxController {
             required = true, schema = @Schema(type = "string", pattern = U64.REQUEST_PATTERN))
     public void pages(
             @PathVariable String task,
-            @RequestParam(name = "address", required = false) String addressText,
-            @RequestParam(name = "size", required = false) String sizeText,
+            @RequestParam(name = "address", required = false) U64 addressValue,
+            @RequestParam(name = "size", required = false) U64 sizeValue,
             HttpServletResponse response) throws IOException {
-        if (addressText == null) {
+        if (addressValue == null) {
             throw ApiProblem.invalidArgument("address is required: GET …/pages?address=A&size=N");
         }
-        long address = U64.parse("address", addressText);
-        if (sizeText == null) {
+        if (sizeValue == null) {
             throw ApiProblem.invalidArgument("size is required: GET …/pages?address=A&size=N");
         }
-        long size = U64.parse("size", sizeText);
-        int[] dispositions = service.pageDispositions(task, address, size);
+        long address = addressValue.value();
+        long size = sizeValue.value();
         int pageSize = service.pageSize(task);
+        checkQueryPages(address, size, pageSize);
+        int[] dispositions = service.pageDispositions(task, address, size);
         long first = address & -(long) pageSize;
         response.setStatus(HttpServletResponse.SC_OK);
         response.setContentType(MediaType.APPLICATION_JSON_VALUE);
         // Streamed: a query may cover a million pages.
-        try (OutputStream out = response.getOutputStream(); JsonGenerator g = Json.FACTORY.createGenerator(out)) {
+        try (OutputStream out = response.getOutputStream(); JsonGenerator g = mapper.createGenerator(out)) {
             g.writeStartObject();
             g.writeStringProperty("address", U64.format(first));
             g.writeStringProperty("size", U64.format((long) dispositions.length * pageSize));
@@ -180,9 +209,9 @@ public class SandboxController {
                 int d = dispositions[i];
                 g.writeStartObject();
                 g.writeStringProperty("address", U64.format(first + (long) i * pageSize));
-                g.writeBooleanProperty("present", (d & PageDisposition.PRESENT) != 0);
-                g.writeBooleanProperty("dirty", (d & PageDisposition.DIRTY) != 0);
-                g.writeBooleanProperty("shared", (d & PageDisposition.SHARED) != 0);
+                g.writeBooleanProperty("present", (d & PAGE_PRESENT) != 0);
+                g.writeBooleanProperty("dirty", (d & PAGE_DIRTY) != 0);
+                g.writeBooleanProperty("shared", (d & PAGE_SHARED) != 0);
                 g.writeEndObject();
             }
             g.writeEndArray();
@@ -246,26 +275,16 @@ public class SandboxController {
         KERN_RESOURCE_SHORTAGE, MACH_SEND_INVALID_DEST}, http = {413, 415})
     @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
             example = "t-3f9c2a7d1e0b")
-    public void batch(
+    public ResponseEntity<?> batch(
             @PathVariable String task,
-            HttpServletRequest request, HttpServletResponse response) {
-        SandboxBatch.Body body = SandboxBatch.read(request);
-        String instance = request.getRequestURI();
-        SandboxBatch.Outcome outcome = SandboxBatch.run(service, task, instance, body);
-        Object answer;
+            @org.springframework.web.bind.annotation.RequestBody Requests.BatchRequest body,
+            HttpServletRequest request) {
+        SandboxBatch.Outcome outcome = SandboxBatch.run(service, mapper, task, request.getRequestURI(), body);
         if (outcome instanceof SandboxBatch.Failed failed) {
-            response.setStatus(failed.problem().status());
-            response.setContentType(PROBLEM_JSON);
-            answer = failed.problem();
-        } else {
-            response.setStatus(HttpServletResponse.SC_OK);
-            response.setContentType(MediaType.APPLICATION_JSON_VALUE);
-            answer = ((SandboxBatch.Ran) outcome).results();
+            return ResponseEntity.status(failed.problem().status()).contentType(MediaType.APPLICATION_PROBLEM_JSON)
+                    .body(failed.problem());
         }
-        try {
-            SandboxBatch.MAPPER.writeValue(response.getOutputStream(), answer);
-        } catch (IOException | tools.jackson.core.JacksonException e) {
-            log.debug("batch response for {} broke off: {}", instance, e.toString());
-        }
+        return ResponseEntity.ok().contentType(MediaType.APPLICATION_JSON)
+                .body(((SandboxBatch.Ran) outcome).results());
     }
 }

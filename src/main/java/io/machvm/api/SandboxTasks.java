@@ -8,7 +8,6 @@ import io.machvm.service.TaskSpec;
 import io.machvm.service.VmService;
 import io.machvm.vm.KernException;
 import io.machvm.vm.TaskImage;
-import jakarta.servlet.http.HttpServletRequest;
 import java.io.IOException;
 import java.io.InputStream;
 
@@ -18,11 +17,6 @@ import java.io.InputStream;
  */
 final class SandboxTasks {
     private SandboxTasks() {
-    }
-
-    /** Whether a request body is a snapshot image to restore. */
-    static boolean isImage(String contentType) {
-        return contentType != null && JsonRequest.baseType(contentType).equals(TaskImage.MEDIA_TYPE);
     }
 
     /**
@@ -54,16 +48,10 @@ final class SandboxTasks {
     }
 
     /** Restores the image in the request body into a new task ({@code id} null: a minted id). */
-    static TaskInfo restore(VmService service, TaskRegistry registry, HttpServletRequest request, String id) {
+    static TaskInfo restore(VmService service, TaskRegistry registry, InputStream body, String id) {
         if (id != null) {
             // Refuse before reading what may be gigabytes of image.
             refuseTakenId(registry, id);
-        }
-        InputStream body;
-        try {
-            body = request.getInputStream();
-        } catch (IOException e) {
-            throw new BodyStreamException(e);
         }
         try {
             return service.restoreTask(body, id);

@@ -9,9 +9,8 @@ import io.machvm.service.TaskInfo;
 import io.machvm.service.TaskRegistry;
 import io.machvm.service.TaskSpec;
 import io.machvm.service.VmService;
-import io.machvm.vm.ErrorModel;
-import io.machvm.vm.Flavor;
 import io.machvm.vm.TaskImage;
+import io.swagger.v3.oas.annotations.Hidden;
 import io.swagger.v3.oas.annotations.Operation;
 import io.swagger.v3.oas.annotations.Parameter;
 import io.swagger.v3.oas.annotations.enums.ParameterIn;
@@ -23,9 +22,10 @@ import io.swagger.v3.oas.annotations.parameters.RequestBody;
 import io.swagger.v3.oas.annotations.responses.ApiResponse;
 import io.swagger.v3.oas.annotations.tags.Tag;
 import jakarta.servlet.http.HttpServletRequest;
+import java.io.IOException;
+import java.io.InputStream;
 import java.net.URI;
 import java.util.List;
-import java.util.function.Function;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
@@ -41,7 +41,6 @@ import org.springframework.web.bind.annotation.RestController;
 @RestController
 @Tag(name = "tasks")
 public class TaskController {
-    static final int MAX_NAME_LENGTH = 256;
     static final String TASK_ID_DOC = "The task id (1 to 64 of [A-Za-z0-9._-], not . or ..).";
 
     static final String IMAGE_BODY_DOC = "A snapshot image (GET /tasks/{task}/snapshot) to restore: the new task "
@@ -57,52 +56,62 @@ public class TaskController {
     }
 
     @PostMapping(path = "/tasks", produces = MediaType.APPLICATION_JSON_VALUE)
-    @Operation(operationId = "task_create", summary = "Creates a task with a minted id: empty, forked or restored.",
-            description = "Three ways, by the body. application/json (optional) creates an empty address space; "
-                    + "absent settings take the configured defaults. With \"parent\" it forks that task instead "
-                    + "(task_fork): each region of the parent reaches the child as its inheritance says (copy: a "
-                    + "private copy-on-write copy; share: memory both tasks see; none: absent), no byte is copied, "
-                    + "and flavor and errors, if given, must equal the parent's. A body of "
-                    + TaskImage.MEDIA_TYPE + " restores a snapshot image (task_restore).")
-    @RequestBody(required = false, content = {
-        @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-                schema = @Schema(implementation = Requests.TaskSettings.class)),
-        @Content(mediaType = TaskImage.MEDIA_TYPE, schema = @Schema(type = "string", format = "binary",
-                description = IMAGE_BODY_DOC))})
+    @Operation(operationId = "task_create", summary = "Creates a task with a minted id: empty or forked.",
+            description = "The body (optional) holds the settings; absent settings take the configured defaults. "
+                    + "With \"parent\" it forks that task instead (task_fork): each region of the parent reaches the "
+                    + "child as its inheritance says (copy: a private copy-on-write copy; share: memory both tasks "
+                    + "see; none: absent), no byte is copied, and flavor and errors, if given, must equal the "
+                    + "parent's. To restore a snapshot image: task_restore.")
+    @RequestBody(required = false, content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
+            schema = @Schema(implementation = Requests.TaskSettings.class)))
     @ApiResponse(responseCode = "201", description = "Created.",
             headers = @Header(name = "Location", description = "/tasks/{task} of the new task",
                     schema = @Schema(type = "string", example = "/tasks/t-3f9c2a7d1e0b")),
             content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
                     schema = @Schema(implementation = Responses.TaskView.class)))
     @Problems(value = {KERN_INVALID_ARGUMENT, KERN_RESOURCE_SHORTAGE, MACH_SEND_INVALID_DEST}, http = {413, 415})
-    public ResponseEntity<Responses.TaskView> create(HttpServletRequest request) {
-        TaskInfo info;
-        if (SandboxTasks.isImage(request.getContentType())) {
-            info = SandboxTasks.restore(service, registry, request, null);
-        } else {
-            Settings settings = readSettings(request);
-            info = settings.parent() != null
-                    ? SandboxTasks.fork(service, registry, settings.parent(), settings.spec(), null)
-                    : service.createTask(settings.spec());
-        }
-        Responses.TaskView task = Responses.TaskView.of(info);
-        return ResponseEntity.created(URI.create("/tasks/" + task.id())).body(task);
+    public ResponseEntity<Responses.TaskView> create(
+            @org.springframework.web.bind.annotation.RequestBody(required = false) Requests.TaskSettings settings) {
+        TaskSpec spec = settings == null ? TaskSpec.DEFAULTS : settings.spec();
+        TaskInfo info = settings != null && settings.parent() != null
+                ? SandboxTasks.fork(service, registry, settings.parent(), spec, null)
+                : service.createTask(spec);
+        return created(info);
+    }
+
+    @PostMapping(path = "/tasks/restore", consumes = TaskImage.MEDIA_TYPE,
+            produces = MediaType.APPLICATION_JSON_VALUE)
+    @Operation(operationId = "task_restore", summary = "Restores a snapshot image into a task with a minted id.",
+            description = IMAGE_BODY_DOC + " (POST /tasks with this body does the same.)")
+    @RequestBody(required = true, content = @Content(mediaType = TaskImage.MEDIA_TYPE,
+            schema = @Schema(type = "string", format = "binary", description = "The image.")))
+    @ApiResponse(responseCode = "201", description = "Restored.",
+            headers = @Header(name = "Location", description = "/tasks/{task} of the new task",
+                    schema = @Schema(type = "string", example = "/tasks/t-3f9c2a7d1e0b")),
+            content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
+                    schema = @Schema(implementation = Responses.TaskView.class)))
+    @Problems(value = {KERN_INVALID_ARGUMENT, KERN_RESOURCE_SHORTAGE}, http = {415})
+    public ResponseEntity<Responses.TaskView> restore(HttpServletRequest request) {
+        return created(SandboxTasks.restore(service, registry, body(request), null));
+    }
+
+    /** The older form of task_restore: POST /tasks with an image body. */
+    @Hidden
+    @PostMapping(path = "/tasks", consumes = TaskImage.MEDIA_TYPE, produces = MediaType.APPLICATION_JSON_VALUE)
+    public ResponseEntity<Responses.TaskView> createFromImage(HttpServletRequest request) {
+        return restore(request);
     }
 
     @PutMapping(path = "/tasks/{task}", produces = MediaType.APPLICATION_JSON_VALUE)
-    @Operation(operationId = "task_create_with_id", summary = "Creates a task with a chosen id: empty, forked or "
-            + "restored.",
+    @Operation(operationId = "task_create_with_id", summary = "Creates a task with a chosen id: empty or forked.",
             description = "Creates the task {task} unless it exists. Idempotent: an existing task with the same "
                     + "settings is answered with 200; one with other settings is a 409 KERN_NAME_EXISTS. Chosen ids "
                     + "let a router in front of several replicas hash on the id. With \"parent\" the task is a fork "
-                    + "of that task, and with a body of " + TaskImage.MEDIA_TYPE + " a restored snapshot image, as "
-                    + "for POST /tasks; these are not idempotent: an existing {task} is a 409 KERN_NAME_EXISTS, "
-                    + "refused before the parent is forked or the image read.")
-    @RequestBody(required = false, content = {
-        @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-                schema = @Schema(implementation = Requests.TaskSettings.class)),
-        @Content(mediaType = TaskImage.MEDIA_TYPE, schema = @Schema(type = "string", format = "binary",
-                description = IMAGE_BODY_DOC))})
+                    + "of that task, as for POST /tasks; a fork is not idempotent: an existing {task} is a 409 "
+                    + "KERN_NAME_EXISTS, refused before the parent is forked. To restore a snapshot image under a "
+                    + "chosen id: task_restore_with_id.")
+    @RequestBody(required = false, content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
+            schema = @Schema(implementation = Requests.TaskSettings.class)))
     @ApiResponse(responseCode = "201", description = "Created.",
             headers = @Header(name = "Location", description = "/tasks/{task}",
                     schema = @Schema(type = "string", example = "/tasks/build-42")),
@@ -116,24 +125,57 @@ public class TaskController {
     @Parameter(name = "task", in = ParameterIn.PATH, description = TASK_ID_DOC, example = "build-42")
     public ResponseEntity<Responses.TaskView> createWithId(
             @PathVariable String task,
-            HttpServletRequest request) {
-        if (SandboxTasks.isImage(request.getContentType())) {
-            Responses.TaskView view = Responses.TaskView.of(SandboxTasks.restore(service, registry, request, task));
-            return ResponseEntity.created(URI.create("/tasks/" + view.id())).body(view);
+            @org.springframework.web.bind.annotation.RequestBody(required = false) Requests.TaskSettings settings) {
+        TaskSpec spec = settings == null ? TaskSpec.DEFAULTS : settings.spec();
+        if (settings != null && settings.parent() != null) {
+            return created(SandboxTasks.fork(service, registry, settings.parent(), spec, task));
         }
-        Settings settings = readSettings(request);
-        if (settings.parent() != null) {
-            Responses.TaskView view = Responses.TaskView.of(
-                    SandboxTasks.fork(service, registry, settings.parent(), settings.spec(), task));
-            return ResponseEntity.created(URI.create("/tasks/" + view.id())).body(view);
-        }
-        TaskSpec spec = settings.spec();
         TaskRegistry.Created created = service.createTask(task, spec);
-        Responses.TaskView view = Responses.TaskView.of(service.info(created.task()));
-        if (created.created()) {
-            return ResponseEntity.created(URI.create("/tasks/" + view.id())).body(view);
+        TaskInfo info = service.info(created.task());
+        return created.created() ? created(info) : ResponseEntity.ok(Responses.TaskView.of(info));
+    }
+
+    @PutMapping(path = "/tasks/{task}/snapshot", consumes = TaskImage.MEDIA_TYPE,
+            produces = MediaType.APPLICATION_JSON_VALUE)
+    @Operation(operationId = "task_restore_with_id", summary = "Restores a snapshot image into a task with a chosen "
+            + "id.",
+            description = IMAGE_BODY_DOC + " An existing {task} is a 409 KERN_NAME_EXISTS, refused before the image "
+                    + "is read. (PUT /tasks/{task} with this body does the same.)")
+    @RequestBody(required = true, content = @Content(mediaType = TaskImage.MEDIA_TYPE,
+            schema = @Schema(type = "string", format = "binary", description = "The image.")))
+    @ApiResponse(responseCode = "201", description = "Restored.",
+            headers = @Header(name = "Location", description = "/tasks/{task}",
+                    schema = @Schema(type = "string", example = "/tasks/build-42")),
+            content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
+                    schema = @Schema(implementation = Responses.TaskView.class)))
+    @Problems(value = {KERN_INVALID_ARGUMENT, KERN_NAME_EXISTS, KERN_RESOURCE_SHORTAGE}, http = {415})
+    @Parameter(name = "task", in = ParameterIn.PATH, description = TASK_ID_DOC, example = "build-42")
+    public ResponseEntity<Responses.TaskView> restoreWithId(
+            @PathVariable String task,
+            HttpServletRequest request) {
+        return created(SandboxTasks.restore(service, registry, body(request), task));
+    }
+
+    /** The older form of task_restore_with_id: PUT /tasks/{task} with an image body. */
+    @Hidden
+    @PutMapping(path = "/tasks/{task}", consumes = TaskImage.MEDIA_TYPE, produces = MediaType.APPLICATION_JSON_VALUE)
+    public ResponseEntity<Responses.TaskView> createWithIdFromImage(
+            @PathVariable String task,
+            HttpServletRequest request) {
+        return restoreWithId(task, request);
+    }
+
+    private static ResponseEntity<Responses.TaskView> created(TaskInfo info) {
+        Responses.TaskView view = Responses.TaskView.of(info);
+        return ResponseEntity.created(URI.create("/tasks/" + view.id())).body(view);
+    }
+
+    private static InputStream body(HttpServletRequest request) {
+        try {
+            return request.getInputStream();
+        } catch (IOException e) {
+            throw new BodyStreamException(e);
         }
-        return ResponseEntity.status(HttpStatus.OK).body(view);
     }
 
     @GetMapping(path = "/tasks", produces = MediaType.APPLICATION_JSON_VALUE)
@@ -169,49 +211,5 @@ public class TaskController {
     public void terminate(
             @PathVariable String task) {
         service.terminateTask(task);
-    }
-
-    /** A create body: the settings, and the task to fork when {@code parent} is set. */
-    private record Settings(TaskSpec spec, String parent) {
-    }
-
-    private static Settings readSettings(HttpServletRequest request) {
-        Flavor flavor = null;
-        ErrorModel errors = null;
-        String name = null;
-        String parent = null;
-        try (JsonRequest json = JsonRequest.open(request, false)) {
-            for (String field; (field = json.nextField()) != null; ) {
-                switch (field) {
-                    case "flavor" -> flavor = wireName(json, field, Flavor::fromWireName, "\"arm64\" or \"x86_64\"");
-                    case "errors" -> errors = wireName(json, field, ErrorModel::fromWireName,
-                            "\"documented\" or \"xnu\"");
-                    case "name" -> {
-                        name = json.string(field);
-                        if (name != null && name.length() > MAX_NAME_LENGTH) {
-                            throw ApiProblem.invalidArgument("name must be at most " + MAX_NAME_LENGTH
-                                    + " characters, not " + name.length());
-                        }
-                    }
-                    case "parent" -> parent = json.string(field);
-                    default -> json.skip();
-                }
-            }
-        }
-        return new Settings(flavor == null && errors == null && name == null ? TaskSpec.DEFAULTS
-                : new TaskSpec(flavor, errors, name), parent);
-    }
-
-    /** A string field naming a setting by its wire name (null when absent or null); another name is a 400. */
-    private static <T> T wireName(JsonRequest json, String field, Function<String, T> parse, String allowed) {
-        String text = json.string(field);
-        if (text == null) {
-            return null;
-        }
-        T value = parse.apply(text);
-        if (value == null) {
-            throw ApiProblem.invalidArgument(field + " must be " + allowed + ", not " + Texts.quote(text));
-        }
-        return value;
     }
 }

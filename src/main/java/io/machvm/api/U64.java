@@ -1,10 +1,12 @@
 package io.machvm.api;
 
 /**
- * The wire forms of unsigned 64-bit quantities: lowercase {@code 0x} hex in responses; a JSON integer, a hex string
- * ({@code "0x4000"}, either case) or a decimal string in requests, over the whole range 0 to 2^64-1.
+ * An unsigned 64-bit quantity (address, size, offset) as the API reads and writes it: lowercase {@code 0x} hex in
+ * responses; a JSON integer, a hex string ({@code "0x4000"}, either case) or a decimal string in requests, over the
+ * whole range 0 to 2^64-1. Request bodies bind it with {@link JsonBinding}, path and query parameters with
+ * {@link WebConfiguration}'s converter.
  */
-public final class U64 {
+public record U64(long value) {
     /** What a request may send for a u64 given as a string (OpenAPI {@code pattern}). */
     public static final String REQUEST_PATTERN = "^(0[xX][0-9a-fA-F]+|[0-9]+)$";
     /** What a response sends for a u64. */
@@ -12,7 +14,14 @@ public final class U64 {
 
     private static final char[] HEX = "0123456789abcdef".toCharArray();
 
-    private U64() {
+    /** Parses the request forms; a malformed value is a {@code 400} naming {@code field}. */
+    public static U64 of(String field, CharSequence text) {
+        return new U64(parse(field, text));
+    }
+
+    @Override
+    public String toString() {
+        return format(value);
     }
 
     /** The response form: lowercase hex with {@code 0x}, e.g. {@code "0x100004000"}. */

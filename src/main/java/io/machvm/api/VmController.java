@@ -18,7 +18,6 @@ import io.swagger.v3.oas.annotations.media.Schema;
 import io.swagger.v3.oas.annotations.parameters.RequestBody;
 import io.swagger.v3.oas.annotations.responses.ApiResponse;
 import io.swagger.v3.oas.annotations.tags.Tag;
-import jakarta.servlet.http.HttpServletRequest;
 import java.net.URI;
 import java.util.List;
 import org.springframework.http.HttpStatus;
@@ -61,13 +60,9 @@ public class VmController {
             example = "t-3f9c2a7d1e0b")
     public ResponseEntity<Responses.Allocation> allocate(
             @PathVariable String task,
-            HttpServletRequest request) {
-        CallArgs.Allocate args;
-        try (JsonRequest json = JsonRequest.open(request, true)) {
-            args = CallArgs.Allocate.read(json);
-        }
+            @org.springframework.web.bind.annotation.RequestBody Requests.AllocateRequest args) {
         Responses.Allocation allocation = args.run(service, task);
-        if (args.size() == 0) {
+        if (args.size() != null && args.size().value() == 0) {
             return ResponseEntity.status(HttpStatus.CREATED).body(allocation);
         }
         return ResponseEntity.created(URI.create("/tasks/" + task + "/regions/" + allocation.address()))
@@ -87,11 +82,7 @@ public class VmController {
     @ResponseStatus(HttpStatus.NO_CONTENT)
     public void deallocate(
             @PathVariable String task,
-            HttpServletRequest request) {
-        CallArgs.Range args;
-        try (JsonRequest json = JsonRequest.open(request, true)) {
-            args = CallArgs.Range.read(json);
-        }
+            @org.springframework.web.bind.annotation.RequestBody Requests.RangeRequest args) {
         args.deallocate(service, task);
     }
 
@@ -110,11 +101,7 @@ public class VmController {
     @ResponseStatus(HttpStatus.NO_CONTENT)
     public void protect(
             @PathVariable String task,
-            HttpServletRequest request) {
-        CallArgs.Protect args;
-        try (JsonRequest json = JsonRequest.open(request, true)) {
-            args = CallArgs.Protect.read(json);
-        }
+            @org.springframework.web.bind.annotation.RequestBody Requests.ProtectRequest args) {
         args.run(service, task);
     }
 
@@ -131,11 +118,7 @@ public class VmController {
     @ResponseStatus(HttpStatus.NO_CONTENT)
     public void inherit(
             @PathVariable String task,
-            HttpServletRequest request) {
-        CallArgs.Inherit args;
-        try (JsonRequest json = JsonRequest.open(request, true)) {
-            args = CallArgs.Inherit.read(json);
-        }
+            @org.springframework.web.bind.annotation.RequestBody Requests.InheritRequest args) {
         args.run(service, task);
     }
 
@@ -154,11 +137,7 @@ public class VmController {
     @ResponseStatus(HttpStatus.NO_CONTENT)
     public void copy(
             @PathVariable String task,
-            HttpServletRequest request) {
-        CallArgs.Copy args;
-        try (JsonRequest json = JsonRequest.open(request, true)) {
-            args = CallArgs.Copy.read(json);
-        }
+            @org.springframework.web.bind.annotation.RequestBody Requests.CopyRequest args) {
         args.run(service, task);
     }
 
@@ -177,11 +156,7 @@ public class VmController {
             example = "t-3f9c2a7d1e0b")
     public Responses.ReadOverwriteResult readOverwrite(
             @PathVariable String task,
-            HttpServletRequest request) {
-        CallArgs.ReadOverwrite args;
-        try (JsonRequest json = JsonRequest.open(request, true)) {
-            args = CallArgs.ReadOverwrite.read(json);
-        }
+            @org.springframework.web.bind.annotation.RequestBody Requests.ReadOverwriteRequest args) {
         return args.run(service, task, destTask -> { });
     }
 
@@ -199,8 +174,8 @@ public class VmController {
             schema = @Schema(type = "string", pattern = U64.REQUEST_PATTERN))
     public Responses.Region region(
             @PathVariable String task,
-            @PathVariable("address") String addressText) {
-        return Responses.Region.of(service.region(task, U64.parse("address", addressText)));
+            @PathVariable U64 address) {
+        return Responses.Region.of(service.region(task, address.value()));
     }
 
     @GetMapping(path = "/tasks/{task}/regions", produces = MediaType.APPLICATION_JSON_VALUE)

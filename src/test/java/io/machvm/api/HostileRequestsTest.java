@@ -124,13 +124,13 @@ class HostileRequestsTest extends ApiTestSupport {
 
     @Test
     void jacksonMessagesLoseSourcesSettingsAndQualifiedNames() {
-        assertThat(JsonRequest.withoutInternals("Document nesting depth (65) exceeds the maximum allowed (64, from "
+        assertThat(JsonBinding.withoutInternals("Document nesting depth (65) exceeds the maximum allowed (64, from "
                 + "`StreamReadConstraints.getMaxNestingDepth()`)"))
                 .isEqualTo("Document nesting depth (65) exceeds the maximum allowed (64)");
-        assertThat(JsonRequest.withoutInternals("Unexpected end-of-input: expected close marker for Object (start "
+        assertThat(JsonBinding.withoutInternals("Unexpected end-of-input: expected close marker for Object (start "
                 + "marker at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: 1, "
                 + "column: 1])")).doesNotContain("Source").doesNotContain("StreamReadFeature");
-        assertThat(JsonRequest.withoutInternals("Cannot coerce `tools.jackson.core.JsonToken.VALUE_TRUE`"))
+        assertThat(JsonBinding.withoutInternals("Cannot coerce `tools.jackson.core.JsonToken.VALUE_TRUE`"))
                 .isEqualTo("Cannot coerce VALUE_TRUE");
     }
 }

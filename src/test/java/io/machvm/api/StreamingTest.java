@@ -53,12 +53,11 @@ class StreamingTest extends ApiTestSupport {
     @Test
     void aJsonClientThatAbortsMidBodyLeavesTheRangeUnchanged() throws Exception {
         String task = newTask();
-        int size = 3 << 20; // base64 over 1 MiB: the streaming (piped) JSON path
+        int size = 3 << 20;
         allocate(task, MIN, size + 0x4000);
         byte[] before = pattern(size, 31);
         write(task, MIN, before).then().statusCode(204);
         long resident = residentPages();
-        double writes = vmWriteCalls();
         byte[] body = ("{\"data\":\"" + Base64.getEncoder().encodeToString(pattern(size, 32)) + "\"}")
                 .getBytes(StandardCharsets.US_ASCII);
         try (Socket socket = new Socket("localhost", port)) {
@@ -70,7 +69,7 @@ class StreamingTest extends ApiTestSupport {
             out.flush();
             socket.setSoLinger(true, 0);
         }
-        awaitVmWriteCalls(writes + 1);
+        Thread.sleep(500); // the JSON form is decoded whole before the call: a body cut short never reaches it
         assertThat(readBytes(task, MIN, size)).isEqualTo(before);
         assertThat(residentPages()).isEqualTo(resident);
         terminate(task);

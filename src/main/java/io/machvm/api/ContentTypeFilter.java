@@ -1,0 +1,118 @@
+package io.machvm.api;
+
+import io.machvm.vm.KernReturn;
+import io.machvm.vm.TaskImage;
+import jakarta.servlet.FilterChain;
+import jakarta.servlet.ServletException;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletRequestWrapper;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
+import java.util.Collections;
+import java.util.Enumeration;
+import org.springframework.core.Ordered;
+import org.springframework.core.annotation.Order;
+import org.springframework.http.InvalidMediaTypeException;
+import org.springframework.http.MediaType;
+import org.springframework.stereotype.Component;
+import org.springframework.web.filter.OncePerRequestFilter;
+
+/**
+ * Puts a request's {@code Content-Type} in the form Spring MVC selects handlers and converters by, so that what the
+ * API always took is still taken:
+ * <ul>
+ * <li>with {@code Content-Length: 0} there is no body, so whatever type a client library sent with nothing is
+ * irrelevant and is hidden (an optional body is then simply absent); an empty snapshot image stays one, to be refused
+ * as truncated;</li>
+ * <li>parameters Spring cannot parse ({@code application/vnd.machvm.snapshot; charset=binary}) are dropped: the
+ * media type is what counts;</li>
+ * <li>a wildcard ({@code *}{@code /*}) names no type of body: {@code 415}.</li>
+ * </ul>
+ */
+@Component
+@Order(Ordered.HIGHEST_PRECEDENCE + 1)
+public class ContentTypeFilter extends OncePerRequestFilter {
+
+    @Override
+    protected void doFilterInternal(HttpServletRequest request, HttpServletResponse response, FilterChain chain)
+            throws ServletException, IOException {
+        String contentType = request.getContentType();
+        if (contentType != null) {
+            if (request.getContentLengthLong() == 0 && !isImage(contentType)) {
+                request = new WithContentType(request, null);
+            } else {
+                MediaType type = parse(contentType);
+                if (type == null) {
+                    String base = contentType.substring(0, contentType.indexOf(';') < 0 ? contentType.length()
+                            : contentType.indexOf(';')).strip();
+                    if (parse(base) != null) {
+                        request = new WithContentType(request, base);
+                        type = parse(base);
+                    }
+                }
+                if (type != null && (type.isWildcardType() || type.isWildcardSubtype())) {
+                    ProblemWriter.write(response, 415, KernReturn.KERN_INVALID_ARGUMENT, "Content-Type "
+                            + Texts.quote(contentType) + " names no media type: send the body's own type",
+                            request.getRequestURI(), null);
+                    return;
+                }
+            }
+        }
+        chain.doFilter(request, response);
+    }
+
+    private static boolean isImage(String contentType) {
+        return contentType.regionMatches(true, 0, TaskImage.MEDIA_TYPE, 0, TaskImage.MEDIA_TYPE.length());
+    }
+
+    private static MediaType parse(String contentType) {
+        try {
+            return MediaType.parseMediaType(contentType);
+        } catch (InvalidMediaTypeException e) {
+            return null;
+        }
+    }
+
+    /** The request with another {@code Content-Type} (null: none). */
+    private static final class WithContentType extends HttpServletRequestWrapper {
+        private final String contentType;
+
+        WithContentType(HttpServletRequest request, String contentType) {
+            super(request);
+            this.contentType = contentType;
+        }
+
+        private static boolean isContentType(String name) {
+            return "Content-Type".equalsIgnoreCase(name);
+        }
+
+        @Override
+        public String getContentType() {
+            return contentType;
+        }
+
+        @Override
+        public String getHeader(String name) {
+            return isContentType(name) ? contentType : super.getHeader(name);
+        }
+
+        @Override
+        public Enumeration<String> getHeaders(String name) {
+            if (!isContentType(name)) {
+                return super.getHeaders(name);
+            }
+            return contentType == null ? Collections.emptyEnumeration()
+                    : Collections.enumeration(java.util.List.of(contentType));
+        }
+
+        @Override
+        public Enumeration<String> getHeaderNames() {
+            java.util.List<String> names = new java.util.ArrayList<>(Collections.list(super.getHeaderNames()).stream()
+                    .filter(name -> !isContentType(name)).toList());
+            if (contentType != null) {
+                names.add("Content-Type");
+            }
+            return Collections.enumeration(names);
+        }
+    }
+}

@@ -1,0 +1,39 @@
+package io.machvm.api;
+
+import org.springframework.context.annotation.Configuration;
+import org.springframework.core.convert.converter.Converter;
+import org.springframework.format.FormatterRegistry;
+import org.springframework.web.servlet.config.annotation.InterceptorRegistry;
+import org.springframework.web.servlet.config.annotation.WebMvcConfigurer;
+
+/**
+ * Path and query parameters of type {@link U64} ({@code {address}}, {@code size}) take the same hex or decimal forms
+ * as request bodies; a malformed one is a {@code 400} naming the parameter ({@link ProblemHandler}). JSON bodies are
+ * bounded by {@link BodyLimits}.
+ */
+@Configuration(proxyBeanMethods = false)
+public class WebConfiguration implements WebMvcConfigurer {
+    private final BodyLimits bodyLimits;
+
+    public WebConfiguration(BodyLimits bodyLimits) {
+        this.bodyLimits = bodyLimits;
+    }
+
+    @Override
+    public void addInterceptors(InterceptorRegistry registry) {
+        registry.addInterceptor(bodyLimits);
+    }
+
+    @Override
+    public void addFormatters(FormatterRegistry registry) {
+        registry.addConverter(new U64Converter());
+    }
+
+    /** A string parameter as a {@link U64}; the failure is reported under the parameter's name by the handler. */
+    static final class U64Converter implements Converter<String, U64> {
+        @Override
+        public U64 convert(String source) {
+            return U64.of("value", source);
+        }
+    }
+}
