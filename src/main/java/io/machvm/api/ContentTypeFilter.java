@@ -23,7 +23,8 @@ import org.springframework.web.filter.OncePerRequestFilter;
  * <ul>
  * <li>with {@code Content-Length: 0} there is no body, so whatever type a client library sent with nothing is
  * irrelevant and is hidden (an optional body is then simply absent); an empty snapshot image stays one, to be refused
- * as truncated;</li>
+ * as truncated, and so does an empty HTML form's type, which is what a cross-site form post sends and is refused
+ * (415) as such;</li>
  * <li>parameters Spring cannot parse ({@code application/vnd.machvm.snapshot; charset=binary}) are dropped: the
  * media type is what counts;</li>
  * <li>a wildcard ({@code *}{@code /*}) names no type of body: {@code 415}.</li>
@@ -38,7 +39,7 @@ public class ContentTypeFilter extends OncePerRequestFilter {
             throws ServletException, IOException {
         String contentType = request.getContentType();
         if (contentType != null) {
-            if (request.getContentLengthLong() == 0 && !isImage(contentType)) {
+            if (request.getContentLengthLong() == 0 && !isImage(contentType) && !isForm(contentType)) {
                 request = new WithContentType(request, null);
             } else {
                 MediaType type = parse(contentType);
@@ -63,6 +64,13 @@ public class ContentTypeFilter extends OncePerRequestFilter {
 
     private static boolean isImage(String contentType) {
         return contentType.regionMatches(true, 0, TaskImage.MEDIA_TYPE, 0, TaskImage.MEDIA_TYPE.length());
+    }
+
+    /** The types an HTML form sends without a preflight: never a client library's stray header. */
+    private static boolean isForm(String contentType) {
+        String base = contentType.split(";", 2)[0].strip();
+        return base.equalsIgnoreCase("application/x-www-form-urlencoded") || base.equalsIgnoreCase("multipart/form-data")
+                || base.equalsIgnoreCase("text/plain");
     }
 
     private static MediaType parse(String contentType) {
