@@ -290,9 +290,11 @@ final class CopyEngine {
      * @return the bytes shared
      */
     private long shareWholePages(Capture src, long firstPage, long endPage, long deltaPages) {
+        // The bound: the dirty words of the whole range, and each source page as a new page of its own (a destination
+        // page it replaces is counted too, which only makes the bound looser), without a lookup per page.
         PageGrowth growth = new PageGrowth(map);
-        map.pages.forEach(firstPage, endPage, (p, h) -> growth.page(p));
-        src.table.forEach(src.firstPage(), src.endPage(), (s, h) -> growth.page(s + deltaPages));
+        growth.dirtyRange(firstPage, endPage);
+        src.table.forEach(src.firstPage(), src.endPage(), (s, h) -> growth.newPrivatePage(s + deltaPages));
         growth.reserve();
         IntList replaced = new IntList(16);
         long[] shared = {0};
