@@ -91,10 +91,6 @@ public record MachvmProperties(@DefaultValue Host host, @DefaultValue Vm vm, @De
                         "machvm.persistence.directory is not a valid path");
             }
         }
-
-        public boolean enabled() {
-            return !directory.isBlank();
-        }
     }
 
     /**

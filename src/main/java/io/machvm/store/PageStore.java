@@ -304,17 +304,7 @@ public final class PageStore {
         if (handle == NO_PAGE) {
             return;
         }
-        int h = handle - 1;
-        int[] refs = slabs.get(h >>> slotBits).refs;
-        int slot = h & slotMask;
-        int before;
-        do {
-            before = (int) REFS.getVolatile(refs, slot);
-            if (before <= 0) {
-                throw new IllegalStateException("retain of free page handle " + handle);
-            }
-        } while (!REFS.compareAndSet(refs, slot, before, before + 1));
-        if (before == 1) {
+        if (changeReference(handle, 1, "retain") == 1) {
             sharedPages.incrementAndGet();
         }
     }
@@ -371,6 +361,18 @@ public final class PageStore {
      * changes, so a bad release cannot leave a count below zero.
      */
     private boolean dropReference(int handle) {
+        int before = changeReference(handle, -1, "release");
+        if (before == 2) {
+            sharedPages.decrementAndGet();
+        }
+        return before == 1;
+    }
+
+    /**
+     * Adds {@code delta} to the reference count of a page that has one, and returns the count before; a page with
+     * no reference is refused before its count changes.
+     */
+    private int changeReference(int handle, int delta, String what) {
         int h = handle - 1;
         int[] refs = slabs.get(h >>> slotBits).refs;
         int slot = h & slotMask;
@@ -378,13 +380,10 @@ public final class PageStore {
         do {
             before = (int) REFS.getVolatile(refs, slot);
             if (before <= 0) {
-                throw new IllegalStateException("release of free page handle " + handle);
+                throw new IllegalStateException(what + " of free page handle " + handle);
             }
-        } while (!REFS.compareAndSet(refs, slot, before, before - 1));
-        if (before == 2) {
-            sharedPages.decrementAndGet();
-        }
-        return before == 1;
+        } while (!REFS.compareAndSet(refs, slot, before, before + delta));
+        return before;
     }
 
     private void freeLocked(int handle) {

@@ -30,6 +30,14 @@ final class CopyEngine {
     void writeLocked(long address, byte[] data, int offset, int length) {
         long firstPage = address >>> map.pageShift;
         long lastPage = (address + length - 1) >>> map.pageShift;
+        if (firstPage == lastPage) {
+            int h = map.pager.pageAt(firstPage);
+            if (h != PageStore.NO_PAGE && !map.store.isShared(h) && map.pager.isDirty(firstPage)) {
+                // one dirty page, ours alone: written in place, and nothing grows
+                map.store.write(h, (int) (address & map.pageMask), data, offset, length);
+                return;
+            }
+        }
         PageGrowth growth = new PageGrowth(map);
         growth.range(firstPage, lastPage + 1);
         growth.reserve();
@@ -48,40 +56,61 @@ final class CopyEngine {
                 needed++;
             }
         }
-        int[] fresh = allocatePages(needed, false);
-        int nextFresh = 0;
-        IntList replaced = null;
+        FreshPages fresh = new FreshPages(allocatePages(needed, false));
+        IntList replaced = new IntList(Math.min(needed, 64));
         long at = address;
         int done = 0;
         for (long p = firstPage; p <= lastPage; p++) {
             int lo = (int) (at & map.pageMask);
             int n = Math.min(length - done, map.pageSize - lo);
-            int hi = lo + n;
-            int h = map.pager.pageAt(p);
-            map.pager.markDirty(p);
-            if (h == PageStore.NO_PAGE || map.store.isShared(h)) {
-                int target = fresh[nextFresh++];
-                fillOutside(target, lo, hi, h);
-                map.pager.replacePage(p, target);
-                if (h != PageStore.NO_PAGE) {
-                    if (replaced == null) {
-                        replaced = new IntList(needed);
-                    }
-                    replaced.add(h);
-                }
-                h = target;
-            }
+            int h = writablePage(p, lo, lo + n, fresh, replaced);
             map.store.write(h, lo, data, offset + done, n);
             done += n;
             at += n;
         }
-        if (replaced != null) {
-            map.store.releaseAll(replaced.array(), replaced.size());
+        map.store.releaseAll(replaced.array(), replaced.size());
+        fresh.releaseRest();
+    }
+
+    /** Fresh pages counted for a write, taken one by one. */
+    private final class FreshPages {
+        private final int[] pages;
+        private int next;
+
+        FreshPages(int[] pages) {
+            this.pages = pages;
         }
-        if (nextFresh < fresh.length) {
-            // A snapshot closed (without our lock) since the count: a page it shared was written in place instead.
-            map.store.releaseAll(java.util.Arrays.copyOfRange(fresh, nextFresh, fresh.length), fresh.length - nextFresh);
+
+        int take() {
+            return pages[next++];
         }
+
+        /** Frees those not taken: a snapshot closed since the count, so a page it shared was written in place. */
+        void releaseRest() {
+            if (next < pages.length) {
+                map.store.releaseAll(java.util.Arrays.copyOfRange(pages, next, pages.length), pages.length - next);
+            }
+        }
+    }
+
+    /**
+     * The page that bytes {@code [lo, hi)} of page {@code p} are written into, marked dirty: its own page when the
+     * map alone holds it; otherwise (the zero page, or a page shared copy-on-write) a fresh page, filled outside
+     * {@code [lo, hi)} from the old content and installed, the old handle added to {@code replaced}.
+     */
+    private int writablePage(long p, int lo, int hi, FreshPages fresh, IntList replaced) {
+        int h = map.pager.pageAt(p);
+        map.pager.markDirty(p);
+        if (h != PageStore.NO_PAGE && !map.store.isShared(h)) {
+            return h;
+        }
+        int target = fresh.take();
+        fillOutside(target, lo, hi, h);
+        map.pager.replacePage(p, target);
+        if (h != PageStore.NO_PAGE) {
+            replaced.add(h);
+        }
+        return target;
     }
 
     /** Fills a fresh page outside {@code [lo, hi)} from {@code oldHandle} (zeros for the zero page). */
@@ -228,8 +257,7 @@ final class CopyEngine {
             }
         }
         growth.reserve();
-        int[] fresh = allocatePages(needed, false);
-        int nextFresh = 0;
+        FreshPages fresh = new FreshPages(allocatePages(needed, false));
         long sharedPages = 0;
         IntList replaced = new IntList(16);
         for (int i = 0; i < candidates.size(); i++) {
@@ -244,22 +272,12 @@ final class CopyEngine {
             } else if (action == COPY_BYTES) {
                 int lo = (int) (Math.max(dest, pageBase) - pageBase);
                 int hi = (int) (Math.min(dest + size, pageBase + map.pageSize) - pageBase);
-                int h = map.pager.pageAt(p);
-                map.pager.markDirty(p);
-                if (h == PageStore.NO_PAGE || map.store.isShared(h)) {
-                    int target = fresh[nextFresh++];
-                    fillOutside(target, lo, hi, h);
-                    map.pager.replacePage(p, target);
-                    replaced.add(h);
-                    h = target;
-                }
+                int h = writablePage(p, lo, hi, fresh, replaced);
                 copyBytesFrom(src, pageBase + lo - delta, h, lo, hi - lo);
             }
         }
         map.store.releaseAll(replaced.array(), replaced.size());
-        if (nextFresh < fresh.length) {
-            map.store.releaseAll(java.util.Arrays.copyOfRange(fresh, nextFresh, fresh.length), fresh.length - nextFresh);
-        }
+        fresh.releaseRest();
         return sharedPages << map.pageShift;
     }
 
@@ -272,9 +290,11 @@ final class CopyEngine {
      * @return the bytes shared
      */
     private long shareWholePages(Capture src, long firstPage, long endPage, long deltaPages) {
+        // The bound: the dirty words of the whole range, and each source page as a new page of its own (a destination
+        // page it replaces is counted too, which only makes the bound looser), without a lookup per page.
         PageGrowth growth = new PageGrowth(map);
-        map.pages.forEach(firstPage, endPage, (p, h) -> growth.page(p));
-        src.table.forEach(src.firstPage(), src.endPage(), (s, h) -> growth.page(s + deltaPages));
+        growth.dirtyRange(firstPage, endPage);
+        src.table.forEach(src.firstPage(), src.endPage(), (s, h) -> growth.newPrivatePage(s + deltaPages));
         growth.reserve();
         IntList replaced = new IntList(16);
         long[] shared = {0};

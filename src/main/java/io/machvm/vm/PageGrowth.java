@@ -40,6 +40,17 @@ final class PageGrowth {
         }
     }
 
+    /** Every private page of {@code [fromPage, toPage)} may be marked dirty (and nothing else). */
+    void dirtyRange(long fromPage, long toPage) {
+        privateDirty.addRange(fromPage >>> 5, ((toPage - 1) >>> 5) + 1);
+    }
+
+    /** Private page {@code p} may get a handle where it has none (counted as new without looking). */
+    void newPrivatePage(long p) {
+        privatePages.add(p);
+        privateNewPages++;
+    }
+
     /** Every page of {@code [fromPage, toPage)} may get a new handle and be marked dirty. */
     void range(long fromPage, long toPage) {
         if (map.sharedRanges != null) {

@@ -70,10 +70,6 @@ public final class TaskImage implements AutoCloseable {
                 + (long) pageIndexes.length * (8 + flavor.pageSize() + 4) + END.length + 4;
     }
 
-    public int residentPages() {
-        return pageIndexes.length;
-    }
-
     /** Writes the image; the pages are the ones referenced when it was taken. */
     public void writeTo(OutputStream raw) throws IOException {
         CRC32C total = new CRC32C();
