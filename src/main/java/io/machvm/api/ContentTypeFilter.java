@@ -38,6 +38,13 @@ public class ContentTypeFilter extends OncePerRequestFilter {
     protected void doFilterInternal(HttpServletRequest request, HttpServletResponse response, FilterChain chain)
             throws ServletException, IOException {
         String contentType = request.getContentType();
+        // the two common types need no parsing (but an empty body is still a body without a type)
+        if (contentType != null && request.getContentLengthLong() != 0
+                && (contentType.equals(MediaType.APPLICATION_OCTET_STREAM_VALUE)
+                        || contentType.equals(MediaType.APPLICATION_JSON_VALUE))) {
+            chain.doFilter(request, response);
+            return;
+        }
         if (contentType != null) {
             if (request.getContentLengthLong() == 0 && !isImage(contentType) && !isForm(contentType)) {
                 request = new WithContentType(request, null);

@@ -55,7 +55,9 @@ public class MemoryController {
         this.limits = limits;
     }
 
-    @PutMapping(path = "/tasks/{task}/memory/{address}", consumes = OCTETS)
+    // No consumes condition: this is the mapping for every body but JSON (writeJson), and the Content-Type is checked
+    // here with a string comparison in the common case instead of a media-type match per request.
+    @PutMapping(path = "/tasks/{task}/memory/{address}")
     @Operation(operationId = "vm_write", summary = "Writes bytes into a task.",
             description = "Writes the body, the raw bytes (application/octet-stream, streamed, never held whole), at "
                     + "address (any byte address). Every page the bytes touch must be mapped and writable, or nothing "
@@ -76,10 +78,23 @@ public class MemoryController {
             @PathVariable String task,
             @PathVariable U64 address,
             HttpServletRequest request) {
+        String contentType = request.getContentType();
+        if (contentType != null && !contentType.equals(OCTETS) && !isOctets(contentType)) {
+            throw ApiProblem.unsupportedMediaType("Content-Type " + Texts.quote(contentType) + " is not supported: "
+                    + "send application/octet-stream (or application/json {\"data\": base64})");
+        }
         try {
             service.write(task, address.value(), request.getInputStream(), request.getContentLengthLong());
         } catch (IOException e) {
             throw new BodyStreamException(e);
+        }
+    }
+
+    private static boolean isOctets(String contentType) {
+        try {
+            return MediaType.parseMediaType(contentType).equalsTypeAndSubtype(MediaType.APPLICATION_OCTET_STREAM);
+        } catch (org.springframework.http.InvalidMediaTypeException e) {
+            return false;
         }
     }
 
