@@ -32,6 +32,8 @@ public final class TaskRegistry {
     private final ErrorModel defaultErrors;
     private final int maxTasks;
     private final SecureRandom random = new SecureRandom();
+    /** Which minted ids this node may hand out (a shard mints only ids it owns). */
+    private volatile java.util.function.Predicate<String> mintable = id -> true;
 
     public TaskRegistry(PageStores stores, Flavor defaultFlavor, ErrorModel defaultErrors, int maxTasks) {
         this.stores = stores;
@@ -44,6 +46,11 @@ public final class TaskRegistry {
     public TaskSpec resolve(TaskSpec spec) {
         return new TaskSpec(spec.flavor() == null ? defaultFlavor : spec.flavor(),
                 spec.errors() == null ? defaultErrors : spec.errors(), spec.name());
+    }
+
+    /** Restricts minted ids to those {@code mintable} accepts (a shard mints ids whose slot it owns). */
+    public void placeMintedIds(java.util.function.Predicate<String> mintable) {
+        this.mintable = mintable;
     }
 
     /** Creates a task with a minted id. */
@@ -207,8 +214,16 @@ public final class TaskRegistry {
                 }
                 return task;
             }
-            while (true) {
+            for (int tries = 0; ; tries++) {
+                if (tries == 1_000_000) {
+                    count.decrementAndGet();
+                    map.terminate();
+                    throw new KernException(KernReturn.KERN_RESOURCE_SHORTAGE, "this node mints no task ids now");
+                }
                 String minted = "t-" + HexFormat.of().toHexDigits(random.nextLong()).substring(4);
+                if (!mintable.test(minted)) {
+                    continue;
+                }
                 Task task = new Task(minted, name, map);
                 if (tasks.putIfAbsent(minted, task) == null) {
                     return task;
@@ -261,6 +276,11 @@ public final class TaskRegistry {
         List<Task> out = new ArrayList<>(tasks.values());
         out.sort(Comparator.comparing(Task::id));
         return out;
+    }
+
+    /** Whether a task with this id is live. */
+    public boolean contains(String id) {
+        return tasks.containsKey(id);
     }
 
     public int size() {
