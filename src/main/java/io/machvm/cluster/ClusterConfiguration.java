@@ -40,6 +40,22 @@ public class ClusterConfiguration {
         ClusterState state = ClusterState.load(self, file, mapper);
         if (state != null) {
             log.info("shard {}: table epoch {} from {}", self, state.current().epoch(), file);
+            if (!properties.join().isBlank() && self > 0) {
+                // a shard removed by a scale and added again keeps an old table on its retained volume
+                try {
+                    ClusterState peer = ClusterState.fromJson(self, fetch(properties.join() + "/cluster",
+                            Duration.ofSeconds(5)), file, mapper);
+                    if (peer.current().epoch() > state.current().epoch()) {
+                        log.info("shard {}: table epoch {} from {} replaces epoch {}", self,
+                                peer.current().epoch(), properties.join(), state.current().epoch());
+                        peer.save();
+                        return peer;
+                    }
+                } catch (RuntimeException e) {
+                    log.warn("shard {}: cannot compare the table with {}: {}", self, properties.join(),
+                            e.getMessage());
+                }
+            }
             return state;
         }
         if (!properties.join().isBlank() && self >= properties.shards()) {
