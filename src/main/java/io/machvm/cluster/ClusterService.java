@@ -7,8 +7,6 @@ import io.machvm.vm.KernException;
 import io.machvm.vm.TaskImage;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.PipedInputStream;
-import java.io.PipedOutputStream;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -251,20 +249,7 @@ public final class ClusterService {
 
     /** The image as a stream, written by a virtual thread. */
     static InputStream stream(TaskImage image) {
-        try {
-            PipedInputStream in = new PipedInputStream(1 << 20);
-            PipedOutputStream out = new PipedOutputStream(in);
-            Thread.ofVirtual().start(() -> {
-                try (out) {
-                    image.writeTo(out);
-                } catch (IOException e) {
-                    log.debug("image stream broke off: {}", e.toString());
-                }
-            });
-            return in;
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
+        return new ImageStream(image);
     }
 
     /** The tenant a stored task belongs to (one tenant until tasks carry theirs). */
