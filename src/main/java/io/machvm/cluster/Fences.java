@@ -33,9 +33,24 @@ final class Fences {
 
     /** Holds the ids' stripes shared (a call) or exclusively (a handoff) until closed. */
     AutoCloseable hold(Collection<String> ids, boolean exclusive, Duration wait) throws Busy {
+        if (ids.size() == 1) {
+            // the common case: one task, no sorting
+            ReentrantReadWriteLock stripe = stripes[index(ids.iterator().next())];
+            Lock lock = exclusive ? stripe.writeLock() : stripe.readLock();
+            try {
+                // the timed tryLock, unlike the plain one, lets a handoff waiting for the stripe go first
+                if (!lock.tryLock(wait.toNanos(), TimeUnit.NANOSECONDS)) {
+                    throw new Busy();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new Busy();
+            }
+            return lock::unlock;
+        }
         TreeSet<Integer> indexes = new TreeSet<>();
         for (String id : ids) {
-            indexes.add(Math.floorMod(id.hashCode() * 0x9E3779B9, STRIPES));
+            indexes.add(index(id));
         }
         long deadline = System.nanoTime() + wait.toNanos();
         List<Lock> held = new ArrayList<>(indexes.size());
@@ -57,6 +72,10 @@ final class Fences {
             throw e;
         }
         return () -> release(held);
+    }
+
+    private static int index(String id) {
+        return Math.floorMod(id.hashCode() * 0x9E3779B9, STRIPES);
     }
 
     private static void release(List<Lock> held) {
