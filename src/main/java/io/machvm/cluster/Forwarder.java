@@ -67,12 +67,23 @@ final class Forwarder {
         return request.getRequestURI() + (query == null ? "" : "?" + query);
     }
 
+    /** Bodies up to this size are read before they are sent on (cheaper for the client than a stream); larger ones stream. */
+    static final int SMALL_BODY = 64 * 1024;
+
     /** The incoming body as a publisher of its declared length (or chunked), or none. */
-    static HttpRequest.BodyPublisher body(HttpServletRequest request, Supplier<InputStream> in) {
+    static HttpRequest.BodyPublisher body(HttpServletRequest request, Supplier<InputStream> in) throws IOException {
         long length = request.getContentLengthLong();
         boolean chunked = request.getHeader("Transfer-Encoding") != null;
         if (length == 0 || (length < 0 && !chunked)) {
             return HttpRequest.BodyPublishers.noBody();
+        }
+        if (length > 0 && length <= SMALL_BODY) {
+            byte[] bytes = in.get().readNBytes((int) length);
+            if (bytes.length == length) {
+                return HttpRequest.BodyPublishers.ofByteArray(bytes);
+            }
+            // the body broke off: send what came, so that the owner sees a short body and refuses it
+            return HttpRequest.BodyPublishers.fromPublisher(HttpRequest.BodyPublishers.ofByteArray(bytes), length);
         }
         HttpRequest.BodyPublisher stream = HttpRequest.BodyPublishers.ofInputStream(in);
         return length > 0 ? HttpRequest.BodyPublishers.fromPublisher(stream, length) : stream;
