@@ -8,7 +8,8 @@
 #   local-cluster.sh down DIR          stop everything this script started, by PID
 #
 # up, scale and start print
-#   PROXY=http://127.0.0.1:PORT        the entry point (HAProxy, round robin: any shard forwards to the owner)
+#   PROXY=http://127.0.0.1:PORT        the entry point (HAProxy: to the owner for the default tenant, else any shard,
+#                                      which forwards to the owner)
 #   SHARD i http://127.0.0.1:PORT      one line per shard
 #
 # State, logs and persistence live under DIR: DIR/cluster.env, DIR/shard-I/{data,log,pid}, DIR/haproxy.*.
@@ -136,12 +137,21 @@ await_exit() {
     done
 }
 
+# The entry point: HAProxy computes each task's slot as the shards do, for the default tenant
+# (crc32("default:" + the id up to its first '.') & 16383), and sends the request to the owner in shard 0's table,
+# so the common case takes no forwarding hop. Other tenants, a scale under way, or an owner that is down land on a
+# shard that forwards (or answers 503 for the owner), so a wrong guess costs a hop, never a wrong answer.
 write_haproxy() {
-    local cfg="$DIR/haproxy.cfg" i
+    local cfg="$DIR/haproxy.cfg" i ranges
+    ranges="$(curl -fsS "$(url_of 0)/cluster" | tr -d ' \n' | sed 's/.*"table":{[^}]*"slots":\[\(\[[^]]*\]\(,\[[^]]*\]\)*\)\].*/\1/' \
+        | tr -d '[' | tr ']' '\n' | sed 's/^,//' | grep -E '^[0-9]+,[0-9]+,[0-9]+$' || true)"
+    [ -n "$ranges" ] || die "cannot read the ownership table from shard 0"
     {
         cat <<CFG
 global
     maxconn 4096
+    # one thread is plenty next to the shards on a small machine, and spends less CPU per request
+    nbthread 1
     log stdout format raw local0 warning
 
 defaults
@@ -156,9 +166,21 @@ defaults
     retry-on conn-failure
     option redispatch
     option http-keep-alive
+    # when the proxy itself cannot reach the owner (before its health check notices), it answers as a shard would
+    http-error status 503 content-type application/problem+json string "{\\"type\\":\\"about:blank\\",\\"title\\":\\"Service Unavailable\\",\\"status\\":503,\\"detail\\":\\"the shard that owns this task is not reachable; retry\\"}" hdr Retry-After 1
 
 frontend machvm
     bind 127.0.0.1:$PROXY_PORT
+    http-request set-var(txn.key) path,field(3,/),field(1,.) if { path_beg /tasks/ }
+    http-request set-var(txn.slot) str(default:),concat(,txn.key,),crc32,and(16383) if { var(txn.key) -m found }
+    # which shard the entry point chose (the answer's Machvm-Shard says which one answered)
+    http-response set-header Machvm-Entry %[srv_name]
+CFG
+        echo "$ranges" | while IFS=, read -r from to shard; do
+            [ "$shard" -lt "$SHARDS" ] || continue
+            echo "    use_backend shard-$shard if { var(txn.slot) -m int $from:$to } { nbsrv(shard-$shard) gt 0 }"
+        done
+        cat <<CFG
     default_backend shards
 
 backend shards
@@ -169,7 +191,12 @@ CFG
         for i in $(seq 0 $(( SHARDS - 1 ))); do
             echo "    server shard-$i 127.0.0.1:$(port_of "$i") check inter 1s fall 2 rise 1"
         done
+        for i in $(seq 0 $(( SHARDS - 1 ))); do
+            printf '\nbackend shard-%s\n    option httpchk GET /actuator/health/readiness\n    http-check expect status 200\n' "$i"
+            echo "    server shard-$i 127.0.0.1:$(port_of "$i") check inter 1s fall 2 rise 1"
+        done
     } > "$cfg.partial"
+    haproxy -c -q -f "$cfg.partial" >&2 || die "invalid HAProxy configuration $cfg.partial"
     mv "$cfg.partial" "$cfg"
 }
 

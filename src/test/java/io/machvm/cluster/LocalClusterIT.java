@@ -86,6 +86,12 @@ class LocalClusterIT {
                     .isEqualTo(created.headers().firstValue("Machvm-Shard"));
             allocateAndWrite(id, id + ":0");
         }
+        // the entry point sends a default-tenant request straight to the owner: no forwarding hop
+        for (int i = 0; i < 40; i++) {
+            HttpResponse<String> info = send("GET", proxy + "/tasks/w-" + i, null, null);
+            assertThat(info.headers().firstValue("Machvm-Entry"))
+                    .hasValue("shard-" + info.headers().firstValue("Machvm-Shard").orElseThrow());
+        }
         assertEveryTaskExactlyOnce();
     }
 
