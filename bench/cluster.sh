@@ -7,7 +7,8 @@
 #
 #   bench/cluster.sh [OUT_DIR]          (needs target/machvm-*.jar: ./mvnw -B -ntp package -DskipTests)
 #
-# Environment: WARMUP and DURATION (seconds per wrk run, default 20 and 20), ROUNDS (default 2).
+# Environment: WARMUP and DURATION (seconds per wrk run, default 20 and 20), ROUNDS (default 2); HOP_ONLY=1 skips
+# the handoff part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:-bench/results/cluster-$(date -u +%Y%m%dT%H%M%SZ)}"
@@ -77,6 +78,7 @@ for r in 1 2 3; do
     done
 done
 "$CLUSTER" down "$C"
+if [ "${HOP_ONLY:-}" = 1 ]; then rm -f "$OUT/big.bin"; exit 0; fi
 
 # ---------------------------------------------------------------- 2. handoff
 C="$OUT/handoff-big"; DIRS+=("$C")
