@@ -32,6 +32,13 @@ public class ClusterConfiguration {
 
     private final JsonMapper mapper = JsonMapper.builder().build();
 
+    static {
+        // keep-alive connections kept per shard by the forwarder (HttpURLConnection's default is 5)
+        if (System.getProperty("http.maxConnections") == null) {
+            System.setProperty("http.maxConnections", "256");
+        }
+    }
+
     @Bean
     ClusterState clusterState(ClusterProperties properties, MachvmProperties machvm) throws Exception {
         int self = properties.shard() >= 0 ? properties.shard() : indexFromHostname(System.getenv("HOSTNAME"));

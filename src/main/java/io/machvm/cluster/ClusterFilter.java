@@ -217,28 +217,17 @@ public final class ClusterFilter extends OncePerRequestFilter {
                             "Machvm-Owner", owner + " " + url));
             return;
         }
-        HttpRequest.Builder out = Forwarder.copy(request, url, Forwarder.pathAndQuery(request))
-                .header(HOP, Integer.toString(ask.hop + 1));
+        Map<String, String> headers = new LinkedHashMap<>();
+        headers.put(HOP, Integer.toString(ask.hop + 1));
         if (id != null && cluster.isImport(ask.tenant, id, owner)) {
-            out.header(ClusterService.ASKING, "1");
+            headers.put(ClusterService.ASKING, "1");
         }
-        out.method(request.getMethod(), Forwarder.body(request, () -> {
-            try {
-                return request.getInputStream();
-            } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            }
-        }));
-        HttpResponse<InputStream> answer;
         try {
-            answer = cluster.forwarder().send(out.build());
+            Forwarder.forward(request, response, url, headers);
         } catch (Forwarder.Unreachable e) {
             unavailable(request, response, "shard " + owner + " (" + url + "), which owns "
                     + (id == null ? "this request" : "task " + id) + ", is not reachable", owner);
-            return;
         }
-        response.reset();
-        Forwarder.relay(answer, response);
     }
 
     /**
