@@ -244,7 +244,19 @@ cmd_up() {
     for i in $(seq 0 $(( n - 1 ))); do
         launch "$i" "--machvm.cluster.shards=$n" "--machvm.cluster.peers=$peers"
     done
-    for i in $(seq 0 $(( n - 1 ))); do await_ready "$i"; done
+    for i in $(seq 0 $(( n - 1 ))); do
+        if ! ( await_ready "$i" ); then
+            # another program took a port between the check and the start: begin again on other ports
+            if grep -q 'already in use' "$DIR/shard-$i/log" && [ "${UP_ATTEMPT:-1}" -lt 3 ]; then
+                echo "local-cluster.sh: a port was taken meanwhile; starting again on other ports" >&2
+                cmd_down
+                rm -rf "$DIR"/shard-*
+                UP_ATTEMPT=$(( ${UP_ATTEMPT:-1} + 1 )) USED_PORTS="" cmd_up "$n"
+                return
+            fi
+            die "shard $i did not start (log: $DIR/shard-$i/log)"
+        fi
+    done
     start_haproxy
     print_lines
 }
