@@ -78,8 +78,11 @@ to the same limit. src/main/docker/entrypoint.sh derives the same flags from a l
 {{- if lt (int .Values.machvm.tasks.max) 1 }}
 {{- fail (printf "machvm.tasks.max must be at least 1, not %v" .Values.machvm.tasks.max) }}
 {{- end }}
-{{- if and .Values.persistence.enabled (gt (int .Values.replicaCount) 1) }}
-{{- fail (printf "persistence.enabled needs replicaCount 1 (one pod per volume), not %v" .Values.replicaCount) }}
+{{- if lt (int .Values.replicaCount) 1 }}
+{{- fail (printf "replicaCount must be at least 1, not %v" .Values.replicaCount) }}
+{{- end }}
+{{- if lt (int .Values.persistence.saveMiBPerSecond) 1 }}
+{{- fail (printf "persistence.saveMiBPerSecond must be at least 1, not %v" .Values.persistence.saveMiBPerSecond) }}
 {{- end }}
 {{- end }}
 
@@ -132,4 +135,48 @@ and the JWT issuer. Fails on a combination that cannot start.
 - name: MACHVM_SECURITY_TENANTCLAIM
   value: {{ $s.jwt.tenantClaim | quote }}
 {{- end }}
+{{- end }}
+
+{{/*
+Seconds Kubernetes waits after SIGTERM before SIGKILL: the preStop sleep, the drain of requests in flight
+(spring.lifecycle.timeout-per-shutdown-phase, 20 s), writing a full page store at persistence.saveMiBPerSecond, and
+a margin. A number in terminationGracePeriodSeconds replaces the computation.
+*/}}
+{{- define "machvm.terminationGracePeriodSeconds" -}}
+{{- if .Values.terminationGracePeriodSeconds }}
+{{- int .Values.terminationGracePeriodSeconds }}
+{{- else }}
+{{- $capacity := int .Values.machvm.store.capacityMiB }}
+{{- $rate := int .Values.persistence.saveMiBPerSecond }}
+{{- $save := 0 }}
+{{- if .Values.persistence.enabled }}
+{{- $save = div (add $capacity $rate -1) $rate }}
+{{- end }}
+{{- add (int .Values.preStopSleepSeconds) 20 $save 10 }}
+{{- end }}
+{{- end }}
+
+{{/* The headless Service of the shards: pod i is <fullname>-i.<this>. */}}
+{{- define "machvm.shardsService" -}}
+{{- printf "%s-shards" (include "machvm.fullname" .) }}
+{{- end }}
+
+{{/* Shard i's URL, with {i} for the index. */}}
+{{- define "machvm.peerTemplate" -}}
+{{- printf "http://%s-{i}.%s.%s.svc.%s:8080" (include "machvm.fullname" .) (include "machvm.shardsService" .) (.Release.Namespace | default "default") .Values.cluster.domain }}
+{{- end }}
+
+{{/* The cluster settings of every shard (io.machvm.cluster.ClusterProperties). */}}
+{{- define "machvm.clusterEnv" -}}
+- name: MACHVM_CLUSTER_ENABLED
+  value: "true"
+# shard 0 makes the first table for this many shards; the others copy it from shard 0 (MACHVM_CLUSTER_JOIN)
+- name: MACHVM_CLUSTER_SHARDS
+  value: {{ int (.Values.cluster.initialShards | default .Values.replicaCount) | quote }}
+- name: MACHVM_CLUSTER_PEERS
+  value: {{ include "machvm.peerTemplate" . | quote }}
+- name: MACHVM_CLUSTER_JOIN
+  value: {{ include "machvm.peerTemplate" . | replace "{i}" "0" | quote }}
+- name: MACHVM_CLUSTER_MOVEWAIT
+  value: "{{ int .Values.cluster.moveWaitSeconds }}s"
 {{- end }}

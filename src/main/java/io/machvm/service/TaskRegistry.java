@@ -53,6 +53,8 @@ public final class TaskRegistry {
     private final HeapLimits limits;
     /** What all tasks of this node hold together: see {@link #budgetsForNewTask(String)}. */
     private final NodeBudgets node;
+    /** Which minted ids this node may hand out, by tenant and id (a shard mints only ids it owns). */
+    private volatile java.util.function.BiPredicate<String, String> mintable = (tenant, id) -> true;
 
     /** A registry where every call acts for {@link Tenant#DEFAULT}, without heap limits or quotas. */
     public TaskRegistry(PageStores stores, Flavor defaultFlavor, ErrorModel defaultErrors, int maxTasks) {
@@ -159,6 +161,11 @@ public final class TaskRegistry {
     public TaskSpec resolve(TaskSpec spec) {
         return new TaskSpec(spec.flavor() == null ? defaultFlavor : spec.flavor(),
                 spec.errors() == null ? defaultErrors : spec.errors(), spec.name());
+    }
+
+    /** Restricts minted ids to those {@code mintable} accepts (a shard mints ids whose slot it owns). */
+    public void placeMintedIds(java.util.function.BiPredicate<String, String> mintable) {
+        this.mintable = mintable;
     }
 
     /** Creates a task with a minted id. */
@@ -373,8 +380,16 @@ public final class TaskRegistry {
                 }
                 return task;
             }
-            while (true) {
+            for (int tries = 0; ; tries++) {
+                if (tries == 1_000_000) {
+                    count.decrementAndGet();
+                    map.terminate();
+                    throw new KernException(KernReturn.KERN_RESOURCE_SHORTAGE, "this node mints no task ids now");
+                }
                 String minted = "t-" + HexFormat.of().toHexDigits(random.nextLong()).substring(4);
+                if (!mintable.test(tenant, minted)) {
+                    continue;
+                }
                 Task task = new Task(tenant, minted, name, map);
                 if (tasks.putIfAbsent(new Address(tenant, minted).key(), task) == null) {
                     return task;
@@ -444,6 +459,11 @@ public final class TaskRegistry {
         List<Task> out = new ArrayList<>(tasks.values());
         out.sort(Comparator.comparing(Task::tenant).thenComparing(Task::id));
         return out;
+    }
+
+    /** Whether a task with this id is live. */
+    public boolean contains(String id) {
+        return tasks.containsKey(id);
     }
 
     public int size() {

@@ -35,10 +35,10 @@ class HelmChartTest {
     }
 
     @Test
-    void defaultsRenderDeploymentServiceAndDisruptionBudgetOnly() {
+    void defaultsRenderStatefulSetServicesAndDisruptionBudgetOnly() {
         Map<String, Map<String, Object>> objects = render(Map.of());
-        assertThat(objects.keySet()).containsExactlyInAnyOrder("Deployment/ops-machvm", "Service/ops-machvm",
-                "PodDisruptionBudget/ops-machvm");
+        assertThat(objects.keySet()).containsExactlyInAnyOrder("StatefulSet/ops-machvm", "Service/ops-machvm",
+                "Service/ops-machvm-shards", "PodDisruptionBudget/ops-machvm");
     }
 
     @Test
@@ -56,13 +56,14 @@ class HelmChartTest {
     @Test
     void podRunsRestricted() {
         Map<String, Map<String, Object>> objects = render(Map.of());
-        Map<String, Object> pod = get(objects.get("Deployment/ops-machvm"), "spec.template.spec");
+        Map<String, Object> pod = get(objects.get("StatefulSet/ops-machvm"), "spec.template.spec");
         assertThat(value(pod, "securityContext.runAsNonRoot")).isEqualTo(true);
         assertThat(value(pod, "securityContext.runAsUser")).isEqualTo(10001);
         assertThat(value(pod, "securityContext.seccompProfile.type")).isEqualTo("RuntimeDefault");
         assertThat(value(pod, "automountServiceAccountToken")).isEqualTo(false);
         assertThat(value(pod, "enableServiceLinks")).isEqualTo(false);
-        assertThat(value(pod, "terminationGracePeriodSeconds")).isEqualTo(30);
+        // preStop 5 + drain 20 + 1024 MiB at 100 MiB/s (11) + 10
+        assertThat(value(pod, "terminationGracePeriodSeconds")).isEqualTo(46);
 
         Map<String, Object> container = container(objects);
         assertThat(value(container, "securityContext.runAsNonRoot")).isEqualTo(true);
@@ -184,7 +185,7 @@ class HelmChartTest {
     @Test
     void serviceAndDisruptionBudgetSelectThePods() {
         Map<String, Map<String, Object>> objects = render(Map.of());
-        Map<String, Object> podLabels = get(objects.get("Deployment/ops-machvm"), "spec.template.metadata.labels");
+        Map<String, Object> podLabels = get(objects.get("StatefulSet/ops-machvm"), "spec.template.metadata.labels");
         Map<String, Object> serviceSelector = get(objects.get("Service/ops-machvm"), "spec.selector");
         assertThat(podLabels).containsAllEntriesOf(serviceSelector);
         assertThat(value(objects.get("Service/ops-machvm"), "spec.ports.0.targetPort")).isEqualTo("http");
@@ -207,7 +208,7 @@ class HelmChartTest {
         assertThat(value(policy, "spec.policyTypes")).isEqualTo(List.of("Ingress"));
         assertThat(value(policy, "spec.ingress.0.ports.0.port")).isEqualTo("http");
         assertThat(value(policy, "spec.ingress.0.from")).isEqualTo(List.of(Map.of("podSelector", Map.of())));
-        Map<String, Object> podLabels = get(objects.get("Deployment/ops-machvm"), "spec.template.metadata.labels");
+        Map<String, Object> podLabels = get(objects.get("StatefulSet/ops-machvm"), "spec.template.metadata.labels");
         assertThat(podLabels).containsAllEntriesOf(get(policy, "spec.podSelector.matchLabels"));
 
         Path values = Files.writeString(temp.resolve("values.yaml"), """
@@ -225,9 +226,11 @@ class HelmChartTest {
         Map<String, Map<String, Object>> custom = render(new Helm(CHART).template().withName("ops")
                 .withValuesFile(values));
         List<Map<String, Object>> from = get(custom.get("NetworkPolicy/ops-machvm"), "spec.ingress.0.from");
-        assertThat(from).extracting(peer -> value(peer, "namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name"))
-                .containsExactly("ingress-nginx", "monitoring");
-        assertThat(value(custom.get("Deployment/ops-machvm"), "spec.replicas")).isEqualTo(3);
+        assertThat(from).extracting(peer -> peer.containsKey("namespaceSelector")
+                ? value(peer, "namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name") : "shards")
+                .containsExactly("ingress-nginx", "monitoring", "shards");
+        assertThat(podLabels).containsAllEntriesOf(get(from.get(2), "podSelector.matchLabels"));
+        assertThat(value(custom.get("StatefulSet/ops-machvm"), "spec.replicas")).isEqualTo(3);
     }
 
     @ParameterizedTest
@@ -242,32 +245,90 @@ class HelmChartTest {
     }
 
     @Test
-    void persistenceMountsAVolumeAndRecreatesThePod() {
-        Map<String, Map<String, Object>> plain = render(Map.of());
-        assertThat(env(container(plain))).doesNotContainKey("MACHVM_PERSISTENCE_DIRECTORY");
-        assertThat(value(plain.get("Deployment/ops-machvm"), "spec.strategy.type")).isEqualTo("RollingUpdate");
-
-        Map<String, Map<String, Object>> objects = render(Map.of("persistence.enabled", "true",
-                "persistence.size", "5Gi"));
-        assertThat(objects).containsKey("PersistentVolumeClaim/ops-machvm-data");
-        assertThat(value(objects.get("PersistentVolumeClaim/ops-machvm-data"), "spec.resources.requests.storage"))
-                .isEqualTo("5Gi");
+    void eachShardIsAStatefulSetPodWithItsOwnVolume() {
+        Map<String, Map<String, Object>> objects = render(Map.of("replicaCount", 3, "persistence.size", "5Gi"));
+        Map<String, Object> set = objects.get("StatefulSet/ops-machvm");
+        assertThat(value(set, "spec.replicas")).isEqualTo(3);
+        assertThat(value(set, "spec.serviceName")).isEqualTo("ops-machvm-shards");
+        assertThat(value(set, "spec.podManagementPolicy")).isEqualTo("Parallel");
+        assertThat(value(set, "spec.updateStrategy.type")).isEqualTo("RollingUpdate");
+        assertThat(value(set, "spec.volumeClaimTemplates.0.metadata.name")).isEqualTo("data");
+        assertThat(value(set, "spec.volumeClaimTemplates.0.spec.accessModes")).isEqualTo(List.of("ReadWriteOncePod"));
+        assertThat(value(set, "spec.volumeClaimTemplates.0.spec.resources.requests.storage")).isEqualTo("5Gi");
+        assertThat(value(set, "spec.persistentVolumeClaimRetentionPolicy.whenScaled")).isEqualTo("Retain");
+        assertThat(objects.keySet()).noneMatch(key -> key.startsWith("PersistentVolumeClaim/")
+                || key.startsWith("Deployment/"));
         Map<String, Object> container = container(objects);
-        assertThat(env(container)).containsEntry("MACHVM_PERSISTENCE_DIRECTORY", "/var/lib/machvm");
+        assertThat(value(container, "volumeMounts.1.name")).isEqualTo("data");
         assertThat(value(container, "volumeMounts.1.mountPath")).isEqualTo("/var/lib/machvm");
-        Map<String, Object> deployment = objects.get("Deployment/ops-machvm");
-        assertThat(value(deployment, "spec.strategy.type")).isEqualTo("Recreate");
-        assertThat(value(deployment, "spec.template.spec.volumes.1.persistentVolumeClaim.claimName"))
-                .isEqualTo("ops-machvm-data");
+        assertThat(env(container)).containsEntry("MACHVM_PERSISTENCE_DIRECTORY", "/var/lib/machvm");
 
-        Map<String, Map<String, Object>> existing = render(Map.of("persistence.enabled", "true",
-                "persistence.existingClaim", "tasks"));
-        assertThat(existing).doesNotContainKey("PersistentVolumeClaim/ops-machvm-data");
-        assertThat(value(existing.get("Deployment/ops-machvm"),
-                "spec.template.spec.volumes.1.persistentVolumeClaim.claimName")).isEqualTo("tasks");
+        Map<String, Object> headless = objects.get("Service/ops-machvm-shards");
+        assertThat(value(headless, "spec.clusterIP")).isEqualTo("None");
+        assertThat(value(headless, "spec.publishNotReadyAddresses")).isEqualTo(true);
+        Map<String, Object> podLabels = get(set, "spec.template.metadata.labels");
+        assertThat(podLabels).containsAllEntriesOf(get(headless, "spec.selector"));
 
-        assertThatThrownBy(() -> render(Map.of("persistence.enabled", "true", "replicaCount", "2")))
-                .hasMessageContaining("persistence.enabled needs replicaCount 1 (one pod per volume), not 2");
+        Map<String, Map<String, Object>> modes = render(Map.of("persistence.accessModes[0]", "ReadWriteOnce"));
+        assertThat(value(modes.get("StatefulSet/ops-machvm"), "spec.volumeClaimTemplates.0.spec.accessModes"))
+                .isEqualTo(List.of("ReadWriteOnce"));
+    }
+
+    @Test
+    void withoutPersistenceThereIsNoVolume() {
+        Map<String, Map<String, Object>> objects = render(Map.of("persistence.enabled", false));
+        assertThat((Map<String, Object>) get(objects.get("StatefulSet/ops-machvm"), "spec"))
+                .doesNotContainKey("volumeClaimTemplates");
+        assertThat(env(container(objects))).doesNotContainKey("MACHVM_PERSISTENCE_DIRECTORY");
+        // nothing to save: preStop 5 + drain 20 + 10
+        assertThat(value(objects.get("StatefulSet/ops-machvm"), "spec.template.spec.terminationGracePeriodSeconds"))
+                .isEqualTo(35);
+    }
+
+    @ParameterizedTest
+    @CsvSource({
+            // capacity MiB, save MiB/s, preStop, grace
+            "1024, 100, 5, 46", "8192, 100, 5, 117", "8192, 400, 0, 51", "64, 100, 5, 36"})
+    void gracePeriodCoversSavingTheWholeStore(int capacity, int rate, int preStop, int grace) {
+        Map<String, Map<String, Object>> objects = render(Map.of("machvm.store.capacityMiB", capacity,
+                "persistence.saveMiBPerSecond", rate, "preStopSleepSeconds", preStop));
+        assertThat(value(objects.get("StatefulSet/ops-machvm"), "spec.template.spec.terminationGracePeriodSeconds"))
+                .isEqualTo(grace);
+        Map<String, Map<String, Object>> fixed = render(Map.of("terminationGracePeriodSeconds", 600));
+        assertThat(value(fixed.get("StatefulSet/ops-machvm"), "spec.template.spec.terminationGracePeriodSeconds"))
+                .isEqualTo(600);
+    }
+
+    @Test
+    void shardsKnowTheirPeersAndJoinShardZero() {
+        Map<String, String> env = env(container(render(Map.of("replicaCount", 4, "cluster.initialShards", 4))));
+        assertThat(env).containsEntry("MACHVM_CLUSTER_ENABLED", "true")
+                .containsEntry("MACHVM_CLUSTER_SHARDS", "4")
+                .containsEntry("MACHVM_CLUSTER_PEERS", "http://ops-machvm-{i}.ops-machvm-shards.default.svc.cluster.local:8080")
+                .containsEntry("MACHVM_CLUSTER_JOIN", "http://ops-machvm-0.ops-machvm-shards.default.svc.cluster.local:8080")
+                .containsEntry("MACHVM_CLUSTER_MOVEWAIT", "5s");
+        // the shard count is not part of the pod template: scaling does not restart the shards
+        assertThat(render(Map.of("replicaCount", 5)).get("StatefulSet/ops-machvm").get("spec").toString()
+                .replace("replicas=5", "replicas=3"))
+                .isEqualTo(render(Map.of("replicaCount", 3)).get("StatefulSet/ops-machvm").get("spec").toString());
+    }
+
+    @Test
+    void gatewayRouteReachesTheServiceWithoutLimits() {
+        assertThat(render(Map.of()).keySet()).noneMatch(key -> key.startsWith("HTTPRoute/"));
+        Map<String, Map<String, Object>> objects = render(Map.of("gateway.enabled", true,
+                "gateway.parentRefs[0].name", "eg", "gateway.parentRefs[0].namespace", "envoy-gateway-system",
+                "gateway.hostnames[0]", "machvm.example.com"));
+        Map<String, Object> route = objects.get("HTTPRoute/ops-machvm");
+        assertThat(value(route, "apiVersion")).isEqualTo("gateway.networking.k8s.io/v1");
+        assertThat(value(route, "spec.parentRefs.0.name")).isEqualTo("eg");
+        assertThat(value(route, "spec.hostnames")).isEqualTo(List.of("machvm.example.com"));
+        assertThat(value(route, "spec.rules.0.backendRefs.0.name")).isEqualTo("ops-machvm");
+        assertThat(value(route, "spec.rules.0.backendRefs.0.port")).isEqualTo(80);
+        assertThat(value(route, "spec.rules.0.timeouts.request")).isEqualTo("0s");
+        assertThat(value(route, "spec.rules.0.matches.0.path.value")).isEqualTo("/tasks");
+        assertThat(route.toString()).doesNotContainIgnoringCase("body");
+        assertThatThrownBy(() -> render(Map.of("gateway.enabled", true))).hasMessageContaining("gateway.parentRefs");
     }
 
     // ------------------------------------------------------------------ rendering and YAML access
@@ -294,7 +355,7 @@ class HelmChartTest {
     }
 
     private static Map<String, Object> container(Map<String, Map<String, Object>> objects) {
-        return get(objects.get("Deployment/ops-machvm"), "spec.template.spec.containers.0");
+        return get(objects.get("StatefulSet/ops-machvm"), "spec.template.spec.containers.0");
     }
 
     private static Map<String, String> env(Map<String, Object> container) {

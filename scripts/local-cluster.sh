@@ -1,0 +1,379 @@
+#!/usr/bin/env bash
+# A machvm cluster on this machine: shards of the packaged jar behind HAProxy, all on 127.0.0.1.
+#
+#   local-cluster.sh up N DIR          start shards 0..N-1 and the entry point; prints the lines below
+#   local-cluster.sh scale M DIR       change the shard count to M, handing tasks off to their new owners
+#   local-cluster.sh stop I DIR [--kill]   SIGTERM (or SIGKILL) shard I; returns when it has exited
+#   local-cluster.sh start I DIR       start shard I again on its own persistence directory; returns when ready
+#   local-cluster.sh down DIR          stop everything this script started, by PID
+#
+# up, scale and start print
+#   PROXY=http://127.0.0.1:PORT        the entry point (HAProxy: to the owner for the default tenant, else any shard,
+#                                      which forwards to the owner)
+#   SHARD i http://127.0.0.1:PORT      one line per shard
+#
+# State, logs and persistence live under DIR: DIR/cluster.env, DIR/shard-I/{data,log,pid}, DIR/haproxy.*.
+# Environment: MACHVM_JAR (default: target/machvm-*.jar of this checkout), MACHVM_STORE_MIB (page store per shard,
+# default 64), MACHVM_HEAP_MIB (default 256), MACHVM_ARGS (more --machvm.* arguments for every shard),
+# MACHVM_READY_SECONDS (default 120).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+STORE_MIB="${MACHVM_STORE_MIB:-64}"
+HEAP_MIB="${MACHVM_HEAP_MIB:-256}"
+READY_SECONDS="${MACHVM_READY_SECONDS:-120}"
+
+die() { echo "local-cluster.sh: $*" >&2; exit 1; }
+usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+
+jar() {
+    if [ -n "${MACHVM_JAR:-}" ]; then echo "$MACHVM_JAR"; return; fi
+    local found
+    found="$(ls "$ROOT"/target/machvm-*.jar 2>/dev/null | grep -v -- '-plain\|-sources\|-javadoc' | head -n1 || true)"
+    [ -n "$found" ] || die "no jar in $ROOT/target: build it with ./mvnw -B -ntp package -DskipTests (or set MACHVM_JAR)"
+    echo "$found"
+}
+
+java_bin() {
+    if [ -n "${JAVA_HOME:-}" ] && [ -x "$JAVA_HOME/bin/java" ]; then echo "$JAVA_HOME/bin/java"
+    elif [ -x /usr/lib/jvm/temurin-25-jdk-amd64/bin/java ]; then echo /usr/lib/jvm/temurin-25-jdk-amd64/bin/java
+    else command -v java || die "no java"; fi
+}
+
+ensure_haproxy() {
+    command -v haproxy >/dev/null 2>&1 && return
+    echo "local-cluster.sh: installing haproxy (Debian package)" >&2
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
+    $sudo apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq haproxy >&2 \
+        || die "cannot install haproxy: install it (apt-get install haproxy) and run again"
+}
+
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+free_port() {
+    local port taken
+    while :; do
+        port=$(( 20000 + RANDOM % 40000 ))
+        listening "$port" && continue
+        taken=0
+        for p in ${USED_PORTS:-}; do [ "$p" = "$port" ] && taken=1; done
+        [ "$taken" = 0 ] || continue
+        USED_PORTS="${USED_PORTS:-} $port"
+        echo "$port"
+        return
+    done
+}
+
+# A live process (not a zombie) with this PID.
+alive() {
+    local pid="$1" state
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+    state="$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || echo Z)"
+    [ "$state" != Z ]
+}
+
+load_state() {
+    [ -f "$DIR/cluster.env" ] || die "$DIR has no cluster (run: $0 up N $DIR)"
+    # shellcheck disable=SC1091
+    . "$DIR/cluster.env"
+}
+
+save_state() {
+    {
+        echo "SHARDS=$SHARDS"
+        echo "PROXY_PORT=$PROXY_PORT"
+        local i
+        for i in $(seq 0 $(( ${MAX_SHARDS:-$SHARDS} - 1 ))); do
+            local var="PORT_$i"
+            [ -n "${!var:-}" ] && echo "PORT_$i=${!var}"
+        done
+        echo "MAX_SHARDS=${MAX_SHARDS:-$SHARDS}"
+    } > "$DIR/cluster.env.partial"
+    mv "$DIR/cluster.env.partial" "$DIR/cluster.env"
+}
+
+port_of() { local var="PORT_$1"; echo "${!var:?shard $1 has no port}"; }
+url_of() { echo "http://127.0.0.1:$(port_of "$1")"; }
+
+# start_shard I ARGS...: launches shard I with its saved or given cluster arguments, in the background.
+launch() {
+    local i="$1"; shift
+    local sdir="$DIR/shard-$i" port
+    port="$(port_of "$i")"
+    mkdir -p "$sdir/data"
+    if [ "$#" -gt 0 ]; then printf '%s\n' "$@" > "$sdir/args"; fi
+    local -a args=()
+    mapfile -t args < "$sdir/args"
+    # shellcheck disable=SC2086
+    nohup "$(java_bin)" -Xmx"${HEAP_MIB}"m -XX:MaxDirectMemorySize=$(( STORE_MIB + 64 ))m -XX:+ExitOnOutOfMemoryError \
+        -jar "$(jar)" --server.address=127.0.0.1 --server.port="$port" \
+        --machvm.store.capacity="${STORE_MIB}MB" --machvm.persistence.directory="$sdir/data" \
+        --machvm.cluster.enabled=true --machvm.cluster.shard="$i" "${args[@]}" ${MACHVM_ARGS:-} \
+        >> "$sdir/log" 2>&1 < /dev/null &
+    echo $! > "$sdir/pid"
+}
+
+await_ready() {
+    local i="$1" pid url deadline
+    pid="$(cat "$DIR/shard-$i/pid")"
+    url="$(url_of "$i")"
+    deadline=$(( $(date +%s) + READY_SECONDS ))
+    until curl -fsS -o /dev/null "$url/actuator/health/readiness" 2>/dev/null; do
+        if ! alive "$pid"; then
+            tail -n 30 "$DIR/shard-$i/log" >&2
+            die "shard $i exited while starting (log: $DIR/shard-$i/log)"
+        fi
+        [ "$(date +%s)" -lt "$deadline" ] || die "shard $i not ready after ${READY_SECONDS}s (log: $DIR/shard-$i/log)"
+        sleep 0.2
+    done
+}
+
+await_exit() {
+    local pid="$1" deadline=$(( $(date +%s) + 300 ))
+    while alive "$pid"; do
+        [ "$(date +%s)" -lt "$deadline" ] || die "process $pid did not exit"
+        sleep 0.1
+    done
+}
+
+# The entry point: HAProxy computes each task's slot as the shards do, for the default tenant
+# (crc32("default:" + the id up to its first '.') & 16383), and sends the request to the owner in shard 0's table,
+# so the common case takes no forwarding hop. Other tenants, a scale under way, or an owner that is down land on a
+# shard that forwards (or answers 503 for the owner), so a wrong guess costs a hop, never a wrong answer.
+write_haproxy() {
+    local cfg="$DIR/haproxy.cfg" i ranges
+    ranges="$(curl -fsS "$(url_of 0)/cluster" | tr -d ' \n' | sed 's/.*"table":{[^}]*"slots":\[\(\[[^]]*\]\(,\[[^]]*\]\)*\)\].*/\1/' \
+        | tr -d '[' | tr ']' '\n' | sed 's/^,//' | grep -E '^[0-9]+,[0-9]+,[0-9]+$' || true)"
+    [ -n "$ranges" ] || die "cannot read the ownership table from shard 0"
+    {
+        cat <<CFG
+global
+    maxconn 4096
+    # one thread is plenty next to the shards on a small machine, and spends less CPU per request
+    nbthread 1
+    log stdout format raw local0 warning
+
+defaults
+    mode http
+    log global
+    timeout connect 2s
+    timeout client 10m
+    timeout server 10m
+    timeout http-request 10m
+    # A shard that refuses the connection is skipped: any shard forwards a request to the task's owner.
+    retries 2
+    retry-on conn-failure
+    option redispatch
+    option http-keep-alive
+    # when the proxy itself cannot reach the owner (before its health check notices), it answers as a shard would
+    http-error status 503 content-type application/problem+json string "{\\"type\\":\\"about:blank\\",\\"title\\":\\"Service Unavailable\\",\\"status\\":503,\\"detail\\":\\"the shard that owns this task is not reachable; retry\\"}" hdr Retry-After 1
+
+frontend machvm
+    bind 127.0.0.1:$PROXY_PORT
+    http-request set-var(txn.key) path,field(3,/),field(1,.) if { path_beg /tasks/ }
+    http-request set-var(txn.slot) str(default:),concat(,txn.key,),crc32,and(16383) if { var(txn.key) -m found }
+    # which shard the entry point chose (the answer's Machvm-Shard says which one answered)
+    http-response set-header Machvm-Entry %[srv_name]
+CFG
+        echo "$ranges" | while IFS=, read -r from to shard; do
+            [ "$shard" -lt "$SHARDS" ] || continue
+            echo "    use_backend shard-$shard if { var(txn.slot) -m int $from:$to } { nbsrv(shard-$shard) gt 0 }"
+        done
+        cat <<CFG
+    default_backend shards
+
+backend shards
+    balance roundrobin
+    option httpchk GET /actuator/health/readiness
+    http-check expect status 200
+CFG
+        for i in $(seq 0 $(( SHARDS - 1 ))); do
+            echo "    server shard-$i 127.0.0.1:$(port_of "$i") check inter 1s fall 2 rise 1"
+        done
+        for i in $(seq 0 $(( SHARDS - 1 ))); do
+            printf '\nbackend shard-%s\n    option httpchk GET /actuator/health/readiness\n    http-check expect status 200\n' "$i"
+            echo "    server shard-$i 127.0.0.1:$(port_of "$i") check inter 1s fall 2 rise 1"
+        done
+    } > "$cfg.partial"
+    haproxy -c -q -f "$cfg.partial" >&2 || die "invalid HAProxy configuration $cfg.partial"
+    mv "$cfg.partial" "$cfg"
+}
+
+start_haproxy() {
+    ensure_haproxy
+    write_haproxy
+    local old=""
+    [ -f "$DIR/haproxy.pid" ] && old="$(cat "$DIR/haproxy.pid")"
+    if [ -n "$old" ] && alive "$old"; then
+        haproxy -q -f "$DIR/haproxy.cfg" -p "$DIR/haproxy.pid" -D -sf "$old" >> "$DIR/haproxy.log" 2>&1
+    else
+        haproxy -q -f "$DIR/haproxy.cfg" -p "$DIR/haproxy.pid" -D >> "$DIR/haproxy.log" 2>&1
+    fi
+    local deadline=$(( $(date +%s) + 20 ))
+    until curl -fsS -o /dev/null "http://127.0.0.1:$PROXY_PORT/actuator/health/readiness" 2>/dev/null; do
+        [ "$(date +%s)" -lt "$deadline" ] || die "haproxy on port $PROXY_PORT does not answer (log: $DIR/haproxy.log)"
+        sleep 0.2
+    done
+}
+
+print_lines() {
+    echo "PROXY=http://127.0.0.1:$PROXY_PORT"
+    local i
+    for i in $(seq 0 $(( SHARDS - 1 ))); do
+        echo "SHARD $i $(url_of "$i")"
+    done
+}
+
+cmd_up() {
+    local n="$1"
+    [[ "$n" =~ ^[1-9][0-9]*$ ]] || die "N must be a positive number, not '$n'"
+    [ ! -f "$DIR/cluster.env" ] || die "$DIR already holds a cluster (down it, or use another DIR)"
+    mkdir -p "$DIR"
+    DIR="$(cd "$DIR" && pwd)"
+    ensure_haproxy
+    jar > /dev/null
+    SHARDS="$n"; MAX_SHARDS="$n"
+    PROXY_PORT="$(free_port)"
+    local i peers=""
+    for i in $(seq 0 $(( n - 1 ))); do
+        printf -v "PORT_$i" '%s' "$(free_port)"
+        peers="${peers:+$peers,}$(url_of "$i")"
+    done
+    save_state
+    for i in $(seq 0 $(( n - 1 ))); do
+        launch "$i" "--machvm.cluster.shards=$n" "--machvm.cluster.peers=$peers"
+    done
+    for i in $(seq 0 $(( n - 1 ))); do
+        if ! ( await_ready "$i" ); then
+            # another program took a port between the check and the start: begin again on other ports
+            if grep -q 'already in use' "$DIR/shard-$i/log" && [ "${UP_ATTEMPT:-1}" -lt 3 ]; then
+                echo "local-cluster.sh: a port was taken meanwhile; starting again on other ports" >&2
+                cmd_down
+                rm -rf "$DIR"/shard-*
+                UP_ATTEMPT=$(( ${UP_ATTEMPT:-1} + 1 )) USED_PORTS="" cmd_up "$n"
+                return
+            fi
+            die "shard $i did not start (log: $DIR/shard-$i/log)"
+        fi
+    done
+    start_haproxy
+    print_lines
+}
+
+# POST to a shard's /cluster endpoint; fails on any status but 200.
+admin() {
+    local url="$1" path="$2" data="${3:-}" out status
+    out="$(mktemp)"
+    if [ -n "$data" ]; then
+        status="$(curl -sS -o "$out" -w '%{http_code}' -X POST -H 'Content-Type: application/json' --data-binary "$data" "$url$path")"
+    else
+        status="$(curl -sS -o "$out" -w '%{http_code}' -X POST "$url$path")"
+    fi
+    if [ "$status" != 200 ]; then
+        echo "local-cluster.sh: $url$path answered $status: $(cat "$out")" >&2
+        rm -f "$out"
+        return 1
+    fi
+    cat "$out"
+    rm -f "$out"
+}
+
+cmd_scale() {
+    local m="$1"
+    [[ "$m" =~ ^[1-9][0-9]*$ ]] || die "M must be a positive number, not '$m'"
+    load_state
+    DIR="$(cd "$DIR" && pwd)"
+    local n="$SHARDS" i
+    local top=$(( m > n ? m : n ))
+    # shards being added get ports and start by copying the table of shard 0
+    for i in $(seq "$n" $(( m - 1 ))); do
+        local var="PORT_$i"
+        [ -n "${!var:-}" ] || printf -v "PORT_$i" '%s' "$(free_port)"
+    done
+    MAX_SHARDS=$(( top > ${MAX_SHARDS:-0} ? top : MAX_SHARDS ))
+    save_state
+    for i in $(seq "$n" $(( m - 1 ))); do
+        rm -rf "$DIR/shard-$i/data"
+        launch "$i" "--machvm.cluster.join=$(url_of 0)"
+    done
+    for i in $(seq "$n" $(( m - 1 ))); do await_ready "$i"; done
+    local shards="" plan epoch
+    for i in $(seq 0 $(( m - 1 ))); do shards="${shards:+$shards,}\"$(url_of "$i")\""; done
+    plan="$(admin "$(url_of 0)" /cluster/plan "{\"shards\":[$shards]}")"
+    epoch="$(printf '%s' "$plan" | sed -n 's/^{"epoch":\([0-9]*\).*/\1/p')"
+    [ -n "$epoch" ] || die "no epoch in the plan: $plan"
+    for i in $(seq 0 $(( top - 1 ))); do admin "$(url_of "$i")" /cluster/begin "$plan" > /dev/null; done
+    # every shard that held slots hands its moving tasks off (they answer when done)
+    local pids=() failed=0
+    for i in $(seq 0 $(( n - 1 ))); do
+        ( admin "$(url_of "$i")" /cluster/migrate > "$DIR/shard-$i/migrate.json" ) & pids+=($!)
+    done
+    for p in "${pids[@]}"; do wait "$p" || failed=1; done
+    if [ "$failed" != 0 ]; then
+        # a handoff that failed left its task on the old owner; one more pass
+        for i in $(seq 0 $(( n - 1 ))); do admin "$(url_of "$i")" /cluster/migrate > "$DIR/shard-$i/migrate.json" \
+            || die "handoff from shard $i failed: see $DIR/shard-$i/migrate.json and its log; run scale again"; done
+    fi
+    for i in $(seq 0 $(( top - 1 ))); do admin "$(url_of "$i")" "/cluster/commit?epoch=$epoch" > /dev/null; done
+    SHARDS="$m"
+    save_state
+    start_haproxy
+    # shards taken away hold no task any more
+    for i in $(seq "$m" $(( n - 1 ))); do
+        local pid
+        pid="$(cat "$DIR/shard-$i/pid" 2>/dev/null || true)"
+        if alive "$pid"; then kill -TERM "$pid"; await_exit "$pid"; fi
+    done
+    print_lines
+}
+
+cmd_stop() {
+    local i="$1" signal=TERM
+    [ "${2:-}" = "--kill" ] && signal=KILL
+    load_state
+    local pid
+    pid="$(cat "$DIR/shard-$i/pid" 2>/dev/null || true)"
+    alive "$pid" || { echo "shard $i is not running" >&2; return 0; }
+    kill -"$signal" "$pid"
+    await_exit "$pid"
+}
+
+cmd_start() {
+    local i="$1"
+    load_state
+    DIR="$(cd "$DIR" && pwd)"
+    [ "$i" -lt "$SHARDS" ] || die "shard $i is not one of the $SHARDS shards"
+    local pid
+    pid="$(cat "$DIR/shard-$i/pid" 2>/dev/null || true)"
+    alive "$pid" && die "shard $i is running (PID $pid)"
+    launch "$i"
+    await_ready "$i"
+    print_lines
+}
+
+cmd_down() {
+    [ -f "$DIR/cluster.env" ] || return 0
+    load_state
+    local pid pids=() i
+    if [ -f "$DIR/haproxy.pid" ]; then
+        pid="$(cat "$DIR/haproxy.pid")"
+        alive "$pid" && kill -TERM "$pid" && pids+=("$pid")
+    fi
+    for i in $(seq 0 $(( ${MAX_SHARDS:-$SHARDS} - 1 ))); do
+        pid="$(cat "$DIR/shard-$i/pid" 2>/dev/null || true)"
+        if alive "$pid"; then kill -TERM "$pid"; pids+=("$pid"); fi
+    done
+    for pid in "${pids[@]}"; do await_exit "$pid"; done
+    rm -f "$DIR/cluster.env"
+}
+
+[ "$#" -ge 2 ] || usage
+case "$1" in
+    up) [ "$#" -eq 3 ] || usage; DIR="$3"; cmd_up "$2" ;;
+    scale) [ "$#" -eq 3 ] || usage; DIR="$3"; cmd_scale "$2" ;;
+    stop) [ "$#" -ge 3 ] || usage; DIR="$3"; cmd_stop "$2" "${4:-}" ;;
+    start) [ "$#" -eq 3 ] || usage; DIR="$3"; cmd_start "$2" ;;
+    down) [ "$#" -eq 2 ] || usage; DIR="$2"; cmd_down ;;
+    *) usage ;;
+esac

@@ -1,0 +1,165 @@
+package io.machvm.cluster;
+
+import io.machvm.config.MachvmProperties;
+import io.machvm.service.TaskRegistry;
+import io.machvm.service.TenantResolver;
+import java.io.InputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
+import org.springframework.boot.web.servlet.FilterRegistrationBean;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+/** Wires the cluster layer when {@code machvm.cluster.enabled} is true. */
+@Configuration(proxyBeanMethods = false)
+@ConditionalOnProperty(name = "machvm.cluster.enabled", havingValue = "true")
+public class ClusterConfiguration {
+    private static final Logger log = LoggerFactory.getLogger(ClusterConfiguration.class);
+    /** After the API's own filters (dot segments) and security (-100), before the controllers. */
+    static final int FILTER_ORDER = 0;
+
+    private final JsonMapper mapper = JsonMapper.builder().build();
+
+    static {
+        // keep-alive connections kept per shard by the forwarder (HttpURLConnection's default is 5)
+        if (System.getProperty("http.maxConnections") == null) {
+            System.setProperty("http.maxConnections", "256");
+        }
+    }
+
+    @Bean
+    ClusterState clusterState(ClusterProperties properties, MachvmProperties machvm) throws Exception {
+        int self = properties.shard() >= 0 ? properties.shard() : indexFromHostname(System.getenv("HOSTNAME"));
+        Path file = !properties.tableFile().isBlank() ? Path.of(properties.tableFile())
+                : !machvm.persistence().directory().isBlank() ? Path.of(machvm.persistence().directory(), "cluster.json") : null;
+        ClusterState state = ClusterState.load(self, file, mapper);
+        if (state != null) {
+            log.info("shard {}: table epoch {} from {}", self, state.current().epoch(), file);
+            if (!properties.join().isBlank() && self > 0) {
+                // a shard removed by a scale and added again keeps an old table on its retained volume
+                try {
+                    ClusterState peer = ClusterState.fromJson(self, fetch(properties.join() + "/cluster",
+                            Duration.ofSeconds(5)), file, mapper);
+                    if (peer.current().epoch() > state.current().epoch()) {
+                        log.info("shard {}: table epoch {} from {} replaces epoch {}", self,
+                                peer.current().epoch(), properties.join(), state.current().epoch());
+                        peer.save();
+                        return peer;
+                    }
+                } catch (RuntimeException e) {
+                    log.warn("shard {}: cannot compare the table with {}: {}", self, properties.join(),
+                            e.getMessage());
+                }
+            }
+            return state;
+        }
+        if (!properties.join().isBlank() && self >= properties.shards()) {
+            JsonNode json = fetch(properties.join() + "/cluster", Duration.ofSeconds(60));
+            state = ClusterState.fromJson(self, json, file, mapper);
+            state.save();
+            log.info("shard {}: joined with table epoch {} from {}", self, state.current().epoch(), properties.join());
+            return state;
+        }
+        List<String> peers = peers(properties);
+        if (self >= peers.size()) {
+            throw new IllegalStateException("machvm.cluster.shard " + self + " is not one of the " + peers.size()
+                    + " shards of machvm.cluster.peers");
+        }
+        state = new ClusterState(self, SlotTable.even(peers), null, file, mapper);
+        state.save();
+        log.info("shard {}: new table of {} shards", self, peers.size());
+        return state;
+    }
+
+    @Bean
+    ClusterService clusterService(ClusterState state, TaskRegistry registry, ClusterProperties properties,
+            ObjectProvider<TenantResolver> tenants) {
+        ClusterService service = new ClusterService(state, registry, properties.moveWait());
+        registry.placeMintedIds(service::mintable);
+        return service;
+    }
+
+    @Bean
+    FilterRegistrationBean<ClusterFilter> clusterFilter(ClusterService service, ClusterProperties properties,
+            ObjectProvider<TenantResolver> tenants) {
+        ClusterFilter filter = new ClusterFilter(service, tenants.getIfAvailable(() -> TenantResolver.ANONYMOUS),
+                mapper, properties.forward());
+        FilterRegistrationBean<ClusterFilter> registration = new FilterRegistrationBean<>(filter);
+        registration.setOrder(FILTER_ORDER);
+        return registration;
+    }
+
+    static List<String> peers(ClusterProperties properties) {
+        List<String> peers = new ArrayList<>();
+        String spec = properties.peers().trim();
+        if (spec.contains("{i}")) {
+            if (properties.shards() < 1) {
+                throw new IllegalStateException("machvm.cluster.shards must be at least 1 with a peers template");
+            }
+            for (int i = 0; i < properties.shards(); i++) {
+                peers.add(spec.replace("{i}", Integer.toString(i)));
+            }
+        } else {
+            for (String url : spec.split(",")) {
+                if (!url.isBlank()) {
+                    peers.add(url.trim());
+                }
+            }
+        }
+        if (peers.isEmpty()) {
+            throw new IllegalStateException("machvm.cluster.peers is empty: list the shards' URLs");
+        }
+        return peers;
+    }
+
+    /** {@code machvm-2} → 2: a StatefulSet pod's ordinal. */
+    static int indexFromHostname(String hostname) {
+        if (hostname != null) {
+            int dash = hostname.lastIndexOf('-');
+            try {
+                return Integer.parseInt(hostname.substring(dash + 1));
+            } catch (NumberFormatException ignored) {
+                // fall through
+            }
+        }
+        throw new IllegalStateException("set machvm.cluster.shard: HOSTNAME " + hostname
+                + " does not end in -<index>");
+    }
+
+    private JsonNode fetch(String url, Duration patience) throws Exception {
+        long deadline = System.nanoTime() + patience.toNanos();
+        try (HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build()) {
+            while (true) {
+                try {
+                    HttpResponse<InputStream> answer = client.send(HttpRequest.newBuilder(URI.create(url)).build(),
+                            HttpResponse.BodyHandlers.ofInputStream());
+                    try (InputStream in = answer.body()) {
+                        if (answer.statusCode() == 200) {
+                            return mapper.readTree(in);
+                        }
+                    }
+                } catch (java.io.IOException e) {
+                    if (System.nanoTime() > deadline) {
+                        throw new IllegalStateException("cannot read the table from " + url + ": " + e, e);
+                    }
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("cannot read the table from " + url);
+                }
+                Thread.sleep(500);
+            }
+        }
+    }
+}

@@ -1,0 +1,118 @@
+package io.machvm.cluster;
+
+import io.machvm.service.Task;
+import io.machvm.service.TaskRegistry;
+import io.machvm.vm.TaskImage;
+import io.machvm.vm.VmMap;
+import io.swagger.v3.oas.annotations.Hidden;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
+import org.springframework.http.HttpStatus;
+import org.springframework.http.ProblemDetail;
+import org.springframework.http.ResponseEntity;
+import org.springframework.web.bind.annotation.GetMapping;
+import org.springframework.web.bind.annotation.PathVariable;
+import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.RequestBody;
+import org.springframework.web.bind.annotation.RequestParam;
+import org.springframework.web.bind.annotation.RestController;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+import tools.jackson.databind.node.ObjectNode;
+
+/**
+ * The operator's side of the cluster, {@code /cluster}: the table, and the steps of a scale that
+ * {@code scripts/local-cluster.sh scale} (or an operator) calls shard by shard: {@code plan} (the new table, on any
+ * shard), {@code begin} (on every shard), {@code migrate} (on every shard that had slots), {@code commit} (on every
+ * shard). Each step can be repeated after a failure.
+ */
+@Hidden
+@RestController
+@ConditionalOnProperty(name = "machvm.cluster.enabled", havingValue = "true")
+public class ClusterController {
+    private final ClusterService cluster;
+    private final TaskRegistry registry;
+    private final JsonMapper mapper = JsonMapper.builder().build();
+
+    public ClusterController(ClusterService cluster, TaskRegistry registry) {
+        this.cluster = cluster;
+        this.registry = registry;
+    }
+
+    /** This shard's index, the table and the table of a scale under way. */
+    @GetMapping(path = "/cluster", produces = "application/json")
+    public String state() {
+        return mapper.writeValueAsString(cluster.state().toJson());
+    }
+
+    /** The table for these shards ({@code {"shards": [url, …]}}), moving as few slots as possible. */
+    @PostMapping(path = "/cluster/plan", produces = "application/json")
+    public String plan(@RequestBody String body) {
+        JsonNode json = mapper.readTree(body);
+        List<String> shards = new ArrayList<>();
+        json.required("shards").forEach(url -> shards.add(url.asString()));
+        SlotTable current = cluster.state().current();
+        SlotTable next = current.rebalance(shards);
+        ObjectNode out = next.toJson(mapper);
+        out.put("slotsMoved", current.slotsMovedTo(next));
+        return mapper.writeValueAsString(out);
+    }
+
+    /** Starts a scale to this table (the output of {@code plan}). */
+    @PostMapping(path = "/cluster/begin", produces = "application/json")
+    public ResponseEntity<?> begin(@RequestBody String body) {
+        try {
+            cluster.state().begin(SlotTable.fromJson(mapper.readTree(body)));
+            return ResponseEntity.ok(state());
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            return conflict(e);
+        }
+    }
+
+    /** Hands off every task here that the new table gives to another shard; answers when done. */
+    @PostMapping(path = "/cluster/migrate", produces = "application/json")
+    public ResponseEntity<?> migrate(@RequestParam(name = "parallelism", defaultValue = "4") int parallelism) {
+        ClusterService.Migration migration = cluster.migrate(parallelism);
+        String json = mapper.writeValueAsString(migration);
+        return migration.failed() == 0 ? ResponseEntity.ok(json)
+                : ResponseEntity.status(HttpStatus.INTERNAL_SERVER_ERROR).body(json);
+    }
+
+    /** Ends the scale: the new table becomes the table. */
+    @PostMapping(path = "/cluster/commit", produces = "application/json")
+    public ResponseEntity<?> commit(@RequestParam("epoch") long epoch) {
+        try {
+            cluster.state().commit(epoch);
+            return ResponseEntity.ok(state());
+        } catch (IllegalStateException e) {
+            return conflict(e);
+        }
+    }
+
+    /**
+     * A fork of a task here as an image, for a child owned by another shard: the child gets what a fork would give
+     * it (regions by their inheritance), as a full copy.
+     */
+    @GetMapping("/cluster/tasks/{task}/fork-image")
+    public void forkImage(@PathVariable String task, @RequestParam(name = "name", required = false) String name,
+            HttpServletResponse response) throws IOException {
+        Task parent = registry.get(task);
+        VmMap child = parent.map().fork();
+        try (TaskImage image = child.exportImage(name != null ? name : parent.name(), false)) {
+            response.setStatus(200);
+            response.setContentType(TaskImage.MEDIA_TYPE);
+            response.setContentLengthLong(image.sizeBytes());
+            image.writeTo(response.getOutputStream());
+        } finally {
+            child.terminate();
+        }
+    }
+
+    private static ResponseEntity<ProblemDetail> conflict(RuntimeException e) {
+        return ResponseEntity.status(HttpStatus.CONFLICT)
+                .body(ProblemDetail.forStatusAndDetail(HttpStatus.CONFLICT, e.getMessage()));
+    }
+}

@@ -1,0 +1,467 @@
+package io.machvm.cluster;
+
+import io.machvm.api.U64;
+import io.machvm.service.TaskRegistry;
+import io.machvm.service.TenantResolver;
+import io.machvm.vm.TaskImage;
+import jakarta.servlet.FilterChain;
+import jakarta.servlet.ServletException;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URLEncoder;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.web.filter.OncePerRequestFilter;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+import tools.jackson.databind.node.ArrayNode;
+import tools.jackson.databind.node.ObjectNode;
+
+/**
+ * Sends each request to the shard that owns its task, whichever shard it reached: served here when this shard owns
+ * it, else forwarded to the owner (streaming both bodies), or answered {@code 421 Misdirected Request} naming the
+ * owner when the request asks for this shard only ({@code Machvm-Direct: 1}) or forwarding is off. An owner that
+ * cannot be reached is a {@code 503} with {@code Retry-After}, never a 404 from another shard. {@code GET /tasks}
+ * and {@code GET /host/statistics} answer for the whole cluster ({@code Machvm-Shard: all}) unless asked directly.
+ * Every answer names the shard that gave it in {@code Machvm-Shard}.
+ */
+public final class ClusterFilter extends OncePerRequestFilter {
+    private static final Logger log = LoggerFactory.getLogger(ClusterFilter.class);
+    static final String SHARD = "Machvm-Shard";
+    static final String DIRECT = "Machvm-Direct";
+    static final String HOP = "Machvm-Hop";
+    /** Forwarded requests may be forwarded once more (a table changing under a request); then 421. */
+    private static final int MAX_HOPS = 2;
+
+    private final ClusterService cluster;
+    private final TenantResolver tenants;
+    private final JsonMapper mapper;
+    private final boolean forward;
+
+    public ClusterFilter(ClusterService cluster, TenantResolver tenants, JsonMapper mapper, boolean forward) {
+        this.cluster = cluster;
+        this.tenants = tenants;
+        this.mapper = mapper;
+        this.forward = forward;
+    }
+
+    /** What one request is: its headers that steer routing. */
+    private record Ask(boolean direct, int hop, boolean asking, String tenant) {
+    }
+
+    @Override
+    protected void doFilterInternal(HttpServletRequest request, HttpServletResponse response, FilterChain chain)
+            throws ServletException, IOException {
+        response.setHeader(SHARD, Integer.toString(cluster.self()));
+        String path = request.getRequestURI();
+        Ask ask = new Ask(!forward || truthy(request.getHeader(DIRECT)), hops(request.getHeader(HOP)),
+                request.getHeader(ClusterService.ASKING) != null, tenants.current().name());
+        String method = request.getMethod();
+        if (path.startsWith("/cluster/tasks/")) {
+            // a peer's call on a task here (the image of a fork): fenced like any call on it
+            String id = segment(path, "/cluster/tasks/".length());
+            serveFenced(request, response, chain, List.of(id));
+            return;
+        }
+        if (path.equals("/tasks")) {
+            if (method.equals("GET") && !ask.direct && ask.hop == 0) {
+                fanOut(request, response, "/tasks");
+            } else if (method.equals("POST")) {
+                createMinted(request, response, chain, ask);
+            } else {
+                chain.doFilter(request, response);
+            }
+            return;
+        }
+        if (path.equals("/host/statistics") && method.equals("GET") && !ask.direct && ask.hop == 0) {
+            fanOut(request, response, "/host/statistics");
+            return;
+        }
+        if (!path.startsWith("/tasks/")) {
+            chain.doFilter(request, response);
+            return;
+        }
+        String id = segment(path, "/tasks/".length());
+        if (!TaskRegistry.ID_PATTERN.matcher(id).matches()) {
+            chain.doFilter(request, response); // answered 400 by the API
+            return;
+        }
+        String sub = path.substring("/tasks/".length() + id.length());
+        onTask(request, response, chain, ask, id, sub);
+    }
+
+    private void onTask(HttpServletRequest request, HttpServletResponse response, FilterChain chain, Ask ask,
+            String id, String sub) throws ServletException, IOException {
+        int owner = cluster.route(ask.tenant, id, ask.asking);
+        if (owner != cluster.self()) {
+            forwardOrRefuse(request, response, ask, id, owner);
+            return;
+        }
+        String method = request.getMethod();
+        boolean create = method.equals("PUT") && sub.isEmpty();
+        boolean readOverwrite = method.equals("POST") && sub.equals("/read-overwrite");
+        HttpServletRequest req = request;
+        JsonNode body = null;
+        if (create || readOverwrite) {
+            BufferedRequest buffered = BufferedRequest.of(request);
+            if (buffered != null) {
+                req = buffered;
+                body = parse(buffered.bytes());
+            }
+        }
+        Set<String> ids = new LinkedHashSet<>();
+        ids.add(id);
+        String other = body == null ? null : text(body, create ? "parent" : "destTask");
+        if (other != null && TaskRegistry.ID_PATTERN.matcher(other).matches()) {
+            int otherOwner = cluster.route(ask.tenant, other, false);
+            if (otherOwner == cluster.self()) {
+                ids.add(other);
+            } else if (create) {
+                forkAcross(req, response, chain, ask, id, other, otherOwner, body);
+                return;
+            } else if (readOverwrite) {
+                readOverwriteAcross(req, response, ask, id, other, otherOwner, body);
+                return;
+            }
+        }
+        try (AutoCloseable fence = cluster.fences().hold(ids, false, cluster.moveWait())) {
+            int now = cluster.route(ask.tenant, id, ask.asking);
+            if (now != cluster.self()) {
+                // handed off while this call waited at the fence
+                forwardOrRefuse(req, response, ask, id, now);
+                return;
+            }
+            chain.doFilter(req, response);
+        } catch (Fences.Busy busy) {
+            unavailable(request, response, "task " + id + " is being handed off to another shard", cluster.self());
+        } catch (IOException | ServletException | RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new ServletException(e);
+        }
+    }
+
+    private void serveFenced(HttpServletRequest request, HttpServletResponse response, FilterChain chain,
+            List<String> ids) throws ServletException, IOException {
+        try (AutoCloseable fence = cluster.fences().hold(ids, false, cluster.moveWait())) {
+            chain.doFilter(request, response);
+        } catch (Fences.Busy busy) {
+            unavailable(request, response, "task " + ids.getFirst() + " is being handed off to another shard",
+                    cluster.self());
+        } catch (IOException | ServletException | RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new ServletException(e);
+        }
+    }
+
+    /** {@code POST /tasks}: a fork goes to its parent's shard; a new task is minted here when this shard mints. */
+    private void createMinted(HttpServletRequest request, HttpServletResponse response, FilterChain chain, Ask ask)
+            throws ServletException, IOException {
+        HttpServletRequest req = request;
+        BufferedRequest buffered = BufferedRequest.of(request);
+        String parent = null;
+        if (buffered != null) {
+            req = buffered;
+            JsonNode body = parse(buffered.bytes());
+            parent = body == null ? null : text(body, "parent");
+        }
+        if (parent != null && TaskRegistry.ID_PATTERN.matcher(parent).matches()) {
+            int owner = cluster.route(ask.tenant, parent, false);
+            if (owner != cluster.self()) {
+                forwardOrRefuse(req, response, ask, parent, owner);
+            } else {
+                serveFenced(req, response, chain, List.of(parent));
+            }
+            return;
+        }
+        int minter = cluster.minter();
+        if (minter != cluster.self()) {
+            forwardOrRefuse(req, response, ask, null, minter);
+            return;
+        }
+        chain.doFilter(req, response);
+    }
+
+    private void forwardOrRefuse(HttpServletRequest request, HttpServletResponse response, Ask ask, String id,
+            int owner) throws IOException {
+        String url = cluster.url(owner);
+        if (ask.direct || ask.hop >= MAX_HOPS) {
+            Map<String, Object> extra = new LinkedHashMap<>();
+            extra.put("shard", cluster.self());
+            extra.put("owner", owner);
+            extra.put("ownerUrl", url);
+            if (id != null) {
+                extra.put("slot", Placement.slot(ask.tenant, id));
+            }
+            extra.put("epoch", cluster.state().current().epoch());
+            ClusterProblems.write(mapper, response, 421, "Misdirected Request", (id == null
+                    ? "this shard mints no ids now" : "task " + id + " is owned by shard " + owner)
+                    + ": send the request to " + url + " (or through the cluster's entry point)",
+                    request.getRequestURI(), extra, Map.of(SHARD, Integer.toString(cluster.self()),
+                            "Machvm-Owner", owner + " " + url));
+            return;
+        }
+        Map<String, String> headers = new LinkedHashMap<>();
+        headers.put(HOP, Integer.toString(ask.hop + 1));
+        if (id != null && cluster.isImport(ask.tenant, id, owner)) {
+            headers.put(ClusterService.ASKING, "1");
+        }
+        try {
+            Forwarder.forward(request, response, url, headers);
+        } catch (Forwarder.Unreachable e) {
+            unavailable(request, response, "shard " + owner + " (" + url + "), which owns "
+                    + (id == null ? "this request" : "task " + id) + ", is not reachable", owner);
+        }
+    }
+
+    /**
+     * {@code PUT /tasks/{child}} with a parent on another shard: that shard forks the parent and streams the child's
+     * image, which becomes the child here (a full copy: sharing cannot span shards).
+     */
+    private void forkAcross(HttpServletRequest request, HttpServletResponse response, FilterChain chain, Ask ask,
+            String child, String parent, int parentOwner, JsonNode body) throws ServletException, IOException {
+        if (cluster.has(child)) {
+            chain.doFilter(request, response); // the API answers 409 before any fork
+            return;
+        }
+        String name = text(body, "name");
+        String url = cluster.url(parentOwner);
+        String query = name == null ? "" : "?name=" + URLEncoder.encode(name, StandardCharsets.UTF_8);
+        HttpRequest.Builder out = Forwarder.copy(request, url, "/cluster/tasks/" + parent + "/fork-image" + query)
+                .header("Accept", TaskImage.MEDIA_TYPE).GET();
+        HttpResponse<InputStream> image;
+        try {
+            image = cluster.forwarder().send(out.build());
+        } catch (Forwarder.Unreachable e) {
+            unavailable(request, response, "shard " + parentOwner + " (" + url + "), which owns the parent task "
+                    + parent + ", is not reachable", parentOwner);
+            return;
+        }
+        if (image.statusCode() != 200) {
+            Forwarder.relay(image, response);
+            return;
+        }
+        long length = image.headers().firstValueAsLong("content-length").orElse(-1);
+        try (InputStream in = image.body();
+                AutoCloseable fence = cluster.fences().hold(List.of(child), false, cluster.moveWait())) {
+            chain.doFilter(BufferedRequest.replaced(request, "PUT", TaskImage.MEDIA_TYPE, in, length), response);
+        } catch (Fences.Busy busy) {
+            unavailable(request, response, "task " + child + " is being handed off to another shard",
+                    cluster.self());
+        } catch (IOException | ServletException | RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new ServletException(e);
+        }
+    }
+
+    /**
+     * {@code vm_read_overwrite} into a task on another shard: {@code vm_read} here, streamed into {@code vm_write}
+     * there. Either side's refusal is answered as that side gave it.
+     */
+    private void readOverwriteAcross(HttpServletRequest request, HttpServletResponse response, Ask ask, String source,
+            String dest, int destOwner, JsonNode body) throws IOException {
+        String address = number(body, "address");
+        String size = number(body, "size");
+        String destAddress = number(body, "destAddress");
+        if (address == null || size == null || destAddress == null) {
+            ClusterProblems.write(mapper, response, 400, "Bad Request",
+                    "address, size and destAddress are required", request.getRequestURI(), Map.of(
+                            "kern", "KERN_INVALID_ARGUMENT", "kernReturn", 4), Map.of());
+            return;
+        }
+        long length;
+        try {
+            length = U64.parse("size", size);
+        } catch (RuntimeException e) {
+            ClusterProblems.write(mapper, response, 400, "Bad Request", "size must be a number: " + size,
+                    request.getRequestURI(), Map.of("kern", "KERN_INVALID_ARGUMENT", "kernReturn", 4), Map.of());
+            return;
+        }
+        String self = "http://127.0.0.1:" + request.getLocalPort();
+        HttpRequest.Builder read = Forwarder.copy(request, self, "/tasks/" + source + "/memory/" + address
+                + "?size=" + size).header(DIRECT, "1").header("Accept", "application/octet-stream").GET();
+        HttpResponse<InputStream> bytes = cluster.forwarder().send(read.build());
+        if (bytes.statusCode() != 200) {
+            Forwarder.relay(bytes, response);
+            return;
+        }
+        String url = cluster.url(destOwner);
+        HttpRequest.Builder write = Forwarder.copy(request, url, "/tasks/" + dest + "/memory/" + destAddress)
+                .header(HOP, Integer.toString(ask.hop + 1));
+        write.setHeader("Content-Type", "application/octet-stream");
+        if (cluster.isImport(ask.tenant, dest, destOwner)) {
+            write.header(ClusterService.ASKING, "1");
+        }
+        write.PUT(HttpRequest.BodyPublishers.fromPublisher(HttpRequest.BodyPublishers.ofInputStream(bytes::body),
+                length));
+        HttpResponse<InputStream> written;
+        try {
+            written = cluster.forwarder().send(write.build());
+        } catch (Forwarder.Unreachable e) {
+            bytes.body().close();
+            unavailable(request, response, "shard " + destOwner + " (" + url + "), which owns task " + dest
+                    + ", is not reachable", destOwner);
+            return;
+        }
+        if (written.statusCode() != 204) {
+            Forwarder.relay(written, response);
+            return;
+        }
+        written.body().close();
+        byte[] result = mapper.writeValueAsBytes(Map.of("outsize", U64.format(length)));
+        response.setStatus(200);
+        response.setContentType("application/json");
+        response.setContentLength(result.length);
+        response.getOutputStream().write(result);
+    }
+
+    /** {@code GET /tasks} or {@code /host/statistics} of every shard, merged. */
+    private void fanOut(HttpServletRequest request, HttpServletResponse response, String path) throws IOException {
+        List<Integer> shards = cluster.allShards();
+        Map<Integer, JsonNode> answers = new TreeMap<>();
+        List<String> missing = new ArrayList<>();
+        try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            Map<Integer, Future<JsonNode>> pending = new LinkedHashMap<>();
+            for (int shard : shards) {
+                String url = cluster.url(shard);
+                HttpRequest call = Forwarder.copy(request, url, Forwarder.pathAndQuery(request))
+                        .header(DIRECT, "1").GET().build();
+                pending.put(shard, pool.submit(() -> {
+                    HttpResponse<InputStream> answer = cluster.forwarder().send(call);
+                    try (InputStream in = answer.body()) {
+                        if (answer.statusCode() != 200) {
+                            throw new IOException("status " + answer.statusCode());
+                        }
+                        return mapper.readTree(in);
+                    }
+                }));
+            }
+            for (Map.Entry<Integer, Future<JsonNode>> entry : pending.entrySet()) {
+                try {
+                    answers.put(entry.getKey(), entry.getValue().get());
+                } catch (Exception e) {
+                    missing.add(entry.getKey() + " (" + cluster.url(entry.getKey()) + ")");
+                }
+            }
+        }
+        if (!missing.isEmpty()) {
+            ClusterProblems.write(mapper, response, 503, "Service Unavailable", "shard(s) " + String.join(", ",
+                    missing) + " did not answer: the cluster-wide " + path + " would be incomplete; each shard's "
+                    + "own answer is had with the header " + DIRECT + ": 1", request.getRequestURI(),
+                    Map.of("shards", missing), Map.of(SHARD, "all", "Retry-After", "1"));
+            return;
+        }
+        JsonNode merged = path.equals("/tasks") ? mergeTasks(answers.values()) : mergeStatistics(answers.values());
+        byte[] bytes = mapper.writeValueAsBytes(merged);
+        response.setHeader(SHARD, "all");
+        response.setStatus(200);
+        response.setContentType("application/json");
+        response.setContentLength(bytes.length);
+        response.getOutputStream().write(bytes);
+    }
+
+    private ArrayNode mergeTasks(Iterable<JsonNode> lists) {
+        TreeMap<String, JsonNode> byId = new TreeMap<>();
+        for (JsonNode list : lists) {
+            for (JsonNode task : list) {
+                byId.putIfAbsent(task.path("id").asString(), task); // a task mid-handoff is listed once
+            }
+        }
+        ArrayNode out = mapper.createArrayNode();
+        byId.values().forEach(out::add);
+        return out;
+    }
+
+    private ObjectNode mergeStatistics(Iterable<JsonNode> all) {
+        ObjectNode out = mapper.createObjectNode();
+        int shards = 0;
+        for (JsonNode one : all) {
+            shards++;
+            for (Map.Entry<String, JsonNode> field : one.properties()) {
+                String name = field.getKey();
+                JsonNode value = field.getValue();
+                JsonNode sum = out.get(name);
+                if (name.equals("pageSize") || sum == null) {
+                    out.set(name, value);
+                } else if (value.isNumber()) {
+                    out.put(name, sum.asLong() + value.asLong());
+                } else if (value.isString() && value.asString().startsWith("0x")) {
+                    out.put(name, U64.format(U64.parse(name, sum.asString()) + U64.parse(name, value.asString())));
+                }
+            }
+        }
+        out.put("shards", shards);
+        return out;
+    }
+
+    private void unavailable(HttpServletRequest request, HttpServletResponse response, String detail, int shard)
+            throws IOException {
+        ClusterProblems.write(mapper, response, 503, "Service Unavailable", detail + "; retry", request
+                .getRequestURI(), Map.of("shard", shard), Map.of(SHARD, Integer.toString(cluster.self()),
+                        "Retry-After", "1"));
+        log.debug("503 for {}: {}", request.getRequestURI(), detail);
+    }
+
+    private JsonNode parse(byte[] body) {
+        if (body == null || body.length == 0) {
+            return null;
+        }
+        try {
+            JsonNode json = mapper.readTree(body);
+            return json != null && json.isObject() ? json : null;
+        } catch (RuntimeException malformed) {
+            return null; // answered by the API
+        }
+    }
+
+    private static String text(JsonNode body, String field) {
+        JsonNode value = body.get(field);
+        return value != null && value.isString() ? value.asString() : null;
+    }
+
+    /** A number field as text: a JSON string as it is, a JSON number in decimal. */
+    private static String number(JsonNode body, String field) {
+        JsonNode value = body.get(field);
+        if (value == null || value.isNull()) {
+            return null;
+        }
+        if (value.isString()) {
+            return value.asString();
+        }
+        return value.isIntegralNumber() ? value.bigIntegerValue().toString() : null;
+    }
+
+    private static String segment(String path, int from) {
+        int slash = path.indexOf('/', from);
+        return slash < 0 ? path.substring(from) : path.substring(from, slash);
+    }
+
+    private static boolean truthy(String header) {
+        return header != null && (header.equals("1") || header.equalsIgnoreCase("true"));
+    }
+
+    private static int hops(String header) {
+        try {
+            return header == null ? 0 : Integer.parseInt(header.trim());
+        } catch (NumberFormatException e) {
+            return MAX_HOPS;
+        }
+    }
+}

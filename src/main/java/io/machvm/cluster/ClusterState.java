@@ -1,0 +1,124 @@
+package io.machvm.cluster;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+import tools.jackson.databind.node.ObjectNode;
+
+/**
+ * This shard's index and the ownership table, with the table being moved to during a scale ({@code pending}), kept
+ * in a file (written to a temporary file, fsynced, renamed) so that a restarted shard routes as before.
+ */
+public final class ClusterState {
+    private final int self;
+    private final Path file;
+    private final JsonMapper mapper;
+    private volatile SlotTable current;
+    private volatile SlotTable pending;
+
+    public ClusterState(int self, SlotTable current, SlotTable pending, Path file, JsonMapper mapper) {
+        this.self = self;
+        this.current = current;
+        this.pending = pending;
+        this.file = file;
+        this.mapper = mapper;
+    }
+
+    /** The state kept in {@code file}, or null when there is none. */
+    public static ClusterState load(int self, Path file, JsonMapper mapper) {
+        if (file == null || !Files.exists(file)) {
+            return null;
+        }
+        try {
+            JsonNode json = mapper.readTree(Files.readString(file));
+            return fromJson(self, json, file, mapper);
+        } catch (RuntimeException | IOException e) {
+            throw new IllegalStateException("cannot read the cluster table " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    static ClusterState fromJson(int self, JsonNode json, Path file, JsonMapper mapper) {
+        JsonNode pending = json.get("pending");
+        return new ClusterState(self, SlotTable.fromJson(json.required("table")),
+                pending == null || pending.isNull() ? null : SlotTable.fromJson(pending), file, mapper);
+    }
+
+    public int self() {
+        return self;
+    }
+
+    public SlotTable current() {
+        return current;
+    }
+
+    public SlotTable pending() {
+        return pending;
+    }
+
+    public synchronized ObjectNode toJson() {
+        ObjectNode json = mapper.createObjectNode();
+        json.put("shard", self);
+        json.set("table", current.toJson(mapper));
+        json.set("pending", pending == null ? null : pending.toJson(mapper));
+        return json;
+    }
+
+    /** Starts a scale: {@code next} must follow the current table. Repeating the same call is fine. */
+    public synchronized void begin(SlotTable next) {
+        if (next.equals(pending)) {
+            return;
+        }
+        if (pending != null) {
+            throw new IllegalStateException("a scale to epoch " + pending.epoch() + " is under way");
+        }
+        if (next.epoch() != current.epoch() + 1) {
+            throw new IllegalStateException("the new table must have epoch " + (current.epoch() + 1) + ", not "
+                    + next.epoch());
+        }
+        pending = next;
+        save();
+    }
+
+    /** Ends a scale: the pending table becomes the table. Repeating it is fine. */
+    public synchronized void commit(long epoch) {
+        if (pending == null && current.epoch() == epoch) {
+            return;
+        }
+        if (pending == null || pending.epoch() != epoch) {
+            throw new IllegalStateException("no scale to epoch " + epoch + " is under way");
+        }
+        current = pending;
+        pending = null;
+        save();
+    }
+
+    /** Replaces the state (a new shard copying a peer's). */
+    public synchronized void replace(SlotTable table, SlotTable next) {
+        current = table;
+        pending = next;
+        save();
+    }
+
+    public synchronized void save() {
+        if (file == null) {
+            return;
+        }
+        try {
+            Files.createDirectories(file.toAbsolutePath().getParent());
+            Path partial = file.resolveSibling(file.getFileName() + ".partial");
+            Files.writeString(partial, mapper.writeValueAsString(toJson()));
+            try (FileChannel channel = FileChannel.open(partial, StandardOpenOption.WRITE)) {
+                channel.force(true);
+            }
+            Files.move(partial, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write the cluster table " + file, e);
+        }
+    }
+}
