@@ -236,7 +236,7 @@ public final class ClusterFilter extends OncePerRequestFilter {
      */
     private void forkAcross(HttpServletRequest request, HttpServletResponse response, FilterChain chain, Ask ask,
             String child, String parent, int parentOwner, JsonNode body) throws ServletException, IOException {
-        if (cluster.has(child)) {
+        if (cluster.has(ask.tenant, child)) {
             chain.doFilter(request, response); // the API answers 409 before any fork
             return;
         }

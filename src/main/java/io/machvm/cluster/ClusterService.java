@@ -75,7 +75,7 @@ public final class ClusterService {
             return owner;
         }
         int next = pending.owner(slot);
-        if (registry.contains(id)) {
+        if (registry.contains(tenant, id)) {
             return state.self();
         }
         if (owner == state.self()) {
@@ -87,9 +87,9 @@ public final class ClusterService {
         return owner;
     }
 
-    /** Whether the task is here. */
-    boolean has(String id) {
-        return registry.contains(id);
+    /** Whether the tenant's task is here. */
+    boolean has(String tenant, String id) {
+        return registry.contains(tenant, id);
     }
 
     /** Whether {@code route} sends an id to {@code shard} as the importing shard of a scale. */

@@ -461,9 +461,9 @@ public final class TaskRegistry {
         return out;
     }
 
-    /** Whether a task with this id is live. */
-    public boolean contains(String id) {
-        return tasks.containsKey(id);
+    /** Whether the task {@code id} of {@code tenant} is live here. */
+    public boolean contains(String tenant, String id) {
+        return tasks.containsKey(new Address(tenant, id).key());
     }
 
     public int size() {
