@@ -1194,6 +1194,9 @@ public final class VmMap {
      * and writes in place. Guarded by the lock the sharers have in common.
      */
     private static final class SharedMemory {
+        private static final java.util.concurrent.atomic.AtomicLong LAST_ID = new java.util.concurrent.atomic.AtomicLong();
+        /** Names the memory in checkpoints; unique in this process. */
+        final long id = LAST_ID.incrementAndGet();
         final PageTable pages = new PageTable();
         final PageBits dirty = new PageBits();
         /** Shared ranges, in any map, that refer to this memory; its pages go with the last. */
@@ -1232,10 +1235,12 @@ public final class VmMap {
             SharedRange r = sharedRangeAt(page);
             if (r != null) {
                 r.memory.dirty.add(r.indexOf(page));
+                r.memory.pages.touch(r.indexOf(page));
                 return;
             }
         }
         dirty.add(page);
+        pages.touch(page);
     }
 
     private boolean isDirty(long page) {
@@ -1445,6 +1450,195 @@ public final class VmMap {
             pages.set(pageIndexes.get(i), handles.get(i));
         }
         simplify(minAddress, maxAddress);
+    }
+
+    // ================================================================ durable checkpoints
+
+    /** Writes what {@link #checkpoint} took. */
+    @FunctionalInterface
+    public interface CheckpointWriter<X extends Exception> {
+        void write(MapCheckpoint taken) throws X;
+    }
+
+    /**
+     * Takes this task's state for an incremental checkpoint and hands it to {@code writer}: the pages changed since the
+     * last call (all of them with {@code full}, or on the first call), and every page of each shared memory for which
+     * {@code knownMemory} is false. The change set is separate from the dirty bits clients see and clear. Taken under
+     * the write lock, which is then let go: the pages handed over are referenced (copy-on-write) so that writers go on
+     * while they are written out; when the store lacks the room for the copies this could cause, the read lock is held
+     * through the write instead, and writers wait rather than fail.
+     *
+     * @throws KernException {@code MACH_SEND_INVALID_DEST} when the task has been terminated
+     */
+    public <X extends Exception> void checkpoint(boolean full, java.util.function.LongPredicate knownMemory,
+            CheckpointWriter<X> writer) throws X {
+        lock.writeLock().lock();
+        boolean writeHeld = true;
+        boolean readHeld = false;
+        int[] retained = null;
+        int retainedCount = 0;
+        try {
+            ensureAlive();
+            List<MapCheckpoint.Entry> taken = new ArrayList<>(entries.size());
+            for (VmEntry e : entries.values()) {
+                taken.add(new MapCheckpoint.Entry(e.start, e.end, e.protection, e.maxProtection, e.inheritance,
+                        e.offset, e.shared));
+            }
+            List<MapCheckpoint.Range> ranges = new ArrayList<>();
+            Map<Long, MapCheckpoint.Pages> memories = new java.util.LinkedHashMap<>();
+            MapCheckpoint.Pages own = takePages(pages, full);
+            long handles = own.count();
+            if (sharedRanges != null) {
+                for (SharedRange r : sharedRanges.values()) {
+                    ranges.add(new MapCheckpoint.Range(r.startPage, r.endPage, r.memory.id, r.memoryStartPage));
+                    if (!memories.containsKey(r.memory.id)) {
+                        MapCheckpoint.Pages m = takePages(r.memory.pages, full || !knownMemory.test(r.memory.id));
+                        if (m.full() || m.count() > 0) {
+                            memories.put(r.memory.id, m);
+                            handles += m.count();
+                        }
+                    }
+                }
+            }
+            MapCheckpoint checkpoint = new MapCheckpoint(flavor, errors, taken, ranges, own, memories);
+            if (store.freePages() >= 2 * handles) {
+                retained = new int[(int) handles];
+                for (MapCheckpoint.Pages p : allPages(checkpoint)) {
+                    for (int i = 0; i < p.count(); i++) {
+                        if (p.handles()[i] != PageStore.NO_PAGE) {
+                            store.retain(p.handles()[i]);
+                            retained[retainedCount++] = p.handles()[i];
+                        }
+                    }
+                }
+            } else {
+                lock.readLock().lock();
+                readHeld = true;
+            }
+            lock.writeLock().unlock();
+            writeHeld = false;
+            writer.write(checkpoint);
+        } finally {
+            if (writeHeld) {
+                lock.writeLock().unlock();
+            }
+            if (readHeld) {
+                lock.readLock().unlock();
+            }
+            if (retainedCount > 0) {
+                store.releaseAll(retained, retainedCount);
+            }
+        }
+    }
+
+    private static List<MapCheckpoint.Pages> allPages(MapCheckpoint checkpoint) {
+        List<MapCheckpoint.Pages> out = new ArrayList<>(1 + checkpoint.memories().size());
+        out.add(checkpoint.pages());
+        out.addAll(checkpoint.memories().values());
+        return out;
+    }
+
+    private MapCheckpoint.Pages takePages(PageTable table, boolean full) {
+        PageBits changed = table.takeChanges();
+        LongList indexes = new LongList();
+        IntList handles = new IntList(16);
+        if (full || changed == null) {
+            table.forEach(0, PageTable.MAX_PAGES, (p, h) -> {
+                indexes.add(p);
+                handles.add(h);
+            });
+            full = true;
+        } else {
+            changed.forEach(0, PageTable.MAX_PAGES, p -> {
+                indexes.add(p);
+                handles.add(table.get(p));
+            });
+        }
+        int n = indexes.size();
+        long[] ids = new long[n];
+        long[] idx = new long[n];
+        for (int i = 0; i < n; i++) {
+            idx[i] = indexes.get(i);
+            int h = handles.get(i);
+            ids[i] = h == PageStore.NO_PAGE ? 0 : store.contentId(h);
+        }
+        return new MapCheckpoint.Pages(full, idx, java.util.Arrays.copyOf(handles.array(), n), ids, n);
+    }
+
+    /**
+     * Builds maps from checkpointed state, all over {@code store}: maps whose ranges name a common shared memory see
+     * one memory and share one lock, as after the fork that made them. Takes over one reference to each handle in
+     * the maps' own pages and in {@code memories}; the maps come back in the order of {@code states}.
+     */
+    public static List<VmMap> restoreCheckpointed(PageStore store, List<MapCheckpoint> states,
+            Map<Long, MapCheckpoint.Pages> memories) {
+        // Maps that see a common memory share a lock: union by memory id.
+        int[] parent = new int[states.size()];
+        Map<Long, Integer> firstUser = new java.util.HashMap<>();
+        for (int i = 0; i < parent.length; i++) {
+            parent[i] = i;
+        }
+        for (int i = 0; i < states.size(); i++) {
+            for (MapCheckpoint.Range r : states.get(i).ranges()) {
+                Integer other = firstUser.putIfAbsent(r.memoryId(), i);
+                if (other != null) {
+                    parent[root(parent, i)] = root(parent, other);
+                }
+            }
+        }
+        Map<Integer, ReentrantReadWriteLock> locks = new java.util.HashMap<>();
+        Map<Long, SharedMemory> shared = new java.util.HashMap<>();
+        List<VmMap> out = new ArrayList<>(states.size());
+        for (int i = 0; i < states.size(); i++) {
+            MapCheckpoint state = states.get(i);
+            VmMap map = new VmMap(store, state.flavor(), state.errors(),
+                    locks.computeIfAbsent(root(parent, i), k -> new ReentrantReadWriteLock()));
+            long objectId = 1;
+            for (MapCheckpoint.Entry e : state.entries()) {
+                map.adoptEntry(new VmEntry(e.start(), e.end(), e.protection(), e.maxProtection(), e.inheritance(),
+                        objectId++, e.offset(), e.shared()));
+            }
+            map.nextObjectId = objectId;
+            MapCheckpoint.Pages own = state.pages();
+            for (int k = 0; k < own.count(); k++) {
+                map.pages.set(own.indexes()[k], own.handles()[k]);
+            }
+            for (MapCheckpoint.Range r : state.ranges()) {
+                SharedMemory memory = shared.computeIfAbsent(r.memoryId(), id -> {
+                    SharedMemory m = new SharedMemory();
+                    MapCheckpoint.Pages p = memories.get(id);
+                    if (p != null) {
+                        for (int k = 0; k < p.count(); k++) {
+                            m.pages.set(p.indexes()[k], p.handles()[k]);
+                        }
+                    }
+                    return m;
+                });
+                memory.ranges++;
+                if (map.sharedRanges == null) {
+                    map.sharedRanges = new TreeMap<>();
+                }
+                map.sharedRanges.put(r.startPage(), new SharedRange(r.startPage(), r.endPage(), memory,
+                        r.memoryStartPage()));
+            }
+            map.simplify(map.minAddress, map.maxAddress);
+            out.add(map);
+        }
+        // memories that no restored range names hold pages nobody sees
+        for (Map.Entry<Long, MapCheckpoint.Pages> m : memories.entrySet()) {
+            if (!shared.containsKey(m.getKey())) {
+                store.releaseAll(m.getValue().handles().clone(), m.getValue().count());
+            }
+        }
+        return out;
+    }
+
+    private static int root(int[] parent, int i) {
+        while (parent[i] != i) {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        return i;
     }
 
     // ================================================================ page dispositions (dirty pages)
