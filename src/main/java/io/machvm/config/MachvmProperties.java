@@ -92,7 +92,8 @@ public record MachvmProperties(@DefaultValue Host host, @DefaultValue Vm vm, @De
             }
             if (checkpointInterval.toMillis() < 10 || checkpointInterval.toHours() > 24) {
                 throw new InvalidSettingException("machvm.persistence.checkpoint-interval",
-                        "machvm.persistence.checkpoint-interval must be from 10ms to 24h, not " + checkpointInterval);
+                        "machvm.persistence.checkpoint-interval must be from 10ms to 24h, not "
+                                + checkpointInterval.toMillis() + "ms");
             }
             if (directory.indexOf('\0') >= 0) {
                 throw new InvalidSettingException("machvm.persistence.directory",

@@ -5,7 +5,6 @@ import io.machvm.persistence.Checkpointer;
 import io.machvm.persistence.DirectoryLock;
 import io.machvm.persistence.DurableTask;
 import io.machvm.persistence.UnusableDirectoryException;
-import io.machvm.vm.KernException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.DirectoryStream;
@@ -150,7 +149,8 @@ public final class TaskPersistence implements SmartLifecycle {
                     service.restoreTask(in, id);
                     restored++;
                     restoredImages.add(image);
-                } catch (KernException | IOException e) {
+                } catch (IOException | RuntimeException e) {
+                    // corrupt, too big for the store, or the id is in the log already (the log is newer)
                     log.error("cannot restore task {} from {}: {}", id, image, e.getMessage());
                     Files.move(image, image.resolveSibling(file + ".rejected"), StandardCopyOption.REPLACE_EXISTING);
                 }

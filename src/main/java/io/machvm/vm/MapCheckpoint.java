@@ -32,8 +32,5 @@ public record MapCheckpoint(Flavor flavor, ErrorModel errors, List<Entry> entrie
      * means the page is no longer resident. {@code contentIds[i]} is 0 for handle 0.
      */
     public record Pages(boolean full, long[] indexes, int[] handles, long[] contentIds, int count) {
-        public static Pages of(long[] indexes, int[] handles) {
-            return new Pages(true, indexes, handles, new long[indexes.length], indexes.length);
-        }
     }
 }
