@@ -7,16 +7,13 @@ import io.machvm.vm.MapCheckpoint;
 import io.machvm.vm.VmInherit;
 import io.machvm.vm.VmMap;
 import java.io.BufferedInputStream;
-import java.io.BufferedOutputStream;
 import java.io.Closeable;
 import java.io.DataInputStream;
-import java.io.DataOutputStream;
 import java.io.EOFException;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
-import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -31,7 +28,6 @@ import java.util.Map;
 import java.util.function.Function;
 import java.util.zip.CRC32C;
 import java.util.zip.CheckedInputStream;
-import java.util.zip.CheckedOutputStream;
 
 /**
  * The shard's checkpoint log: one file of passes, each a run of records closed by a commit record with the CRC-32C of
@@ -60,13 +56,17 @@ public final class CheckpointLog {
 
     // ------------------------------------------------------------------------------------------------ writing
 
-    /** Appends passes to a log file. Not thread-safe. */
+    /**
+     * Appends passes to a log file. Records are assembled in one direct buffer, which page bytes are copied into
+     * straight from the store's slab and which the checksum and the channel read without further copies: a pass of
+     * many pages costs one copy in memory and one into the kernel. Not thread-safe.
+     */
     static final class Appender implements Closeable {
+        private static final int BUFFER_BYTES = 1 << 20;
         private final FileChannel channel;
         private final CRC32C crc = new CRC32C();
-        private final DataOutputStream out;
-        private long passBytes;
-        private final long startSize;
+        private final ByteBuffer buffer = ByteBuffer.allocateDirect(BUFFER_BYTES);
+        private long written;
 
         /** Opens {@code file} for appending; with {@code fresh} it is created empty (or truncated) with a header. */
         Appender(Path file, boolean fresh) throws IOException {
@@ -75,15 +75,11 @@ public final class CheckpointLog {
                             StandardOpenOption.WRITE)
                     : FileChannel.open(file, StandardOpenOption.WRITE);
             try {
-                channel.position(channel.size());
-                startSize = channel.size();
-                out = new DataOutputStream(new CheckedOutputStream(new BufferedOutputStream(
-                        Channels.newOutputStream(channel), 1 << 16), crc));
+                written = channel.size();
+                channel.position(written);
                 if (fresh) {
-                    out.write(MAGIC);
-                    out.writeShort(VERSION);
-                    out.flush();
-                    crc.reset();
+                    buffer.put(MAGIC).putShort((short) VERSION);
+                    drain(false);
                 }
             } catch (IOException | RuntimeException e) {
                 channel.close();
@@ -93,91 +89,106 @@ public final class CheckpointLog {
 
         /** Bytes in the file once what was written is flushed. */
         long size() {
-            return startSize + out.size();
+            return written + buffer.position();
         }
 
-        void page(long contentId, PageStore store, int handle, byte[] scratch) throws IOException {
-            store.read(handle, 0, scratch, 0, scratch.length);
-            out.writeByte('P');
-            out.writeLong(contentId);
-            out.writeInt(scratch.length);
-            out.write(scratch);
+        void page(long contentId, PageStore store, int handle) throws IOException {
+            ByteBuffer page = store.view(handle);
+            room(1 + 8 + 4 + page.remaining());
+            buffer.put((byte) 'P').putLong(contentId).putInt(page.remaining()).put(page);
         }
 
         void task(DurableTask task, MapCheckpoint taken) throws IOException {
-            out.writeByte('T');
+            room(1);
+            buffer.put((byte) 'T');
             writeText(task.tenant());
             writeText(task.id());
             if (task.name() == null) {
-                out.writeShort(NO_NAME);
+                room(2);
+                buffer.putShort((short) NO_NAME);
             } else {
                 writeText(task.name());
             }
             writeAscii(taken.flavor().wireName());
             writeAscii(taken.errors().wireName());
-            out.writeByte(taken.pages().full() ? 1 : 0);
-            out.writeInt(taken.entries().size());
+            room(1 + 4);
+            buffer.put((byte) (taken.pages().full() ? 1 : 0)).putInt(taken.entries().size());
             for (MapCheckpoint.Entry e : taken.entries()) {
-                out.writeLong(e.start());
-                out.writeLong(e.end());
-                out.writeByte(e.protection());
-                out.writeByte(e.maxProtection());
-                out.writeByte(e.inheritance().value());
-                out.writeLong(e.offset());
-                out.writeByte(e.shared() ? 1 : 0);
+                room(8 + 8 + 3 + 8 + 1);
+                buffer.putLong(e.start()).putLong(e.end()).put((byte) e.protection()).put((byte) e.maxProtection())
+                        .put((byte) e.inheritance().value()).putLong(e.offset()).put((byte) (e.shared() ? 1 : 0));
             }
-            out.writeInt(taken.ranges().size());
+            room(4);
+            buffer.putInt(taken.ranges().size());
             for (MapCheckpoint.Range r : taken.ranges()) {
-                out.writeLong(r.startPage());
-                out.writeLong(r.endPage());
-                out.writeLong(r.memoryId());
-                out.writeLong(r.memoryStartPage());
+                room(32);
+                buffer.putLong(r.startPage()).putLong(r.endPage()).putLong(r.memoryId())
+                        .putLong(r.memoryStartPage());
             }
             pageMap(taken.pages());
         }
 
         void memory(long memoryId, MapCheckpoint.Pages pages) throws IOException {
-            out.writeByte('M');
-            out.writeLong(memoryId);
-            out.writeByte(pages.full() ? 1 : 0);
+            room(1 + 8 + 1);
+            buffer.put((byte) 'M').putLong(memoryId).put((byte) (pages.full() ? 1 : 0));
             pageMap(pages);
         }
 
         void delete(String tenant, String id) throws IOException {
-            out.writeByte('D');
+            room(1);
+            buffer.put((byte) 'D');
             writeText(tenant);
             writeText(id);
         }
 
         /** Closes the pass and forces it to disk: once this returns, the pass survives a crash. */
         void commit(long passNumber) throws IOException {
-            out.writeByte('C');
-            out.writeLong(passNumber);
-            out.flush();
-            int checksum = (int) crc.getValue();
-            out.writeInt(checksum);
-            out.flush();
+            room(1 + 8);
+            buffer.put((byte) 'C').putLong(passNumber);
+            drain(true);
+            buffer.putInt((int) crc.getValue());
+            drain(false);
             crc.reset();
             channel.force(false);
         }
 
         private void pageMap(MapCheckpoint.Pages pages) throws IOException {
-            out.writeInt(pages.count());
+            room(4);
+            buffer.putInt(pages.count());
             for (int i = 0; i < pages.count(); i++) {
-                out.writeLong(pages.indexes()[i]);
-                out.writeLong(pages.contentIds()[i]);
+                room(16);
+                buffer.putLong(pages.indexes()[i]).putLong(pages.contentIds()[i]);
             }
         }
 
         private void writeText(String text) throws IOException {
             byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
-            out.writeShort(bytes.length);
-            out.write(bytes);
+            room(2 + bytes.length);
+            buffer.putShort((short) bytes.length).put(bytes);
         }
 
         private void writeAscii(String text) throws IOException {
-            out.writeByte(text.length());
-            out.write(text.getBytes(StandardCharsets.US_ASCII));
+            room(1 + text.length());
+            buffer.put((byte) text.length()).put(text.getBytes(StandardCharsets.US_ASCII));
+        }
+
+        /** Makes room for {@code bytes} in the buffer (at most its size), writing out what it holds. */
+        private void room(int bytes) throws IOException {
+            if (buffer.remaining() < bytes) {
+                drain(true);
+            }
+        }
+
+        /** Writes out the buffer, adding it to the pass's checksum unless {@code checksum} is false. */
+        private void drain(boolean checksum) throws IOException {
+            buffer.flip();
+            if (checksum) {
+                crc.update(buffer.duplicate());
+            }
+            while (buffer.hasRemaining()) {
+                written += channel.write(buffer);
+            }
+            buffer.clear();
         }
 
         @Override

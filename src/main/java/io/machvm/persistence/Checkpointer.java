@@ -21,13 +21,13 @@ import org.slf4j.LoggerFactory;
  * changed, each once, and the changed part of each task's map), creations and deletions included, and forces it to
  * disk, so a crash loses at most what changed since the last pass. A compaction pass writes the whole state to a new
  * file that replaces the log atomically; it runs first, after any failed pass, and when the log has grown by more
- * than its compacted size (at least {@link #MIN_GROWTH_BEFORE_COMPACTION}), which bounds the log to about twice the
- * state.
+ * than twice its compacted size (at least {@link #MIN_GROWTH_BEFORE_COMPACTION}), which bounds the log to about three
+ * times the state plus that minimum, and keeps the rewriting to at most half of what passes write.
  *
  * <p>Passes run one at a time ({@code synchronized}); each task is taken under its own lock, not all at once.
  */
 public final class Checkpointer {
-    static final long MIN_GROWTH_BEFORE_COMPACTION = 64L << 20;
+    static final long MIN_GROWTH_BEFORE_COMPACTION = 256L << 20;
     private static final Logger log = LoggerFactory.getLogger(Checkpointer.class);
 
     /** A seam for tests: runs before each task is taken, and may throw as a failing save would. */
@@ -116,7 +116,6 @@ public final class Checkpointer {
                     }
                 }
             }
-            byte[][] scratch = new byte[2][];
             CheckpointLog.Appender writer = out;
             for (DurableTask task : live) {
                 Written before = compaction ? null : written.get(task.map());
@@ -131,7 +130,7 @@ public final class Checkpointer {
                             return; // unchanged: nothing to write
                         }
                         try {
-                            writeTask(writer, task, taken, content, scratch);
+                            writeTask(writer, task, taken, content);
                         } catch (IOException | RuntimeException | Error e) {
                             throw new WriteFailed(e); // a record may be half written: the pass cannot go on
                         }
@@ -185,7 +184,7 @@ public final class Checkpointer {
         writtenMemories = nowMemories;
         writtenContent = content;
         compactNext = failedTask
-                || out.size() - compactedSize > Math.max(MIN_GROWTH_BEFORE_COMPACTION, compactedSize);
+                || out.size() - compactedSize > Math.max(MIN_GROWTH_BEFORE_COMPACTION, 2 * compactedSize);
         lastPassNanos = System.nanoTime() - started;
         return count;
     }
@@ -209,19 +208,13 @@ public final class Checkpointer {
     }
 
     private static void writeTask(CheckpointLog.Appender out, DurableTask task, MapCheckpoint taken,
-            LongLongMap content, byte[][] scratch) throws IOException {
+            LongLongMap content) throws IOException {
         PageStore store = task.map().store();
-        int pageSize = store.pageSize();
-        byte[] buffer = scratch[pageSize == 4096 ? 0 : 1];
-        if (buffer == null || buffer.length != pageSize) {
-            buffer = new byte[pageSize];
-            scratch[pageSize == 4096 ? 0 : 1] = buffer;
-        }
         for (MapCheckpoint.Pages pages : allPages(taken)) {
             for (int i = 0; i < pages.count(); i++) {
                 long id = pages.contentIds()[i];
                 if (id != 0 && !content.containsKey(id)) {
-                    out.page(id, store, pages.handles()[i], buffer);
+                    out.page(id, store, pages.handles()[i]);
                     content.put(id, 1);
                 }
             }
