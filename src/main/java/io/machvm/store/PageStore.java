@@ -44,7 +44,8 @@ public final class PageStore {
     /** Free plus never-used slots in existing slabs; guarded by {@link #lock}. */
     private long slotsWithRoom;
     private final AtomicLong residentPages = new AtomicLong();
-    private final AtomicLong lastContentId = new AtomicLong();
+    /** Shared by every store in the process, so that a content id names one page whichever store holds it. */
+    private static final AtomicLong LAST_CONTENT_ID = new AtomicLong();
     private final AtomicLong sharedPages = new AtomicLong();
     private final AtomicLong slabCount = new AtomicLong();
     /** Slabs that hold no page, kept for reuse; guarded by {@link #lock}. */
@@ -233,7 +234,7 @@ public final class PageStore {
                 slab.used++;
                 slotsWithRoom--;
                 REFS.setRelease(slab.refs, slot, 1);
-                slab.contentIds[slot] = lastContentId.incrementAndGet();
+                slab.contentIds[slot] = LAST_CONTENT_ID.incrementAndGet();
                 if (zeroed && !clean) {
                     slab.bytes.put(slot << pageShift, zeroPage, 0, pageSize);
                 }
@@ -442,7 +443,7 @@ public final class PageStore {
 
     /**
      * The id of a page's current content: a number drawn when the page is allocated and drawn again whenever its
-     * bytes change, never reused while this store lives. Two references with one content id hold the same bytes in
+     * bytes change, never reused in this process (stores of different page sizes draw from one sequence). Two references with one content id hold the same bytes in
      * the same page, so a checkpoint stores those bytes once and knows the page is shared (a page is only written
      * while one reference holds it). Read it under the lock that guards the page's writer.
      */
@@ -453,7 +454,7 @@ public final class PageStore {
 
     private void changed(int handle) {
         int h = handle - 1;
-        slabs.get(h >>> slotBits).contentIds[h & slotMask] = lastContentId.incrementAndGet();
+        slabs.get(h >>> slotBits).contentIds[h & slotMask] = LAST_CONTENT_ID.incrementAndGet();
     }
 
     private int offsetOf(int handle) {

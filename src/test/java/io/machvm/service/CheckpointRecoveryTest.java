@@ -112,6 +112,23 @@ class CheckpointRecoveryTest {
         assertThat(node.vm.taskInfo("x86").residentBytes()).as("its page was deallocated").isZero();
     }
 
+    /** Two flavors, two stores: a content id names one page across both, so neither page stands in for the other. */
+    @Test
+    void pagesOfBothFlavorsKeepTheirOwnBytes() throws IOException {
+        node = new Node(64L << 20).start();
+        node.vm.createTask("arm", TaskSpec.DEFAULTS);
+        node.vm.createTask("x86", new TaskSpec(Flavor.X86_64, null, null));
+        node.vm.allocate("arm", BASE, PAGE, VmFlags.FIXED);
+        node.vm.allocate("x86", BASE, 0x1000, VmFlags.FIXED);
+        write(node, "arm", BASE, "arm page");
+        write(node, "x86", BASE, "x86 page");
+        node.persistence.checkpointNow();
+        node.crash();
+        node = new Node(64L << 20).start();
+        assertThat(node.read("arm", BASE, 8)).isEqualTo("arm page");
+        assertThat(node.read("x86", BASE, 8)).isEqualTo("x86 page");
+    }
+
     @Test
     void forksComeBackSharingTheirPagesAndFitWhereTheyFittedBefore() throws IOException {
         // 48 pages written in the parent; with two forks 144 pages unshared would not fit in 96
