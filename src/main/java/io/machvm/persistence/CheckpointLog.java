@@ -223,7 +223,7 @@ public final class CheckpointLog {
 
     /**
      * Replays the committed passes of {@code file} and builds the tasks they leave, each store page allocated once
-     * however many tasks share it. The maps draw from budgets that never refuse.
+     * however many tasks share it. The maps draw from unlimited budgets.
      */
     public static Recovery recover(Path file, Function<Flavor, PageStore> stores) throws IOException {
         return recover(file, stores, tenant -> MapBudgets.unlimited());
@@ -232,7 +232,7 @@ public final class CheckpointLog {
     /**
      * Replays the committed passes of {@code file} and builds the tasks they leave, each store page allocated once
      * however many tasks share it; each task's map draws from {@code budgets} of its tenant. Budgets never refuse a
-     * restore ({@link Checkpoints#restore}): a task that was kept comes back, charged as far as its budgets allow.
+     * restore ({@link Checkpoints#restore}): a task that was kept comes back, charged in full even past them.
      */
     public static Recovery recover(Path file, Function<Flavor, PageStore> stores,
             Function<String, MapBudgets> budgets) throws IOException {

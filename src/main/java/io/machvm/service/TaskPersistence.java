@@ -30,7 +30,7 @@ import org.springframework.context.SmartLifecycle;
  *
  * <p>Every tenant's tasks are kept, each restored under its own tenant and id, with the budgets
  * ({@link TaskRegistry#budgetsForNewTask(String)}) of a new task of that tenant. Budgets never refuse a restore (a task
- * that was kept comes back, charged as far as its budgets allow); the registry's task limits still apply, so a task
+ * that was kept comes back, charged in full even past them); the registry's task limits still apply, so a task
  * beyond a since-lowered {@code machvm.tasks.max} or tenant task quota is not restored, and the log is then kept for a
  * person to look at.
  *

@@ -142,9 +142,9 @@ public final class Checkpoints {
      * the maps' own pages and in {@code memories}; the maps come back in the order of {@code states}.
      *
      * <p>Map {@code i} draws from {@code budgets.get(i)}, and a shared memory from the budgets of the first map that
-     * names it (as a fork charges the parent). The budgets never refuse a restore: what the maps hold is charged as far
-     * as each budget allows ({@link Charge#settle}), so a task that fitted before a restart always comes back, even
-     * when its limits have since been lowered; it then grows only once it is back under them.
+     * names it (as a fork charges the parent). The budgets never refuse a restore: what the maps hold is charged in
+     * full even past the limits ({@link Charge#settleAnyway}), so a task that fitted before a restart always comes
+     * back, even when its limits have since been lowered, and then cannot grow until it is back under them.
      */
     public static List<VmMap> restore(PageStore store, List<CheckpointImage> states,
             Map<Long, CheckpointImage.Pages> memories, List<MapBudgets> budgets) {
@@ -211,9 +211,19 @@ public final class Checkpoints {
             }
         }
         for (VmMap map : out) {
-            map.settle(); // charges what each map and its memories hold; never refuses
+            chargeRestored(map);
+        }
+        for (SharedMemory memory : shared.values()) {
+            memory.settleAnyway();
         }
         return out;
+    }
+
+    /** Charges what a restored map holds, as {@link VmMap#settle} would, but past its budgets' limits. */
+    private static void chargeRestored(VmMap map) {
+        map.entryCharge.settleAnyway(map.entries.size());
+        map.nodeCharge.settleAnyway(map.pages.nodes() + map.dirty.words().nodes());
+        map.byteCharge.settleAnyway(map.pages.population() * map.pageSize);
     }
 
     private static int root(int[] parent, int i) {

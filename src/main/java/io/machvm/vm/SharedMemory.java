@@ -30,6 +30,12 @@ final class SharedMemory {
         byteCharge.settle(pages.population() * pageSize);
     }
 
+    /** {@link #settle} past the budgets' limits: for a restored memory, which must not be refused. */
+    void settleAnyway() {
+        nodeCharge.settleAnyway(pages.nodes() + dirty.words().nodes());
+        byteCharge.settleAnyway(pages.population() * pageSize);
+    }
+
     /** The part of a {@link PageGrowth} in this memory. */
     static final class Growth {
         final SharedMemory memory;

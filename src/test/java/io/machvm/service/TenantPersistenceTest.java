@@ -1,6 +1,7 @@
 package io.machvm.service;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.machvm.persistence.CheckpointLog;
 import io.machvm.vm.ErrorModel;
@@ -34,9 +35,13 @@ class TenantPersistenceTest {
     }
 
     private Node node() {
+        return node(TenantQuotas.unlimited());
+    }
+
+    private Node node(TenantQuotas quotas) {
         PageStores stores = new PageStores(16L << 20, 16L << 20);
         TaskRegistry registry = new TaskRegistry(stores, Flavor.ARM64, ErrorModel.DOCUMENTED, 100, caller::get,
-                TenantQuotas.unlimited());
+                quotas);
         VmService service = new VmService(registry, stores, Flavor.ARM64, 1L << 20, new SimpleMeterRegistry());
         return new Node(stores, registry, service, new TaskPersistence(directory, registry, service, stores,
                 Duration.ofHours(1)));
@@ -128,6 +133,38 @@ class TenantPersistenceTest {
         again.persistence().start(); // now from the log alone
         assertRestored(again, acme, beta);
         again.persistence().stop();
+    }
+
+    @Test
+    void aRestoredTaskIsChargedToItsTenantEvenPastALoweredQuota() throws Exception {
+        Node before = node();
+        before.persistence().start();
+        Tenant acme = new Tenant("acme", false);
+        writeAs(before, acme, "big", "acme's");
+        caller.set(acme);
+        before.service().allocate("big", A + 16384, 3 * 16384, 0);
+        before.service().write("big", A + 16384, new byte[2 * 16384]); // three pages resident in all
+        caller.set(Tenant.DEFAULT);
+        before.persistence().stop();
+
+        // acme may now hold one page: its task holds three, and comes back all the same
+        TenantQuotas lowered = new TenantQuotas(TenantQuotas.Limits.NONE,
+                java.util.Map.of("acme", new TenantQuotas.Limits(TenantQuotas.UNLIMITED, 16384,
+                        TenantQuotas.UNLIMITED)), null, null);
+        Node after = node(lowered);
+        after.persistence().start();
+        assertThat(readAs(after, acme, "big", 6)).isEqualTo("acme's");
+        assertThat(after.registry().all()).extracting(Task::tenant).containsExactly("acme");
+        assertThat(lowered.residentBytes("acme").usedUnits()).isEqualTo(3 * 16384L);
+        caller.set(acme);
+        assertThatThrownBy(() -> after.service().write("big", A + 3 * 16384, new byte[16384]))
+                .isInstanceOf(io.machvm.vm.KernException.class).hasMessageContaining("max-resident-bytes");
+        after.service().deallocate("big", A, 4 * 16384); // back under the quota: room again
+        assertThat(lowered.residentBytes("acme").usedUnits()).isZero();
+        after.service().allocate("big", A, 16384, 0);
+        after.service().write("big", A, new byte[16384]);
+        caller.set(Tenant.DEFAULT);
+        after.persistence().stop();
     }
 
     private void assertRestored(Node after, Tenant acme, Tenant beta) {
