@@ -84,8 +84,10 @@ public class MachvmConfiguration {
     /** Keeps tasks across restarts when {@code machvm.persistence.directory} is set. */
     @Bean
     @ConditionalOnExpression("!'${machvm.persistence.directory:}'.isBlank()")
-    TaskPersistence taskPersistence(MachvmProperties properties, TaskRegistry registry, VmService service) {
-        return new TaskPersistence(Path.of(properties.persistence().directory()), registry, service);
+    TaskPersistence taskPersistence(MachvmProperties properties, TaskRegistry registry, VmService service,
+            PageStores stores) {
+        return new TaskPersistence(Path.of(properties.persistence().directory()), registry, service, stores,
+                properties.persistence().checkpointInterval());
     }
 
     /** The JVM's direct-memory limit: -XX:MaxDirectMemorySize, or the maximum heap size when that is unset. */

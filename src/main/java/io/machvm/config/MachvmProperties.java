@@ -78,13 +78,23 @@ public record MachvmProperties(@DefaultValue Host host, @DefaultValue Vm vm, @De
     }
 
     /**
-     * Where tasks are kept across restarts: with a directory, every task is written there as a task image on
-     * graceful shutdown and restored at start-up. Empty (the default): tasks live only in memory.
+     * Where tasks are kept across restarts and crashes: with a directory, the tasks are checkpointed there every
+     * {@code checkpointInterval} (what changed since the last checkpoint) and on graceful shutdown, and restored at
+     * start-up. Empty (the default): tasks live only in memory.
      */
-    public record Persistence(@DefaultValue("") String directory) {
+    public record Persistence(@DefaultValue("") String directory,
+            @DefaultValue("1s") java.time.Duration checkpointInterval) {
         public Persistence {
             if (directory == null) {
                 directory = "";
+            }
+            if (checkpointInterval == null) {
+                checkpointInterval = java.time.Duration.ofSeconds(1);
+            }
+            if (checkpointInterval.toMillis() < 10 || checkpointInterval.toHours() > 24) {
+                throw new InvalidSettingException("machvm.persistence.checkpoint-interval",
+                        "machvm.persistence.checkpoint-interval must be from 10ms to 24h, not "
+                                + checkpointInterval.toMillis() + "ms");
             }
             if (directory.indexOf('\0') >= 0) {
                 throw new InvalidSettingException("machvm.persistence.directory",

@@ -1,6 +1,7 @@
 package io.machvm.ops;
 
 import io.machvm.config.InvalidSettingException;
+import io.machvm.persistence.UnusableDirectoryException;
 import java.util.Locale;
 import org.springframework.boot.context.properties.bind.BindException;
 import org.springframework.boot.context.properties.source.ConfigurationProperty;
@@ -30,6 +31,10 @@ public final class InvalidSettingFailureAnalyzer implements FailureAnalyzer, Ord
         if (invalid != null) {
             String action = invalid.action() != null ? invalid.action() : howToSet(invalid.setting());
             return new FailureAnalysis(oneLine(invalid.getMessage()), action, failure);
+        }
+        UnusableDirectoryException directory = find(failure, UnusableDirectoryException.class);
+        if (directory != null) {
+            return new FailureAnalysis(oneLine(directory.getMessage()), directory.action(), failure);
         }
         BindException bind = find(failure, BindException.class);
         if (bind != null && bind.getName().toString().startsWith(PREFIX)) {

@@ -159,6 +159,10 @@ public final class TaskRegistry {
 
     /** The settings a spec resolves to with the configured defaults. */
     public TaskSpec resolve(TaskSpec spec) {
+        if (spec.name() != null && !wellFormed(spec.name())) {
+            throw new KernException(KernReturn.KERN_INVALID_ARGUMENT,
+                    "task name must be well-formed Unicode (it has a lone surrogate)");
+        }
         return new TaskSpec(spec.flavor() == null ? defaultFlavor : spec.flavor(),
                 spec.errors() == null ? defaultErrors : spec.errors(), spec.name());
     }
@@ -215,6 +219,19 @@ public final class TaskRegistry {
                     + existing.map().flavor().wireName() + ", " + existing.map().errors().wireName() + ")");
         }
         return new Created(existing, false);
+    }
+
+    /** Whether UTF-8 carries the name exactly: no lone surrogates, so it survives an image byte for byte. */
+    static boolean wellFormed(String name) {
+        for (int i = 0; i < name.length(); i++) {
+            char c = name.charAt(i);
+            if (Character.isHighSurrogate(c) && i + 1 < name.length() && Character.isLowSurrogate(name.charAt(i + 1))) {
+                i++;
+            } else if (Character.isSurrogate(c)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private void reserveSlot(String tenant) {

@@ -346,6 +346,9 @@ public final class VmService {
     public TaskInfo forkTask(String parentId, String childId, String name) {
         return timedPure(taskFork, () -> {
             Task parent = registry.get(parentId);
+            if (name != null) {
+                registry.resolve(new TaskSpec(null, null, name)); // a name an image could not carry is refused
+            }
             // The child's slot and id are taken before the fork, which changes the parent (shared ranges): once it
             // is done nothing may refuse the child.
             try (TaskRegistry.Reservation slot = registry.reserve(childId)) {

@@ -58,7 +58,21 @@ public final class Budget {
         return null;
     }
 
-    /** Returns {@code units} taken by {@link #tryAcquire} to this budget and every parent. */
+    /**
+     * Takes {@code units} from this budget and every parent even past their limits: for what is already held and
+     * must not be refused (a task restored after a restart, whose limits may since have been lowered). A budget over
+     * its limit refuses every later {@link #tryAcquire} until enough is released.
+     */
+    public void acquireAnyway(long units) {
+        if (units < 0) {
+            throw new IllegalArgumentException(name + ": acquire " + units + " < 0");
+        }
+        for (Budget level = this; level != null; level = level.parent) {
+            level.usedUnits.addAndGet(units);
+        }
+    }
+
+    /** Returns {@code units} taken by {@link #tryAcquire} or {@link #acquireAnyway} to this budget and every parent. */
     public void release(long units) {
         if (units < 0) {
             throw new IllegalArgumentException(name + ": release " + units + " < 0");

@@ -44,6 +44,8 @@ public final class PageStore {
     /** Free plus never-used slots in existing slabs; guarded by {@link #lock}. */
     private long slotsWithRoom;
     private final AtomicLong residentPages = new AtomicLong();
+    /** Shared by every store in the process, so that a content id names one page whichever store holds it. */
+    private static final AtomicLong LAST_CONTENT_ID = new AtomicLong();
     private final AtomicLong sharedPages = new AtomicLong();
     private final AtomicLong slabCount = new AtomicLong();
     /** Slabs that hold no page, kept for reuse; guarded by {@link #lock}. */
@@ -57,6 +59,8 @@ public final class PageStore {
         final long sizeBytes;
         final int slots;
         final int[] refs;
+        /** Each slot's content id ({@link #contentId}); written by the page's exclusive writer. */
+        final long[] contentIds;
         final int[] freeSlots;
         int freeTop;
         int neverUsed;
@@ -67,6 +71,7 @@ public final class PageStore {
             this.sizeBytes = sizeBytes;
             this.slots = slots;
             this.refs = new int[slots];
+            this.contentIds = new long[slots];
             this.freeSlots = new int[slots];
             this.neverUsed = 0;
         }
@@ -229,6 +234,7 @@ public final class PageStore {
                 slab.used++;
                 slotsWithRoom--;
                 REFS.setRelease(slab.refs, slot, 1);
+                slab.contentIds[slot] = LAST_CONTENT_ID.incrementAndGet();
                 if (zeroed && !clean) {
                     slab.bytes.put(slot << pageShift, zeroPage, 0, pageSize);
                 }
@@ -457,6 +463,22 @@ public final class PageStore {
         return slabs.get((handle - 1) >>> slotBits).bytes;
     }
 
+    /**
+     * The id of a page's current content: a number drawn when the page is allocated and drawn again whenever its
+     * bytes change, never reused in this process (stores of different page sizes draw from one sequence). Two references with one content id hold the same bytes in
+     * the same page, so a checkpoint stores those bytes once and knows the page is shared (a page is only written
+     * while one reference holds it). Read it under the lock that guards the page's writer.
+     */
+    public long contentId(int handle) {
+        int h = handle - 1;
+        return slabs.get(h >>> slotBits).contentIds[h & slotMask];
+    }
+
+    private void changed(int handle) {
+        int h = handle - 1;
+        slabs.get(h >>> slotBits).contentIds[h & slotMask] = LAST_CONTENT_ID.incrementAndGet();
+    }
+
     private int offsetOf(int handle) {
         return ((handle - 1) & slotMask) << pageShift;
     }
@@ -478,12 +500,14 @@ public final class PageStore {
 
     /** Stores {@code length} bytes of {@code src} at {@code pageOffset} of a page the caller owns exclusively. */
     public void write(int handle, int pageOffset, byte[] src, int srcOffset, int length) {
+        changed(handle);
         slabOf(handle).put(offsetOf(handle, pageOffset, length), src, srcOffset, length);
     }
 
     /** Stores the remaining bytes of {@code src} at {@code pageOffset} of a page the caller owns exclusively. */
     public void write(int handle, int pageOffset, ByteBuffer src) {
         int length = src.remaining();
+        changed(handle);
         slabOf(handle).put(offsetOf(handle, pageOffset, length), src, src.position(), length);
         src.position(src.position() + length);
     }
@@ -497,6 +521,7 @@ public final class PageStore {
             // Bulk put between overlapping regions of one buffer is specified as if through a temporary copy.
             source = source.duplicate();
         }
+        changed(dstHandle);
         slabOf(dstHandle).put(offsetOf(dstHandle, dstOffset, length), source, sourceOffset, length);
     }
 
@@ -507,6 +532,7 @@ public final class PageStore {
         } else if (srcHandle == NO_PAGE) {
             zero(dstHandle, dstOffset, length);
         } else {
+            changed(dstHandle);
             slabOf(dstHandle).put(offsetOf(dstHandle, dstOffset, length), source.slabOf(srcHandle),
                     source.offsetOf(srcHandle, srcOffset, length), length);
         }
@@ -514,6 +540,7 @@ public final class PageStore {
 
     /** Fills {@code length} bytes at {@code pageOffset} of a page the caller owns exclusively with zeros. */
     public void zero(int handle, int pageOffset, int length) {
+        changed(handle);
         slabOf(handle).put(offsetOf(handle, pageOffset, length), zeroPage, 0, length);
     }
 

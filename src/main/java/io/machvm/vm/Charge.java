@@ -44,6 +44,16 @@ final class Charge {
         }
     }
 
+    /** Settles to {@code actual}, taking what is missing even past the budget's limits ({@link Budget#acquireAnyway}). */
+    void settleAnyway(long actual) {
+        if (actual < held) {
+            budget.release(held - actual);
+        } else if (actual > held) {
+            budget.acquireAnyway(actual - held);
+        }
+        held = actual;
+    }
+
     long held() {
         return held;
     }

@@ -64,10 +64,12 @@ final class MapPages {
             SharedRange r = sharedRangeAt(page);
             if (r != null) {
                 r.memory.dirty.add(r.indexOf(page));
+                r.memory.pages.touch(r.indexOf(page));
                 return;
             }
         }
         map.dirty.add(page);
+        map.pages.touch(page);
     }
 
     boolean isDirty(long page) {

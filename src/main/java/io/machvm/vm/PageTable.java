@@ -33,6 +33,11 @@ final class PageTable {
     private long population;
     /** Nodes (interior and leaves) that exist. */
     private long nodes;
+    /**
+     * Pages whose handle or content changed since {@link #takeChanges}, for incremental checkpoints; null until a
+     * checkpoint asks (so a service without persistence pays nothing). Separate from the dirty bits clients see.
+     */
+    private PageBits changes;
     /** The leaf {@link #set} last wrote, so that the next lookups in it skip the walk: a one-entry TLB. */
     private int[] hintLeaf;
     private long hintLeafIndex = -1;
@@ -71,6 +76,9 @@ final class PageTable {
     int set(long pageIndex, int handle) {
         if (pageIndex < 0 || pageIndex >= MAX_PAGES) {
             throw new IllegalArgumentException("page index out of range: " + pageIndex);
+        }
+        if (changes != null) {
+            changes.add(pageIndex);
         }
         if (handle == 0) {
             return clear(pageIndex);
@@ -164,6 +172,23 @@ final class PageTable {
             }
         }
         return old;
+    }
+
+    /** Notes that a page's content changed in place (its handle did not). */
+    void touch(long pageIndex) {
+        if (changes != null) {
+            changes.add(pageIndex);
+        }
+    }
+
+    /**
+     * The pages changed since the last call and starts a new set; null on the first call, when the caller must take
+     * every page. The caller holds the lock that guards the table's writers.
+     */
+    PageBits takeChanges() {
+        PageBits taken = changes;
+        changes = new PageBits();
+        return taken;
     }
 
     /** Visits every resident page in {@code [fromPage, toPage)} in index order, skipping empty subtrees. */

@@ -7,6 +7,9 @@ import io.machvm.store.PageStore;
  * and writes in place. Guarded by the lock the sharers have in common.
  */
 final class SharedMemory {
+    private static final java.util.concurrent.atomic.AtomicLong LAST_ID = new java.util.concurrent.atomic.AtomicLong();
+    /** Names the memory in checkpoints ({@link CheckpointImage.Range#memoryId}); unique in this process. */
+    final long id = LAST_ID.incrementAndGet();
     final PageTable pages = new PageTable();
     final PageBits dirty = new PageBits();
     /** Shared ranges, in any map, that refer to this memory; its pages go with the last. */
@@ -25,6 +28,12 @@ final class SharedMemory {
     void settle() {
         nodeCharge.settle(pages.nodes() + dirty.words().nodes());
         byteCharge.settle(pages.population() * pageSize);
+    }
+
+    /** {@link #settle} past the budgets' limits: for a restored memory, which must not be refused. */
+    void settleAnyway() {
+        nodeCharge.settleAnyway(pages.nodes() + dirty.words().nodes());
+        byteCharge.settleAnyway(pages.population() * pageSize);
     }
 
     /** The part of a {@link PageGrowth} in this memory. */

@@ -64,7 +64,7 @@ public final class TaskImage implements AutoCloseable {
 
     /** The number of bytes {@link #writeTo} writes. */
     public long sizeBytes() {
-        int nameBytes = name == null ? 0 : name.getBytes(StandardCharsets.UTF_8).length;
+        int nameBytes = nameBytes(name).length;
         return MAGIC.length + 2 + 1 + flavor.wireName().length() + 1 + errors.wireName().length() + 2 + nameBytes
                 + 4 + (long) regions.size() * (8 + 8 + 3 + 8) + 8
                 + (long) pageIndexes.length * (8 + flavor.pageSize() + 4) + END.length + 4;
@@ -79,7 +79,7 @@ public final class TaskImage implements AutoCloseable {
         out.writeShort(VERSION);
         writeAscii(out, flavor.wireName());
         writeAscii(out, errors.wireName());
-        byte[] nameBytes = name == null ? new byte[0] : name.getBytes(StandardCharsets.UTF_8);
+        byte[] nameBytes = nameBytes(name);
         out.writeShort(nameBytes.length);
         out.write(nameBytes);
         out.writeInt(regions.size());
@@ -181,7 +181,7 @@ public final class TaskImage implements AutoCloseable {
             }
             byte[] nameBytes = new byte[nameLength];
             in.readFully(nameBytes);
-            String name = nameLength == 0 ? null : new String(nameBytes, StandardCharsets.UTF_8);
+            String name = nameLength == 0 ? null : strictName(nameBytes);
             store = stores.apply(flavor);
             map = new VmMap(store, flavor, errors, budgets);
             long entryCount = in.readInt() & 0xFFFF_FFFFL;
@@ -279,6 +279,36 @@ public final class TaskImage implements AutoCloseable {
             if (!done && map != null) {
                 map.terminate(); // gives back what it reserved
             }
+        }
+    }
+
+    /**
+     * Decodes a name that must be well-formed UTF-8: a lenient decoding would replace bad bytes, and the task would
+     * then re-export with a name other than the one it was restored from.
+     */
+    private static String strictName(byte[] bytes) {
+        try {
+            return StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(bytes)).toString();
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw corrupt("the name is not well-formed UTF-8");
+        }
+    }
+
+    /**
+     * The name's UTF-8 bytes; a name that UTF-8 cannot carry exactly (a lone surrogate) is refused, as it could not
+     * be restored as it was.
+     */
+    private static byte[] nameBytes(String name) {
+        if (name == null) {
+            return new byte[0];
+        }
+        try {
+            java.nio.ByteBuffer encoded = StandardCharsets.UTF_8.newEncoder().encode(java.nio.CharBuffer.wrap(name));
+            byte[] bytes = new byte[encoded.remaining()];
+            encoded.get(bytes);
+            return bytes;
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new KernException(KERN_INVALID_ARGUMENT, "the task name is not well-formed Unicode");
         }
     }
 

@@ -532,6 +532,14 @@ public final class VmMap {
         return MapImages.exportImage(this, name, clearDirty);
     }
 
+    // ================================================================ durable checkpoints
+
+    /** Takes this task's state for an incremental checkpoint and hands it to {@code writer}: see {@link Checkpoints}. */
+    public <X extends Exception> void checkpoint(boolean full, java.util.function.LongPredicate knownMemory,
+            Checkpoints.Writer<X> writer) throws X {
+        Checkpoints.take(this, full, knownMemory, writer);
+    }
+
     // ================================================================ page dispositions (dirty pages)
 
     /** {@code VM_PAGE_QUERY_PAGE_PRESENT}: the page has storage (it is not zero-fill). */
@@ -618,7 +626,7 @@ public final class VmMap {
      * (which sanitizes its arguments, validates the whole range and only then changes anything), and, whatever the
      * body did, the budgets settled to what the map holds.
      */
-    private <T> T update(Body<T> body) {
+    <T> T update(Body<T> body) {
         lock.writeLock().lock();
         try {
             ensureAlive();

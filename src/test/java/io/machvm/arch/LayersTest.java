@@ -10,8 +10,10 @@ import org.junit.jupiter.api.Test;
 /**
  * The layers, as a rule the build checks: {@code store} (pages off the heap) depends on nothing of ours; {@code vm}
  * (Mach address spaces) on {@code store} only, and on no Spring; {@code service} (tasks by id, metrics) on {@code vm}
- * and {@code store}, never on {@code api}; {@code api} (HTTP) on {@code service} and the value types of {@code vm},
- * never on {@code VmMap} nor on {@code store}.
+ * and {@code store}, never on {@code api}; {@code persistence} (the checkpoint log) sits beside {@code service}: it may
+ * use {@code service}, {@code vm} and {@code store}, never {@code api}, the configuration nor Spring, and neither
+ * {@code vm} nor {@code store} may use it; {@code api} (HTTP) on {@code service} and the value types of {@code vm},
+ * never on {@code VmMap}, {@code store} nor {@code persistence}.
  */
 class LayersTest {
     private static final JavaClasses MAIN = new ClassFileImporter()
@@ -22,7 +24,8 @@ class LayersTest {
     void theStoreDependsOnNothingOfOurs() {
         noClasses().that().resideInAPackage("io.machvm.store..")
                 .should().dependOnClassesThat().resideInAnyPackage("io.machvm.vm..", "io.machvm.service..",
-                        "io.machvm.api..", "io.machvm.config..", "io.machvm.ops..", "io.machvm")
+                        "io.machvm.api..", "io.machvm.config..", "io.machvm.ops..", "io.machvm.persistence..",
+                        "io.machvm")
                 .check(MAIN);
     }
 
@@ -30,7 +33,8 @@ class LayersTest {
     void theVmDependsOnTheStoreOnlyAndOnNoSpring() {
         noClasses().that().resideInAPackage("io.machvm.vm..")
                 .should().dependOnClassesThat().resideInAnyPackage("io.machvm.service..", "io.machvm.api..",
-                        "io.machvm.config..", "io.machvm.ops..", "org.springframework..", "jakarta..")
+                        "io.machvm.config..", "io.machvm.ops..", "io.machvm.persistence..", "org.springframework..",
+                        "jakarta..")
                 .check(MAIN);
     }
 
@@ -43,9 +47,17 @@ class LayersTest {
     }
 
     @Test
+    void persistenceSitsBesideTheServiceNeverOnTheApiNorSpring() {
+        noClasses().that().resideInAPackage("io.machvm.persistence..")
+                .should().dependOnClassesThat().resideInAnyPackage("io.machvm.api..", "io.machvm.config..",
+                        "io.machvm.ops..", "org.springframework..", "jakarta..")
+                .check(MAIN);
+    }
+
+    @Test
     void theApiGoesThroughTheServiceNeverToVmMapOrTheStore() {
         noClasses().that().resideInAPackage("io.machvm.api..")
-                .should().dependOnClassesThat().resideInAPackage("io.machvm.store..")
+                .should().dependOnClassesThat().resideInAnyPackage("io.machvm.store..", "io.machvm.persistence..")
                 .orShould().dependOnClassesThat().haveFullyQualifiedName("io.machvm.vm.VmMap")
                 .check(MAIN);
     }

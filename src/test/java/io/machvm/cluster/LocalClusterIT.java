@@ -30,7 +30,6 @@ import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
-import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
@@ -233,12 +232,10 @@ class LocalClusterIT {
 
     /**
      * SIGKILL loses at most the checkpoint interval (machvm.persistence.checkpoint-interval, 1 s by default): every
-     * change acknowledged earlier than that survives, creates and deletes included. Needs incremental checkpoints;
-     * run with {@code -Dmachvm.test.checkpoints=true}.
+     * change acknowledged earlier than that survives, creates and deletes included.
      */
     @Test
     @Order(6)
-    @EnabledIfSystemProperty(named = "machvm.test.checkpoints", matches = "true")
     void sigkillLosesNothingOlderThanTheCheckpointInterval() throws Exception {
         int victim = ownerOf("w-4");
         for (String id : List.copyOf(expected.keySet())) {

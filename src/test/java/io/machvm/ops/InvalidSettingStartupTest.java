@@ -53,7 +53,9 @@ class InvalidSettingStartupTest {
                 arguments("machvm.tasks.max=1e3",
                         "machvm.tasks.max='1e3' is not a whole number (set by \"machvm.tasks.max\" from property "
                                 + "source \"commandLineArgs\")"),
-                arguments("machvm.api.max-transfer=0B", "machvm.api.max-transfer must be positive, not 0B"));
+                arguments("machvm.api.max-transfer=0B", "machvm.api.max-transfer must be positive, not 0B"),
+                arguments("machvm.persistence.checkpoint-interval=1ms",
+                        "machvm.persistence.checkpoint-interval must be from 10ms to 24h, not 1ms"));
     }
 
     @ParameterizedTest

@@ -32,6 +32,16 @@ class SettingsBindingTest {
         assertThat(properties.store().slabSize()).isEqualTo(DataSize.ofMegabytes(64));
         assertThat(properties.api().maxTransfer()).isEqualTo(DataSize.ofGigabytes(1));
         assertThat(properties.tasks().max()).isEqualTo(10000);
+        assertThat(properties.persistence().directory()).isEmpty();
+        assertThat(properties.persistence().checkpointInterval()).isEqualTo(java.time.Duration.ofSeconds(1));
+    }
+
+    @Test
+    void persistenceSettingsHaveEnvironmentVariables() {
+        MachvmProperties properties = bind(Map.of("MACHVM_PERSISTENCE_DIRECTORY", "/var/lib/machvm",
+                "MACHVM_PERSISTENCE_CHECKPOINTINTERVAL", "250ms"));
+        assertThat(properties.persistence().directory()).isEqualTo("/var/lib/machvm");
+        assertThat(properties.persistence().checkpointInterval()).isEqualTo(java.time.Duration.ofMillis(250));
     }
 
     @Test

@@ -166,6 +166,30 @@ class SandboxFeaturesTest {
         assertThat(map.store().residentPages()).isZero();
     }
 
+    /** A name whose bytes are not UTF-8 would come back as another name: the image is refused instead. */
+    @Test
+    void anImageWhoseNameIsNotUtf8IsRefused() throws IOException {
+        VmMap map = VmTestSupport.newMap(Flavor.ARM64, ErrorModel.DOCUMENTED);
+        byte[] bytes = imageOf(map, "ab");
+        int nameAt = 8 + 2 + 1 + Flavor.ARM64.wireName().length() + 1 + ErrorModel.DOCUMENTED.wireName().length() + 2;
+        assertThat(new String(bytes, nameAt, 2, java.nio.charset.StandardCharsets.US_ASCII)).isEqualTo("ab");
+        bytes[nameAt] = (byte) 0xC3; // a lead byte followed by an ASCII byte: malformed
+        bytes[nameAt + 1] = (byte) 0x28;
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        crc.update(bytes, 0, bytes.length - 4);
+        java.nio.ByteBuffer.wrap(bytes).putInt(bytes.length - 4, (int) crc.getValue());
+        PageStore store = map.store();
+        assertThatThrownBy(() -> TaskImage.read(new ByteArrayInputStream(bytes), f -> store))
+                .isInstanceOfSatisfying(KernException.class, e -> assertThat(e.kern()).isEqualTo(KERN_INVALID_ARGUMENT))
+                .hasMessageContaining("UTF-8");
+        // a well-formed name outside the BMP comes back byte for byte
+        byte[] emoji = imageOf(map, "\ud83d\ude00 x");
+        TaskImage.Restored restored = TaskImage.read(new ByteArrayInputStream(emoji), f -> store);
+        assertThat(imageOf(restored.map(), restored.name())).isEqualTo(emoji);
+        restored.map().terminate();
+        map.terminate();
+    }
+
     @Test
     void aCorruptOrTruncatedImageIsRefusedAndCreatesNothing() throws IOException {
         VmMap map = VmTestSupport.newMap(Flavor.ARM64, ErrorModel.DOCUMENTED);
