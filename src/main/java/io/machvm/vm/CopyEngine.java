@@ -33,7 +33,8 @@ final class CopyEngine {
         if (firstPage == lastPage) {
             int h = map.pager.pageAt(firstPage);
             if (h != PageStore.NO_PAGE && !map.store.isShared(h) && map.pager.isDirty(firstPage)) {
-                // one dirty page, ours alone: written in place, and nothing grows
+                // one dirty page, ours alone: written in place, and nothing grows; still marked, for the checkpoint
+                map.pager.markDirty(firstPage);
                 map.store.write(h, (int) (address & map.pageMask), data, offset, length);
                 return;
             }
