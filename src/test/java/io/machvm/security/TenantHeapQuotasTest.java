@@ -3,14 +3,9 @@ package io.machvm.security;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.test.context.SpringBootTest;
-import org.springframework.boot.test.web.server.LocalServerPort;
 
 /**
  * A tenant's resident-bytes and map-entry quotas are drawn from by all of its tasks together; beyond either a call is
@@ -24,40 +19,10 @@ import org.springframework.boot.test.web.server.LocalServerPort;
                 "machvm.security.api-keys.roomy=" + TenantHeapQuotasTest.ROOMY,
                 "machvm.quota.tenants.tiny.max-resident-bytes=64KB",
                 "machvm.quota.tenants.tiny.max-map-entries=3"})
-class TenantHeapQuotasTest {
+class TenantHeapQuotasTest extends TenantCalls {
     static final String TINY = "tiny-key-0123456789abcdef";
     static final String ROOMY = "roomy-key-0123456789abcdef";
-    private static final HttpClient CLIENT = HttpClient.newHttpClient();
     private static final int PAGE = 16384;
-
-    @LocalServerPort
-    int port;
-
-    record Answer(int status, String body) {
-    }
-
-    Answer call(String key, String method, String path, String contentType, byte[] body) throws IOException {
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
-                .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
-                        : HttpRequest.BodyPublishers.ofByteArray(body));
-        if (key != null) {
-            b.header("Authorization", "Bearer " + key);
-        }
-        if (contentType != null) {
-            b.header("Content-Type", contentType);
-        }
-        try {
-            HttpResponse<byte[]> r = CLIENT.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
-            return new Answer(r.statusCode(), new String(r.body(), StandardCharsets.ISO_8859_1));
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException(e);
-        }
-    }
-
-    Answer json(String key, String method, String path, String body) throws IOException {
-        return call(key, method, path, "application/json", body.getBytes(StandardCharsets.UTF_8));
-    }
 
     Answer write(String key, String task, long address, byte[] bytes) throws IOException {
         return call(key, "PUT", "/tasks/" + task + "/memory/0x" + Long.toHexString(address),

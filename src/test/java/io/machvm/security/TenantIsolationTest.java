@@ -3,17 +3,12 @@ package io.machvm.security;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.Base64;
 import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.test.context.SpringBootTest;
-import org.springframework.boot.test.web.server.LocalServerPort;
 
 /**
  * Tenants over HTTP in api-key mode: for every operation, another tenant's task id gets exactly the answer of an id
@@ -30,47 +25,17 @@ import org.springframework.boot.test.web.server.LocalServerPort;
                 "machvm.security.admin-tenants=ops",
                 "machvm.quota.max-tasks=50",
                 "machvm.quota.tenants.small.max-tasks=2"})
-class TenantIsolationTest {
+class TenantIsolationTest extends TenantCalls {
     static final String ACME = "acme-key-0123456789abcdef";
     static final String BETA = "beta-key-0123456789abcdef";
     static final String SMALL = "small-key-0123456789abcdef";
     static final String OPS = "ops-key-0123456789abcdef";
     private static final String A = "0x100000000";
     private static final String SECRET = "password=hunter2";
-    private static final HttpClient CLIENT = HttpClient.newHttpClient();
     private static int round;
-
-    @LocalServerPort
-    int port;
 
     private String secret;
     private String mine;
-
-    record Answer(int status, String body) {
-    }
-
-    Answer call(String key, String method, String path, String contentType, byte[] body) throws IOException {
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
-                .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
-                        : HttpRequest.BodyPublishers.ofByteArray(body));
-        if (key != null) {
-            b.header("Authorization", "Bearer " + key);
-        }
-        if (contentType != null) {
-            b.header("Content-Type", contentType);
-        }
-        try {
-            HttpResponse<byte[]> r = CLIENT.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
-            return new Answer(r.statusCode(), new String(r.body(), StandardCharsets.ISO_8859_1));
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException(e);
-        }
-    }
-
-    Answer json(String key, String method, String path, String body) throws IOException {
-        return call(key, method, path, "application/json", body == null ? null : body.getBytes(StandardCharsets.UTF_8));
-    }
 
     @BeforeEach
     void tasks() throws IOException {
