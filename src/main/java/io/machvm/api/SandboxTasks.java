@@ -1,9 +1,6 @@
 package io.machvm.api;
 
-import io.machvm.service.Task;
-import io.machvm.service.TaskConflictException;
 import io.machvm.service.TaskInfo;
-import io.machvm.service.TaskRegistry;
 import io.machvm.service.TaskSpec;
 import io.machvm.service.VmService;
 import io.machvm.vm.KernException;
@@ -23,11 +20,12 @@ final class SandboxTasks {
      * Forks {@code parent} into a new task ({@code childId} null: a minted id). Flavor and error model come from the
      * parent: the settings may repeat them but not differ.
      */
-    static TaskInfo fork(VmService service, TaskRegistry registry, String parent, TaskSpec spec, String childId) {
+    static TaskInfo fork(VmService service, String parent, TaskSpec spec, String childId) {
         if (childId != null) {
             // A malformed or taken id is answered before the settings are compared with the parent's (the
-            // registry's reservation, taken before the fork, then covers a create that races this one).
-            refuseTakenId(registry, childId);
+            // registry's reservation, taken before the fork, then covers a create that races this one). Which ids
+            // the caller may use, an admin's tenant~id among them, is the registry's to say.
+            service.checkNewTaskId(childId);
         }
         if (spec.flavor() != null || spec.errors() != null) {
             TaskInfo p = find(service, parent);
@@ -48,26 +46,15 @@ final class SandboxTasks {
     }
 
     /** Restores the image in the request body into a new task ({@code id} null: a minted id). */
-    static TaskInfo restore(VmService service, TaskRegistry registry, InputStream body, String id) {
+    static TaskInfo restore(VmService service, InputStream body, String id) {
         if (id != null) {
             // Refuse before reading what may be gigabytes of image.
-            refuseTakenId(registry, id);
+            service.checkNewTaskId(id);
         }
         try {
             return service.restoreTask(body, id);
         } catch (IOException e) {
             throw new BodyStreamException(e);
-        }
-    }
-
-    private static void refuseTakenId(TaskRegistry registry, String id) {
-        if (!TaskRegistry.ID_PATTERN.matcher(id).matches()) {
-            throw ApiProblem.invalidArgument("task id must be 1 to 64 of [A-Za-z0-9._-], and not . or ..: "
-                    + Texts.quote(id));
-        }
-        if (find(registry, id) != null) {
-            throw new TaskConflictException("task " + id + " exists already: a fork or a restored image needs a "
-                    + "new id");
         }
     }
 
@@ -79,11 +66,4 @@ final class SandboxTasks {
         }
     }
 
-    private static Task find(TaskRegistry registry, String id) {
-        try {
-            return registry.get(id);
-        } catch (KernException noSuchTask) {
-            return null;
-        }
-    }
 }

@@ -48,11 +48,8 @@ public class TaskController {
             + "KERN_INVALID_ARGUMENT and creates nothing.";
 
     private final VmService service;
-    private final TaskRegistry registry;
-
-    public TaskController(VmService service, TaskRegistry registry) {
+    public TaskController(VmService service) {
         this.service = service;
-        this.registry = registry;
     }
 
     @PostMapping(path = "/tasks", produces = MediaType.APPLICATION_JSON_VALUE)
@@ -74,7 +71,7 @@ public class TaskController {
             @org.springframework.web.bind.annotation.RequestBody(required = false) Requests.TaskSettings settings) {
         TaskSpec spec = settings == null ? TaskSpec.DEFAULTS : settings.spec();
         TaskInfo info = settings != null && settings.parent() != null
-                ? SandboxTasks.fork(service, registry, settings.parent(), spec, null)
+                ? SandboxTasks.fork(service, settings.parent(), spec, null)
                 : service.createTask(spec);
         return created(info);
     }
@@ -92,7 +89,7 @@ public class TaskController {
                     schema = @Schema(implementation = Responses.TaskView.class)))
     @Problems(value = {KERN_INVALID_ARGUMENT, KERN_RESOURCE_SHORTAGE}, http = {415})
     public ResponseEntity<Responses.TaskView> restore(HttpServletRequest request) {
-        return created(SandboxTasks.restore(service, registry, body(request), null));
+        return created(SandboxTasks.restore(service, body(request), null));
     }
 
     /** The older form of task_restore: POST /tasks with an image body. */
@@ -128,7 +125,7 @@ public class TaskController {
             @org.springframework.web.bind.annotation.RequestBody(required = false) Requests.TaskSettings settings) {
         TaskSpec spec = settings == null ? TaskSpec.DEFAULTS : settings.spec();
         if (settings != null && settings.parent() != null) {
-            return created(SandboxTasks.fork(service, registry, settings.parent(), spec, task));
+            return created(SandboxTasks.fork(service, settings.parent(), spec, task));
         }
         TaskRegistry.Created created = service.createTask(task, spec);
         TaskInfo info = service.info(created.task());
@@ -153,7 +150,7 @@ public class TaskController {
     public ResponseEntity<Responses.TaskView> restoreWithId(
             @PathVariable String task,
             HttpServletRequest request) {
-        return created(SandboxTasks.restore(service, registry, body(request), task));
+        return created(SandboxTasks.restore(service, body(request), task));
     }
 
     /** The older form of task_restore_with_id: PUT /tasks/{task} with an image body. */

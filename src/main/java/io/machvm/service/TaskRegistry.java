@@ -142,14 +142,46 @@ public final class TaskRegistry {
         return TENANT_PATTERN.matcher(tenant).matches() ? new Address(tenant, id.substring(q + 1)) : null;
     }
 
-    /** The address of a task to create: like {@link #address}, and the id must be well formed. */
+    /**
+     * The address of a task to create: like {@link #address}, and the id must be well formed. Another tenant's
+     * qualifier from a caller that may not use it is answered like a malformed id.
+     */
     private Address newAddress(Tenant caller, String id) {
         Address address = address(caller, id);
         if (address == null || !ID_PATTERN.matcher(address.id()).matches()) {
             throw new KernException(KernReturn.KERN_INVALID_ARGUMENT,
-                    "task id must be 1 to 64 of [A-Za-z0-9._-], and not . or ..");
+                    "task id must be 1 to 64 of [A-Za-z0-9._-], and not . or ..: " + quote(id));
         }
         return address;
+    }
+
+    /**
+     * Checks {@code id} for a task the current caller is about to make by a fork or a restore, before the costly part
+     * (forking the parent, reading the image): well formed, in a tenant the caller may address (its own, or any for
+     * an admin with {@code tenant~id}), and free. The reservation taken afterwards still covers a create that races.
+     *
+     * @return the tenant the new task would belong to
+     * @throws KernException         {@code KERN_INVALID_ARGUMENT} for a malformed id or one the caller may not use
+     * @throws TaskConflictException when the id is taken
+     */
+    public String checkNewId(String id) {
+        Address address = newAddress(tenants.current(), id);
+        if (tasks.containsKey(address.key())) {
+            throw new TaskConflictException("task " + id + " exists already: a fork or a restored image needs a "
+                    + "new id");
+        }
+        return address.tenant();
+    }
+
+    /**
+     * The tenant a new task with {@code id} would belong to for the current caller: its own for a minted id (null),
+     * otherwise the tenant the id names.
+     *
+     * @throws KernException {@code KERN_INVALID_ARGUMENT} for a malformed id or one the caller may not use
+     */
+    public String tenantOfNewTask(String id) {
+        Tenant caller = tenants.current();
+        return id == null ? caller.name() : newAddress(caller, id).tenant();
     }
 
     /** The id the current caller knows the task by: plain in its own tenant, {@code tenant~id} in another. */
@@ -375,6 +407,11 @@ public final class TaskRegistry {
 
         private Reservation(Address address) {
             this.address = address;
+        }
+
+        /** The tenant the reserved task belongs to; its budgets are {@link #budgetsForNewTask(String)} of it. */
+        public String tenant() {
+            return address.tenant();
         }
 
         /** Registers {@code map} as the reserved task. */

@@ -3,6 +3,7 @@ package io.machvm.service;
 import io.machvm.vm.Flavor;
 import io.machvm.vm.KernException;
 import io.machvm.vm.KernReturn;
+import io.machvm.vm.MapBudgets;
 import io.machvm.vm.PageSnapshot;
 import io.machvm.vm.RegionInfo;
 import io.machvm.vm.TaskImage;
@@ -342,6 +343,14 @@ public final class VmService {
 
     // ---------------------------------------------------------------- sandbox features
 
+    /**
+     * Checks the id of a task about to be forked or restored, before the fork or the image read: see
+     * {@link TaskRegistry#checkNewId}.
+     */
+    public void checkNewTaskId(String id) {
+        registry.checkNewId(id);
+    }
+
     /** Forks {@code parentId}: the child follows each entry's inheritance (copy, share, none). */
     public TaskInfo forkTask(String parentId, String childId, String name) {
         return timedPure(taskFork, () -> {
@@ -352,7 +361,9 @@ public final class VmService {
             // The child's slot and id are taken before the fork, which changes the parent (shared ranges): once it
             // is done nothing may refuse the child.
             try (TaskRegistry.Reservation slot = registry.reserve(childId)) {
-                VmMap child = parent.map().fork(registry.budgetsForNewTask());
+                // The child counts against its own tenant's quotas, which differ from the caller's when an admin
+                // forks into another tenant (tenant~id).
+                VmMap child = parent.map().fork(registry.budgetsForNewTask(slot.tenant()));
                 return info(slot.commit(name != null ? name : parent.name(), child));
             }
         });
@@ -374,7 +385,9 @@ public final class VmService {
     /** Restores an image into a new task (id minted when null); a corrupt image creates nothing. */
     public TaskInfo restoreTask(InputStream image, String id) throws IOException {
         return timed(taskRestore, () -> {
-            TaskImage.Restored restored = TaskImage.read(image, stores::forFlavor, registry.budgetsForNewTask());
+            // The task's budgets are those of the tenant it lands in: an admin may restore into another (tenant~id).
+            MapBudgets budgets = registry.budgetsForNewTask(registry.tenantOfNewTask(id));
+            TaskImage.Restored restored = TaskImage.read(image, stores::forFlavor, budgets);
             return info(registry.adopt(id, restored.name(), restored.map()));
         });
     }

@@ -13,7 +13,8 @@ import org.springframework.boot.test.context.SpringBootTest;
 /**
  * Tenants over HTTP in api-key mode: for every operation, another tenant's task id gets exactly the answer of an id
  * nobody uses, and the task is unchanged; ids are per tenant; an admin sees every tenant's tasks, qualified
- * {@code tenant~id}; each tenant's task quota refuses only that tenant.
+ * {@code tenant~id}, and forks and restores into another tenant by such ids; each tenant's task quota refuses only
+ * that tenant.
  */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
         properties = {"machvm.store.capacity=64MB", "machvm.store.slab-size=16MB",
@@ -172,6 +173,67 @@ class TenantIsolationTest extends TenantCalls {
         assertThat(call(ACME, "GET", "/tasks/acme~" + secret, null, null).status()).isEqualTo(200);
         assertThat(call(OPS, "DELETE", "/tasks/beta~" + mine, null, null).status()).isEqualTo(204);
         assertThat(call(BETA, "GET", "/tasks/" + mine, null, null).status()).isEqualTo(404);
+    }
+
+    @Test
+    void anAdminForksAndRestoresIntoAnotherTenantByQualifiedIds() throws IOException {
+        String child = "child-" + round;
+        String restored = "restored-" + round;
+        // A fork into acme, by PUT with a chosen id, of acme's task.
+        Answer fork = json(OPS, "PUT", "/tasks/acme~" + child, "{\"parent\":\"acme~" + secret + "\"}");
+        assertThat(fork.status()).as(fork.body()).isEqualTo(201);
+        assertThat(fork.body()).contains("\"id\":\"acme~" + child + "\"");
+        // A restore into beta of acme's snapshot, and by the older image-body form.
+        Answer image = call(OPS, "GET", "/tasks/acme~" + secret + "/snapshot", null, null);
+        assertThat(image.status()).isEqualTo(200);
+        byte[] bytes = image.body().getBytes(StandardCharsets.ISO_8859_1);
+        Answer restore = call(OPS, "PUT", "/tasks/beta~" + restored + "/snapshot", "application/vnd.machvm.snapshot",
+                bytes);
+        assertThat(restore.status()).as(restore.body()).isEqualTo(201);
+        assertThat(restore.body()).contains("\"id\":\"beta~" + restored + "\"");
+        assertThat(call(OPS, "PUT", "/tasks/beta~" + restored + "-old", "application/vnd.machvm.snapshot", bytes)
+                .status()).isEqualTo(201);
+        // Taken ids are refused for the admin too.
+        assertThat(json(OPS, "PUT", "/tasks/acme~" + child, "{\"parent\":\"acme~" + secret + "\"}").status())
+                .isEqualTo(409);
+        assertThat(call(OPS, "PUT", "/tasks/beta~" + restored + "/snapshot", "application/vnd.machvm.snapshot",
+                bytes).status()).isEqualTo(409);
+        // The owning tenants have them under plain ids; nobody else does.
+        assertThat(call(ACME, "GET", "/tasks/" + child + "/memory/" + A + "?size=16", null, null).body())
+                .isEqualTo(SECRET);
+        assertThat(call(BETA, "GET", "/tasks/" + restored + "/memory/" + A + "?size=16", null, null).body())
+                .isEqualTo(SECRET);
+        assertThat(call(BETA, "GET", "/tasks/" + restored + "-old", null, null).status()).isEqualTo(200);
+        assertThat(call(ACME, "GET", "/tasks", null, null).body()).contains("\"id\":\"" + child + "\"")
+                .doesNotContain(restored);
+        assertThat(call(BETA, "GET", "/tasks", null, null).body()).contains("\"id\":\"" + restored + "\"")
+                .doesNotContain(child);
+        assertThat(call(OPS, "GET", "/tasks/" + child, null, null).status()).isEqualTo(404);
+        assertThat(call(OPS, "GET", "/tasks/" + restored, null, null).status()).isEqualTo(404);
+        // A tenant that is not an admin gets for another tenant's qualifier what a malformed id gets.
+        String fork2 = "{\"parent\":\"" + secret + "\"}";
+        Answer malformedFork = json(ACME, "PUT", "/tasks/x!" + round, fork2);
+        Answer foreignFork = json(ACME, "PUT", "/tasks/beta~x" + round, fork2);
+        assertThat(malformedFork.status()).isEqualTo(400);
+        assertThat(malformedFork.body()).contains("KERN_INVALID_ARGUMENT").contains("1 to 64 of");
+        assertThat(same(foreignFork, "beta~x" + round)).isEqualTo(same(malformedFork, "x!" + round));
+        Answer malformedRestore = call(ACME, "PUT", "/tasks/x!" + round + "/snapshot",
+                "application/vnd.machvm.snapshot", bytes);
+        Answer foreignRestore = call(ACME, "PUT", "/tasks/beta~x" + round + "/snapshot",
+                "application/vnd.machvm.snapshot", bytes);
+        assertThat(malformedRestore.status()).isEqualTo(400);
+        assertThat(same(foreignRestore, "beta~x" + round)).isEqualTo(same(malformedRestore, "x!" + round));
+        assertThat(same(call(ACME, "PUT", "/tasks/beta~x" + round, "application/vnd.machvm.snapshot", bytes),
+                "beta~x" + round)).isEqualTo(same(call(ACME, "PUT", "/tasks/x!" + round,
+                "application/vnd.machvm.snapshot", bytes), "x!" + round));
+        assertThat(call(BETA, "GET", "/tasks/x" + round, null, null).status()).isEqualTo(404);
+        assertThat(call(ACME, "GET", "/tasks/x" + round, null, null).status()).isEqualTo(404);
+        assertThat(call(OPS, "GET", "/tasks", null, null).body()).doesNotContain("x" + round + "\"");
+    }
+
+    /** The answer with the id it names replaced, to compare the answers for two ids. */
+    private static Answer same(Answer answer, String id) {
+        return new Answer(answer.status(), answer.body().replace(id, "ID"));
     }
 
     @Test

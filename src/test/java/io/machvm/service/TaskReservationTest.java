@@ -38,6 +38,43 @@ class TaskReservationTest {
     }
 
     @Test
+    void anAdminsForkOrRestoreIntoAnotherTenantDrawsOnThatTenantsBudgets() throws java.io.IOException {
+        PageStores stores = new PageStores(64L << 20, 1L << 20);
+        TenantQuotas quotas = new TenantQuotas(TenantQuotas.Limits.NONE, java.util.Map.of(),
+                new io.machvm.store.Budget("node resident bytes", TenantQuotas.UNLIMITED, null),
+                new io.machvm.store.Budget("node map entries", TenantQuotas.UNLIMITED, null));
+        java.util.concurrent.atomic.AtomicReference<Tenant> caller =
+                new java.util.concurrent.atomic.AtomicReference<>(new Tenant("acme", false));
+        TaskRegistry registry = new TaskRegistry(stores, Flavor.ARM64, ErrorModel.DOCUMENTED, 10, caller::get,
+                quotas);
+        VmService vm = new VmService(registry, stores, Flavor.ARM64, 1L << 30, new SimpleMeterRegistry());
+        vm.createTask("parent", TaskSpec.DEFAULTS);
+        vm.allocate("parent", BASE, 0x8000, VmFlags.FIXED);
+        vm.write("parent", BASE, new byte[0x8000]);
+        caller.set(new Tenant("ops", true));
+        long opsEntries = quotas.mapEntries("ops").usedUnits();
+        long betaEntries = quotas.mapEntries("beta").usedUnits();
+
+        vm.forkTask("acme~parent", "beta~child", null);
+        byte[] image;
+        try (var snapshot = vm.snapshot("acme~parent", false); var out = new java.io.ByteArrayOutputStream()) {
+            snapshot.writeTo(out);
+            image = out.toByteArray();
+        }
+        vm.restoreTask(new java.io.ByteArrayInputStream(image), "beta~restored");
+
+        assertThat(quotas.mapEntries("beta").usedUnits()).isGreaterThanOrEqualTo(betaEntries + 2);
+        assertThat(quotas.mapEntries("ops").usedUnits()).isEqualTo(opsEntries);
+        caller.set(new Tenant("beta", false));
+        assertThat(vm.listTasks()).extracting(TaskInfo::id).containsExactly("child", "restored");
+        // A tenant that is not an admin may not use another's qualifier: answered like a malformed id.
+        assertThatThrownBy(() -> registry.checkNewId("acme~x")).isInstanceOfSatisfying(KernException.class,
+                e -> assertThat(e.kern()).isEqualTo(KernReturn.KERN_INVALID_ARGUMENT));
+        assertThatThrownBy(() -> registry.checkNewId("child")).isInstanceOf(TaskConflictException.class);
+        assertThat(registry.checkNewId("beta~free")).isEqualTo("beta");
+    }
+
+    @Test
     void aForkRefusedAtTheTaskLimitLeavesTheParentUnshared() {
         VmService vm = service(1);
         String parent = parentWithSharedRegion(vm);
