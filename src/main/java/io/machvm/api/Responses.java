@@ -142,10 +142,6 @@ public final class Responses {
             return new Region(U64.format(r.address()), U64.format(r.size()), VmProt.format(r.protection()),
                     VmProt.format(r.maxProtection()), r.inheritance().wireName(), r.shared(), U64.format(r.offset()));
         }
-
-        static List<Region> of(List<RegionInfo> regions) {
-            return regions.stream().map(Region::of).toList();
-        }
     }
 
     @Schema(name = "ReadData", description = "vm_read answered as JSON (Accept: application/json).",

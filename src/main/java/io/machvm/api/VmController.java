@@ -8,6 +8,7 @@ import static io.machvm.vm.KernReturn.KERN_RESOURCE_SHORTAGE;
 import static io.machvm.vm.KernReturn.MACH_SEND_INVALID_DEST;
 
 import io.machvm.service.VmService;
+import io.machvm.vm.RegionInfo;
 import io.swagger.v3.oas.annotations.Operation;
 import io.swagger.v3.oas.annotations.Parameter;
 import io.swagger.v3.oas.annotations.enums.ParameterIn;
@@ -18,8 +19,9 @@ import io.swagger.v3.oas.annotations.media.Schema;
 import io.swagger.v3.oas.annotations.parameters.RequestBody;
 import io.swagger.v3.oas.annotations.responses.ApiResponse;
 import io.swagger.v3.oas.annotations.tags.Tag;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
 import java.net.URI;
-import java.util.List;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
@@ -28,6 +30,8 @@ import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.ResponseStatus;
 import org.springframework.web.bind.annotation.RestController;
+import tools.jackson.core.JsonGenerator;
+import tools.jackson.databind.json.JsonMapper;
 
 /** The Mach VM calls that take JSON arguments, and vm_region. */
 @RestController
@@ -36,9 +40,11 @@ public class VmController {
     static final String ADDRESS_DOC = "An address: a hex string (0x…, either case) or decimal digits, 0 to 2^64-1.";
 
     private final VmService service;
+    private final JsonMapper mapper;
 
-    public VmController(VmService service) {
+    public VmController(VmService service, JsonMapper mapper) {
         this.service = service;
+        this.mapper = mapper;
     }
 
     @PostMapping(path = "/tasks/{task}/allocate", produces = MediaType.APPLICATION_JSON_VALUE)
@@ -187,8 +193,29 @@ public class VmController {
     @Problems({MACH_SEND_INVALID_DEST})
     @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
             example = "t-3f9c2a7d1e0b")
-    public List<Responses.Region> regions(
-            @PathVariable String task) {
-        return Responses.Region.of(service.regions(task));
+    public void regions(
+            @PathVariable String task,
+            HttpServletResponse response) throws IOException {
+        // Streamed a chunk at a time: a task may have millions of entries, and several walks may run at once. The
+        // first chunk is taken before anything is written, so an unknown task is still a problem answer.
+        JsonGenerator[] out = new JsonGenerator[1];
+        service.walkRegions(task, VmService.REGION_WALK_CHUNK, chunk -> {
+            JsonGenerator g = out[0];
+            if (g == null) {
+                response.setStatus(HttpServletResponse.SC_OK);
+                response.setContentType(MediaType.APPLICATION_JSON_VALUE);
+                g = mapper.createGenerator(response.getOutputStream());
+                out[0] = g;
+                g.writeStartArray();
+            }
+            for (RegionInfo r : chunk) {
+                g.writePOJO(Responses.Region.of(r));
+            }
+            g.flush();
+        });
+        // Closed only when the walk completed: on a failure part way, closing would end the array and make a cut-off
+        // answer look whole.
+        out[0].writeEndArray();
+        out[0].close();
     }
 }

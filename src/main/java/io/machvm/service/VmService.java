@@ -432,4 +432,36 @@ public final class VmService {
     public List<RegionInfo> regions(String taskId) {
         return timedPure(vmRegionWalk, () -> map(taskId).regions());
     }
+
+    /** Receives the region walk one chunk at a time. */
+    @FunctionalInterface
+    public interface RegionSink {
+        void accept(List<RegionInfo> chunk) throws IOException;
+    }
+
+    /** Entries per chunk of {@link #walkRegions}: bounds what one walk holds, whatever the number of entries. */
+    public static final int REGION_WALK_CHUNK = 1024;
+
+    /**
+     * The region walk in chunks of at most {@code chunk} entries, handed to {@code sink} in address order; at most one
+     * chunk is held at a time. Each chunk is taken under the task's read lock, which is released before the sink
+     * writes it, so a walk concurrent with changes to the map sees each chunk at its own instant (as {@code vm_region}
+     * called repeatedly from the end of the last region, which is how Mach tools walk a map). An unknown task throws
+     * before the sink is called; the sink is called at least once (with an empty chunk when the map has no entries).
+     */
+    public void walkRegions(String taskId, int chunk, RegionSink sink) throws IOException {
+        timed(vmRegionWalk, () -> {
+            VmMap map = map(taskId);
+            long from = 0;
+            while (true) {
+                List<RegionInfo> regions = map.regions(from, chunk);
+                sink.accept(regions);
+                if (regions.size() < chunk) {
+                    return null;
+                }
+                RegionInfo last = regions.getLast();
+                from = last.address() + last.size();
+            }
+        });
+    }
 }

@@ -329,6 +329,28 @@ public final class VmMap {
         });
     }
 
+    /**
+     * A chunk of the region walk: up to {@code max} entries in address order, the first of them the first entry that
+     * starts at or above {@code address}. The chunk is consistent at one instant (it is taken under the read lock);
+     * a walk that continues from the end of the chunk's last entry sees each chunk at its own instant, as a Mach tool
+     * calling {@code vm_region} repeatedly does.
+     */
+    public List<RegionInfo> regions(long address, int max) {
+        if (max <= 0) {
+            throw new IllegalArgumentException("max must be positive: " + max);
+        }
+        return query(() -> {
+            List<RegionInfo> out = new ArrayList<>(Math.min(max, entries.size()));
+            for (VmEntry e : entries.tailMap(address, true).values()) {
+                if (out.size() == max) {
+                    break;
+                }
+                out.add(e.info());
+            }
+            return out;
+        });
+    }
+
     public int regionCount() {
         return observe(() -> {
             return entries.size();

@@ -5,6 +5,7 @@ import static io.machvm.vm.KernReturn.KERN_INVALID_ARGUMENT;
 import static io.machvm.vm.KernReturn.KERN_NO_SPACE;
 import static io.machvm.vm.KernReturn.KERN_PROTECTION_FAILURE;
 import static io.machvm.vm.KernReturn.KERN_SUCCESS;
+import static io.machvm.vm.KernReturn.MACH_SEND_INVALID_DEST;
 import static io.machvm.vm.VmProt.ALL;
 import static io.machvm.vm.VmProt.COPY;
 import static io.machvm.vm.VmProt.EXECUTE;
@@ -16,7 +17,9 @@ import static io.machvm.vm.VmTestSupport.assertSuccess;
 import static io.machvm.vm.VmTestSupport.kernOf;
 import static io.machvm.vm.VmTestSupport.pattern;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
@@ -673,6 +676,31 @@ class VmSemanticsTest {
             assertKern(KERN_INVALID_ADDRESS, () -> map.region(f.maxAddress()));
             assertKern(KERN_INVALID_ADDRESS, () -> map.region(-1L));
             assertThat(map.regions()).extracting(RegionInfo::address).containsExactly(A, A + 5 * p);
+        }
+
+        @ParameterizedTest
+        @MethodSource(CONFIGS)
+        void walkInChunksFromAnAddressAnswersTheWholeWalk(Flavor f, ErrorModel m) {
+            VmMap map = VmTestSupport.newMap(f, m);
+            long p = f.pageSize();
+            for (int i = 0; i < 7; i++) {
+                map.allocate(A + 2 * i * p, p, VmFlags.FIXED);
+            }
+            assertThat(map.regions(0, 3)).extracting(RegionInfo::address).containsExactly(A, A + 2 * p, A + 4 * p);
+            assertThat(map.regions(A + 5 * p, 3)).extracting(RegionInfo::address)
+                    .containsExactly(A + 6 * p, A + 8 * p, A + 10 * p);
+            assertThat(map.regions(A + 12 * p, 3)).extracting(RegionInfo::address).containsExactly(A + 12 * p);
+            assertThat(map.regions(A + 13 * p, 3)).isEmpty();
+            List<RegionInfo> walked = new ArrayList<>();
+            long from = 0;
+            for (List<RegionInfo> chunk; !(chunk = map.regions(from, 2)).isEmpty(); ) {
+                walked.addAll(chunk);
+                from = chunk.getLast().address() + chunk.getLast().size();
+            }
+            assertThat(walked).isEqualTo(map.regions());
+            assertThatThrownBy(() -> map.regions(0, 0)).isInstanceOf(IllegalArgumentException.class);
+            map.terminate();
+            assertKern(MACH_SEND_INVALID_DEST, () -> map.regions(0, 3));
         }
 
         @ParameterizedTest
