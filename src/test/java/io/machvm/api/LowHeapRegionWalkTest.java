@@ -2,25 +2,20 @@ package io.machvm.api;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.BufferedReader;
-import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.net.HttpURLConnection;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -44,47 +39,23 @@ class LowHeapRegionWalkTest {
     private static final long BASE = 0x1_0000_0000L;
     private static final long SIZE = 0x4000;
     private static final long STRIDE = 0x8000; // a hole between entries, so that none coalesce
-    private static final Pattern STARTED = Pattern.compile("Tomcat started on port (\\d+)");
 
     private final JsonMapper mapper = JsonMapper.builder().build();
-    private Process server;
+    private ChildServer server;
     private int port;
-    private final StringBuffer log = new StringBuffer();
 
     @BeforeAll
     void startServer() throws Exception {
-        String java = System.getProperty("java.home") + File.separator + "bin" + File.separator + "java";
-        List<String> command = List.of(java, "-Xmx96m", "-XX:+ExitOnOutOfMemoryError",
-                "-cp", LowHeapStreamingTest.applicationClassPath(), "io.machvm.MachvmApplication",
-                "--server.port=0", "--spring.main.banner-mode=off", "--machvm.store.capacity=32MB",
-                "--machvm.limits.max-map-entries=400000", "--machvm.limits.max-map-entries-per-task=200000");
-        server = new ProcessBuilder(command).redirectErrorStream(true).start();
-        CompletableFuture<Integer> started = new CompletableFuture<>();
-        Thread.ofPlatform().daemon().name("low-heap-walk-server-log").start(() -> {
-            try (BufferedReader out = new BufferedReader(new InputStreamReader(server.getInputStream(),
-                    StandardCharsets.UTF_8))) {
-                for (String line; (line = out.readLine()) != null; ) {
-                    log.append(line).append('\n');
-                    Matcher m = STARTED.matcher(line);
-                    if (m.find()) {
-                        started.complete(Integer.parseInt(m.group(1)));
-                    }
-                }
-            } catch (IOException ignored) {
-                // the process ended
-            }
-            started.completeExceptionally(new IllegalStateException("the server exited:\n" + log));
-        });
-        port = started.get(120, TimeUnit.SECONDS);
+        server = ChildServer.start(List.of("-Xmx96m", "-XX:+ExitOnOutOfMemoryError"),
+                List.of("--machvm.store.capacity=32MB", "--machvm.limits.max-map-entries=400000",
+                        "--machvm.limits.max-map-entries-per-task=200000"), Duration.ofSeconds(120));
+        port = server.port();
     }
 
     @AfterAll
     void stopServer() throws InterruptedException {
         if (server != null) {
-            server.destroy();
-            if (!server.waitFor(20, TimeUnit.SECONDS)) {
-                server.destroyForcibly();
-            }
+            server.close();
         }
     }
 
@@ -99,7 +70,7 @@ class LowHeapRegionWalkTest {
                         .append(Long.toHexString(BASE + i * STRIDE)).append("\",\"size\":\"0x4000\"}");
             }
             assertThat(send("POST", "/tasks/" + task + "/batch", body.append("]}").toString()))
-                    .as(log.toString()).isEqualTo(200);
+                    .as(server.log()).isEqualTo(200);
         }
 
         try (ExecutorService pool = Executors.newFixedThreadPool(WALKS)) {
@@ -112,13 +83,13 @@ class LowHeapRegionWalkTest {
                 try {
                     entries = walk.get(240, TimeUnit.SECONDS);
                 } catch (ExecutionException e) {
-                    throw new AssertionError("a walk failed; the server's log:\n" + log, e.getCause());
+                    throw new AssertionError("a walk failed; the server's log:\n" + server.log(), e.getCause());
                 }
                 assertThat(entries).isEqualTo(ENTRIES);
             }
         }
-        assertThat(server.isAlive()).as("the server died:\n" + log).isTrue();
-        assertThat(log.toString()).doesNotContain("OutOfMemoryError");
+        assertThat(server.isAlive()).as("the server died:\n" + server.log()).isTrue();
+        assertThat(server.log()).doesNotContain("OutOfMemoryError");
 
         HttpURLConnection missing = open("GET", "/tasks/no-such-task/regions");
         assertThat(missing.getResponseCode()).isEqualTo(404);
@@ -129,7 +100,7 @@ class LowHeapRegionWalkTest {
     /** Walks the task's regions, checking each entry as it arrives; the number of entries. */
     private int walk(String task) throws IOException {
         HttpURLConnection get = open("GET", "/tasks/" + task + "/regions");
-        assertThat(get.getResponseCode()).as(log.toString()).isEqualTo(200);
+        assertThat(get.getResponseCode()).as(server.log()).isEqualTo(200);
         assertThat(get.getContentType()).startsWith("application/json");
         int count = 0;
         try (InputStream in = get.getInputStream(); JsonParser p = mapper.createParser(in)) {

@@ -2,23 +2,19 @@ package io.machvm.api;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.BufferedReader;
 import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.net.HttpURLConnection;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.jar.JarFile;
 import java.util.jar.Manifest;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import java.util.zip.CRC32;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -35,45 +31,21 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 class LowHeapStreamingTest {
     private static final long SIZE = 512L << 20;
-    private static final Pattern STARTED = Pattern.compile("Tomcat started on port (\\d+)");
 
-    private Process server;
+    private ChildServer server;
     private int port;
-    private final StringBuffer log = new StringBuffer();
 
     @BeforeAll
     void startServer() throws Exception {
-        String java = System.getProperty("java.home") + File.separator + "bin" + File.separator + "java";
-        List<String> command = List.of(java, "-Xmx128m", "-XX:MaxDirectMemorySize=1g", "-XX:+ExitOnOutOfMemoryError",
-                "-cp", applicationClassPath(), "io.machvm.MachvmApplication",
-                "--server.port=0", "--machvm.store.capacity=768MB", "--spring.main.banner-mode=off");
-        server = new ProcessBuilder(command).redirectErrorStream(true).start();
-        CompletableFuture<Integer> started = new CompletableFuture<>();
-        Thread.ofPlatform().daemon().name("low-heap-server-log").start(() -> {
-            try (BufferedReader out = new BufferedReader(new InputStreamReader(server.getInputStream(),
-                    StandardCharsets.UTF_8))) {
-                for (String line; (line = out.readLine()) != null; ) {
-                    log.append(line).append('\n');
-                    Matcher m = STARTED.matcher(line);
-                    if (m.find()) {
-                        started.complete(Integer.parseInt(m.group(1)));
-                    }
-                }
-            } catch (IOException ignored) {
-                // the process ended
-            }
-            started.completeExceptionally(new IllegalStateException("the server exited:\n" + log));
-        });
-        port = started.get(90, TimeUnit.SECONDS);
+        server = ChildServer.start(List.of("-Xmx128m", "-XX:MaxDirectMemorySize=1g", "-XX:+ExitOnOutOfMemoryError"),
+                List.of("--machvm.store.capacity=768MB"), Duration.ofSeconds(90));
+        port = server.port();
     }
 
     @AfterAll
     void stopServer() throws InterruptedException {
         if (server != null) {
-            server.destroy();
-            if (!server.waitFor(20, TimeUnit.SECONDS)) {
-                server.destroyForcibly();
-            }
+            server.close();
         }
     }
 
@@ -98,11 +70,11 @@ class LowHeapStreamingTest {
                 out.write(chunk);
             }
         }
-        assertThat(put.getResponseCode()).as(log.toString()).isEqualTo(204);
+        assertThat(put.getResponseCode()).as(server.log()).isEqualTo(204);
 
         CRC32 received = new CRC32();
         HttpURLConnection get = open("GET", "/tasks/" + task + "/memory/0x100000000?size=" + SIZE);
-        assertThat(get.getResponseCode()).as(log.toString()).isEqualTo(200);
+        assertThat(get.getResponseCode()).as(server.log()).isEqualTo(200);
         assertThat(get.getContentLengthLong()).isEqualTo(SIZE);
         long total = 0;
         try (InputStream in = get.getInputStream()) {
@@ -114,8 +86,8 @@ class LowHeapStreamingTest {
         }
         assertThat(total).isEqualTo(SIZE);
         assertThat(received.getValue()).isEqualTo(sent.getValue());
-        assertThat(server.isAlive()).as("the server died:\n" + log).isTrue();
-        assertThat(log.toString()).doesNotContain("OutOfMemoryError");
+        assertThat(server.isAlive()).as("the server died:\n" + server.log()).isTrue();
+        assertThat(server.log()).doesNotContain("OutOfMemoryError");
     }
 
     private int request(String method, String path, String json) throws IOException {
