@@ -84,8 +84,7 @@ public class ClusterConfiguration {
     }
 
     @Bean
-    ClusterService clusterService(ClusterState state, TaskRegistry registry, ClusterProperties properties,
-            ObjectProvider<TenantResolver> tenants) {
+    ClusterService clusterService(ClusterState state, TaskRegistry registry, ClusterProperties properties) {
         ClusterService service = new ClusterService(state, registry, properties.moveWait());
         registry.placeMintedIds(service::mintable);
         return service;

@@ -12,9 +12,11 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BiPredicate;
 import java.util.regex.Pattern;
 
 /**
@@ -54,28 +56,24 @@ public final class TaskRegistry {
     /** What all tasks of this node hold together: see {@link #budgetsForNewTask(String)}. */
     private final NodeBudgets node;
     /** Which minted ids this node may hand out, by tenant and id (a shard mints only ids it owns). */
-    private volatile java.util.function.BiPredicate<String, String> mintable = (tenant, id) -> true;
+    private volatile BiPredicate<String, String> mintable = (tenant, id) -> true;
 
     /** A registry where every call acts for {@link Tenant#DEFAULT}, without heap limits or quotas. */
     public TaskRegistry(PageStores stores, Flavor defaultFlavor, ErrorModel defaultErrors, int maxTasks) {
-        this(stores, defaultFlavor, defaultErrors, maxTasks, HeapLimits.unlimited(), TenantResolver.ANONYMOUS, null);
+        this(stores, defaultFlavor, defaultErrors, maxTasks, TenantResolver.ANONYMOUS, null);
     }
 
     /** A registry without heap limits. */
     public TaskRegistry(PageStores stores, Flavor defaultFlavor, ErrorModel defaultErrors, int maxTasks,
             TenantResolver tenants, TenantQuotas quotas) {
-        this(stores, defaultFlavor, defaultErrors, maxTasks, HeapLimits.unlimited(), tenants, quotas);
+        this(stores, defaultFlavor, defaultErrors, maxTasks, HeapLimits.unlimited(),
+                NodeBudgets.of(HeapLimits.unlimited()), tenants, quotas);
     }
 
     /**
-     * @param quotas each tenant's quotas, whose budgets must draw from {@link #nodeBudgets()}'s (see
-     *               {@link NodeBudgets}); null for none
+     * @param quotas each tenant's quotas, whose budgets must draw from {@code node}'s (see {@link NodeBudgets}); null
+     *               for none
      */
-    public TaskRegistry(PageStores stores, Flavor defaultFlavor, ErrorModel defaultErrors, int maxTasks,
-            HeapLimits limits, TenantResolver tenants, TenantQuotas quotas) {
-        this(stores, defaultFlavor, defaultErrors, maxTasks, limits, NodeBudgets.of(limits), tenants, quotas);
-    }
-
     public TaskRegistry(PageStores stores, Flavor defaultFlavor, ErrorModel defaultErrors, int maxTasks,
             HeapLimits limits, NodeBudgets node, TenantResolver tenants, TenantQuotas quotas) {
         this.stores = stores;
@@ -86,7 +84,7 @@ public final class TaskRegistry {
         this.node = node;
         this.tenants = tenants;
         this.quotas = quotas != null ? quotas
-                : new TenantQuotas(TenantQuotas.Limits.NONE, java.util.Map.of(), node.residentBytes(), node.mapEntries());
+                : new TenantQuotas(TenantQuotas.Limits.NONE, Map.of(), node.residentBytes(), node.mapEntries());
     }
 
     /**
@@ -100,11 +98,6 @@ public final class TaskRegistry {
                 node.pageTableNodes().child(HeapLimits.MAX_PAGE_TABLE_BYTES_PER_TASK,
                         HeapLimits.nodes(limits.maxPageTableBytesPerTask())),
                 quotas.residentBytes(tenant).child("task resident bytes", Budget.UNLIMITED));
-    }
-
-    /** {@link #budgetsForNewTask(String)} in the current caller's tenant. */
-    public MapBudgets budgetsForNewTask() {
-        return budgetsForNewTask(tenants.current().name());
     }
 
     /** The node-wide budgets (map entries, page-table nodes, resident bytes), for statistics and tests. */
@@ -200,7 +193,7 @@ public final class TaskRegistry {
     }
 
     /** Restricts minted ids to those {@code mintable} accepts (a shard mints ids whose slot it owns). */
-    public void placeMintedIds(java.util.function.BiPredicate<String, String> mintable) {
+    public void placeMintedIds(BiPredicate<String, String> mintable) {
         this.mintable = mintable;
     }
 
