@@ -32,7 +32,7 @@ export function renderTasks() {
         el('button', { type: 'button', 'data-key': 'snap:' + t.id, onclick: act(() => snapshot(t.id)),
           text: 'Snapshot' }),
         el('button', { type: 'button', class: 'danger', 'data-key': 'term:' + t.id,
-          onclick: act((e) => terminate(t.id, e.currentTarget)), text: 'Terminate' })));
+          onclick: act(() => terminate(t.id)), text: state.armedTerminate === t.id ? 'Confirm terminate' : 'Terminate' })));
   });
   $('tasks-body').replaceChildren(...rows);
   $('tasks-empty').hidden = rows.length > 0;
@@ -85,14 +85,20 @@ export async function restore() {
   location.hash = '#/tasks/' + encodeURIComponent(task.id);
 }
 
-/** Terminate asks for a second press within a few seconds. */
-async function terminate(id, button) {
-  if (button.dataset.armed !== 'yes') {
-    button.dataset.armed = 'yes';
-    button.textContent = 'Confirm terminate';
-    setTimeout(() => { button.dataset.armed = ''; button.textContent = 'Terminate'; }, 4000);
+/**
+ * Terminate asks for a second press within a few seconds. Which task is armed lives in the state, not on the button,
+ * so that a refresh of the list in between neither loses nor forgets it.
+ */
+async function terminate(id) {
+  if (state.armedTerminate !== id) {
+    state.armedTerminate = id;
+    clearTimeout(state.armedTimer);
+    state.armedTimer = setTimeout(() => { state.armedTerminate = null; keepFocus(renderTasks); }, 4000);
+    keepFocus(renderTasks);
     return;
   }
+  state.armedTerminate = null;
+  clearTimeout(state.armedTimer);
   await api('DELETE', taskPath(id));
   notice(`Terminated ${id}.`);
   if (id === state.taskId) location.hash = '#/';

@@ -33,6 +33,7 @@ import org.junit.jupiter.api.TestInfo;
 import org.openqa.selenium.By;
 import org.openqa.selenium.JavascriptExecutor;
 import org.openqa.selenium.Keys;
+import org.openqa.selenium.StaleElementReferenceException;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.chrome.ChromeDriver;
 import org.openqa.selenium.chrome.ChromeDriverService;
@@ -304,17 +305,29 @@ class InspectorPageTest {
         until(d -> d.findElements(By.cssSelector("#map .seg")).size() == 1);
 
         int before = given().when().get("/tasks").jsonPath().getList("$").size();
-        driver.findElement(By.cssSelector("tr[data-task='" + id + "'] button[data-key='fork:" + id + "']")).click();
+        clickFresh(By.cssSelector("tr[data-task='" + id + "'] button[data-key='fork:" + id + "']"));
         until(ExpectedConditions.textToBePresentInElementLocated(By.id("notice"), "Forked " + id));
         assertThat(given().when().get("/tasks").jsonPath().getList("$")).hasSize(before + 1);
         until(d -> d.findElements(By.cssSelector("#tasks-body tr")).size() == before + 1);
 
-        WebElement terminate = driver.findElement(By.cssSelector("button[data-key='term:" + id + "']"));
-        terminate.click();
-        until(ExpectedConditions.textToBePresentInElement(terminate, "Confirm"));
-        terminate.click();
+        By terminate = By.cssSelector("button[data-key='term:" + id + "']");
+        clickFresh(terminate);
+        until(ExpectedConditions.textToBePresentInElementLocated(terminate, "Confirm"));
+        clickFresh(terminate);
         until(ExpectedConditions.invisibilityOfElementLocated(By.cssSelector("tr[data-task='" + id + "']")));
         given().when().get("/tasks/" + id).then().statusCode(404);
+    }
+
+    /** Clicks the element {@code by} finds, finding it again when a refresh of the page replaced it. */
+    private void clickFresh(By by) {
+        until(d -> {
+            try {
+                d.findElement(by).click();
+                return true;
+            } catch (StaleElementReferenceException replaced) {
+                return false;
+            }
+        });
     }
 
     @Test
