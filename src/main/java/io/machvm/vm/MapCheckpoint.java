@@ -25,7 +25,28 @@ final class MapCheckpoint {
     /** Nodes of the saved tables, charged to the map's page-table budget while the checkpoint lives. */
     long chargedNodes;
 
-    MapCheckpoint(VmMap map) {
+    /**
+     * Runs {@code body} under the map's write lock, already held, as one atomic step: when it throws, the map is put
+     * back exactly as it was before it started.
+     *
+     * @throws KernException {@code KERN_RESOURCE_SHORTAGE} when the map's budget cannot hold the checkpoint; then the
+     *                       body did not run
+     */
+    static <T> T around(VmMap map, java.util.function.Supplier<T> body) {
+        MapCheckpoint checkpoint = new MapCheckpoint(map);
+        checkpoint.charge();
+        T result;
+        try {
+            result = body.get();
+        } catch (RuntimeException | Error failure) {
+            checkpoint.restore();
+            throw failure;
+        }
+        checkpoint.discard();
+        return result;
+    }
+
+    private MapCheckpoint(VmMap map) {
         this.map = map;
         this.savedVirtualBytes = map.virtualBytes;
         this.savedNextObjectId = map.nextObjectId;

@@ -22,6 +22,31 @@ final class MapEntries {
         return floor != null && floor.getValue().end > address ? floor.getValue() : null;
     }
 
+    /** The entry containing {@code address}, or else the first above it; null when there is none in the map. */
+    VmEntry entryAtOrAbove(long address) {
+        if (!map.below(address, map.maxAddress)) {
+            return null;
+        }
+        VmEntry e = entryContaining(address);
+        if (e != null) {
+            return e;
+        }
+        Map.Entry<Long, VmEntry> next = map.entries.higherEntry(address);
+        return next == null ? null : next.getValue();
+    }
+
+    /** What {@code vm_region} says of the first {@code max} of {@code entries}, in their order. */
+    List<RegionInfo> regions(Iterable<VmEntry> entries, int max) {
+        List<RegionInfo> out = new ArrayList<>(Math.min(max, map.entries.size()));
+        for (VmEntry e : entries) {
+            if (out.size() == max) {
+                break;
+            }
+            out.add(e.info());
+        }
+        return out;
+    }
+
     /** The entries overlapping {@code [start, end)}, in address order, starting with the one containing start. */
     Iterable<VmEntry> entriesFrom(long start, long end) {
         VmEntry first = entryContaining(start);

@@ -35,7 +35,7 @@ final class MapImages {
                 map.store.retain(handles[i]);
             }
             if (clearDirty) {
-                map.clearDirtyLocked();
+                map.pager.clearDirty();
                 map.settle();
             }
             return new TaskImage(map.store, map.flavor, map.errors, name, regions, pageIndexes, handles);

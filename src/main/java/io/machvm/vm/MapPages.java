@@ -175,6 +175,14 @@ final class MapPages {
         map.sharedRanges.put(fromPage, new SharedRange(fromPage, toPage, memory, 0));
     }
 
+    /** Forgets which pages were written, private or shared: the basis of the next incremental snapshot. */
+    void clearDirty() {
+        map.dirty.removeRange(0, PageTable.MAX_PAGES);
+        for (SharedRange r : sharedRangesIn(0, PageTable.MAX_PAGES)) {
+            r.memory.dirty.removeRange(r.indexOf(r.startPage), r.indexOf(r.endPage));
+        }
+    }
+
     /** Pages with storage, private or shared. */
     long residentPages() {
         long resident = map.pages.population();

@@ -9,9 +9,7 @@ import static io.machvm.vm.KernReturn.MACH_SEND_INVALID_DEST;
 import io.machvm.store.PageStore;
 import java.io.IOException;
 import java.io.InputStream;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
@@ -107,10 +105,6 @@ public final class VmMap {
 
     public ErrorModel errors() {
         return errors;
-    }
-
-    public PageStore store() {
-        return store;
     }
 
     // ================================================================ vm_allocate / vm_deallocate
@@ -303,30 +297,17 @@ public final class VmMap {
     /** {@code vm_region}: the entry containing {@code trunc(address)}, or the next one above it. */
     public RegionInfo region(long address) {
         return query(() -> {
-            long at = trunc(address);
-            if (below(at, maxAddress)) {
-                Map.Entry<Long, VmEntry> floor = entries.floorEntry(at);
-                if (floor != null && floor.getValue().end > at) {
-                    return floor.getValue().info();
-                }
-                Map.Entry<Long, VmEntry> next = entries.higherEntry(at);
-                if (next != null) {
-                    return next.getValue().info();
-                }
+            VmEntry e = entryList.entryAtOrAbove(trunc(address));
+            if (e == null) {
+                throw new KernException(KERN_INVALID_ADDRESS, "no region at or above " + hex(address));
             }
-            throw new KernException(KERN_INVALID_ADDRESS, "no region at or above " + hex(address));
+            return e.info();
         });
     }
 
     /** Every entry in address order (the region walk). */
     public List<RegionInfo> regions() {
-        return query(() -> {
-            List<RegionInfo> out = new ArrayList<>(entries.size());
-            for (VmEntry e : entries.values()) {
-                out.add(e.info());
-            }
-            return out;
-        });
+        return query(() -> entryList.regions(entries.values(), Integer.MAX_VALUE));
     }
 
     /**
@@ -339,16 +320,7 @@ public final class VmMap {
         if (max <= 0) {
             throw new IllegalArgumentException("max must be positive: " + max);
         }
-        return query(() -> {
-            List<RegionInfo> out = new ArrayList<>(Math.min(max, entries.size()));
-            for (VmEntry e : entries.tailMap(address, true).values()) {
-                if (out.size() == max) {
-                    break;
-                }
-                out.add(e.info());
-            }
-            return out;
-        });
+        return query(() -> entryList.regions(entries.tailMap(address, true).values(), max));
     }
 
     public int regionCount() {
@@ -365,6 +337,11 @@ public final class VmMap {
 
     public long residentPages() {
         return observe(pager::residentPages);
+    }
+
+    /** The store this map's pages live in. */
+    public PageStore store() {
+        return store;
     }
 
     /** The handle of every resident page, in address order (for accounting checks). */
@@ -595,16 +572,7 @@ public final class VmMap {
 
     /** Forgets which pages were written: the basis of the next incremental snapshot. */
     public void clearDirty() {
-        updateVoid(() -> {
-            clearDirtyLocked();
-        });
-    }
-
-    void clearDirtyLocked() {
-        dirty.removeRange(0, PageTable.MAX_PAGES);
-        for (SharedRange r : pager.sharedRangesIn(0, PageTable.MAX_PAGES)) {
-            r.memory.dirty.removeRange(r.indexOf(r.startPage), r.indexOf(r.endPage));
-        }
+        updateVoid(pager::clearDirty);
     }
 
     // ================================================================ atomic groups of calls
@@ -614,19 +582,7 @@ public final class VmMap {
      * throws, the map is put back exactly as it was before it started. Costs O(entries + resident pages) up front.
      */
     public <T> T atomically(java.util.function.Supplier<T> body) {
-        return update(() -> {
-            MapCheckpoint checkpoint = new MapCheckpoint(this);
-            checkpoint.charge();
-            T result;
-            try {
-                result = body.get();
-            } catch (RuntimeException | Error failure) {
-                checkpoint.restore();
-                throw failure;
-            }
-            checkpoint.discard();
-            return result;
-        });
+        return update(() -> MapCheckpoint.around(this, body));
     }
 
     // ================================================================ the operation skeleton
@@ -651,8 +607,7 @@ public final class VmMap {
     <T> T update(Body<T> body) {
         lock.writeLock().lock();
         try {
-            ensureAlive();
-            return body.run();
+            return alive(body);
         } finally {
             settle();
             lock.writeLock().unlock();
@@ -668,13 +623,7 @@ public final class VmMap {
 
     /** The skeleton of a call that only reads the map: the read lock and the check that the task is alive. */
     <T> T query(Body<T> body) {
-        lock.readLock().lock();
-        try {
-            ensureAlive();
-            return body.run();
-        } finally {
-            lock.readLock().unlock();
-        }
+        return observe(() -> alive(body));
     }
 
     /** Reads under the read lock, dead or alive (statistics). */
@@ -685,6 +634,12 @@ public final class VmMap {
         } finally {
             lock.readLock().unlock();
         }
+    }
+
+    /** Runs {@code body} when the task is alive. */
+    private <T> T alive(Body<T> body) {
+        ensureAlive();
+        return body.run();
     }
 
     // ================================================================ helpers
