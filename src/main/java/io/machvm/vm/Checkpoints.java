@@ -201,7 +201,7 @@ public final class Checkpoints {
                 map.sharedRanges.put(r.startPage(), new SharedRange(r.startPage(), r.endPage(), memory,
                         r.memoryStartPage()));
             }
-            map.entryList.simplify(map.minAddress, map.maxAddress);
+            map.entryList.simplify(map.bounds);
             out.add(map);
         }
         // memories that no restored range names hold pages nobody sees

@@ -47,22 +47,51 @@ final class MapEntries {
         return out;
     }
 
-    /** The entries overlapping {@code [start, end)}, in address order, starting with the one containing start. */
-    Iterable<VmEntry> entriesFrom(long start, long end) {
-        VmEntry first = entryContaining(start);
+    /** The entries overlapping {@code range}, in address order, starting with the one containing its start. */
+    Iterable<VmEntry> entriesFrom(VmRange range) {
+        VmEntry first = entryContaining(range.start());
         if (first == null) {
-            throw VmSanitize.unmapped(start);
+            throw VmSanitize.unmapped(range.start());
         }
         // An end past the map (even past 2^63, where the signed keys compare negative) means "to the last entry".
-        return map.entries.subMap(first.start, true, map.below(end, map.maxAddress) ? end : map.maxAddress, false).values();
+        long end = map.below(range.end(), map.maxAddress) ? range.end() : map.maxAddress;
+        return map.entries.subMap(first.start, true, end, false).values();
     }
 
-    boolean overlapsAny(long start, long end) {
-        Map.Entry<Long, VmEntry> lower = map.entries.lowerEntry(end);
-        return lower != null && lower.getValue().end > start;
+    /**
+     * Checks that {@code range} has no hole (the first pass of {@code vm_protect} and {@code vm_inherit}), calling
+     * {@code check} on each entry overlapping it, in address order.
+     *
+     * @throws KernException {@code KERN_INVALID_ADDRESS} at the first unmapped address
+     */
+    void checkMapped(VmRange range, java.util.function.Consumer<VmEntry> check) {
+        long cursor = range.start();
+        for (VmEntry e : entriesFrom(range)) {
+            if (map.above(e.start, cursor)) { // the first entry may begin before start
+                throw VmSanitize.unmapped(cursor);
+            }
+            check.accept(e);
+            cursor = e.end;
+        }
+        if (map.below(cursor, range.end())) {
+            throw VmSanitize.unmapped(cursor);
+        }
     }
 
-    void insertNew(long start, long end) {
+    /** {@link #checkMapped(VmRange, java.util.function.Consumer)} with no check of the entries. */
+    void checkMapped(VmRange range) {
+        checkMapped(range, e -> {
+        });
+    }
+
+    boolean overlapsAny(VmRange range) {
+        Map.Entry<Long, VmEntry> lower = map.entries.lowerEntry(range.end());
+        return lower != null && lower.getValue().end > range.start();
+    }
+
+    void insertNew(VmRange range) {
+        long start = range.start();
+        long end = range.end();
         map.entries.put(start, new VmEntry(start, end, VmProt.READ | VmProt.WRITE, VmProt.ALL, VmInherit.COPY,
                 map.nextObjectId++, 0, false));
         map.virtualBytes += end - start;
@@ -72,22 +101,24 @@ final class MapEntries {
         map.holes.add(end, holeEnd - end);
     }
 
-    /** First fit of {@code size} bytes upward from the map minimum; -1 when none. */
-    long findSpace(long size) {
-        return map.holes.firstFit(size);
+    /** First fit of {@code size} bytes upward from the map minimum; null when none. */
+    VmRange findSpace(long size) {
+        long start = map.holes.firstFit(size);
+        return start == -1 ? null : new VmRange(start, start + size);
     }
 
-    /** Entries that {@link #splitRange} of {@code [start, end)} adds: one for each end inside an entry. */
-    int entriesAddedBySplitting(long start, long end) {
-        VmEntry first = entryContaining(start);
-        VmEntry last = map.below(end, map.maxAddress) ? entryContaining(end) : null;
-        return (first != null && first.start != start ? 1 : 0) + (last != null && last.start != end ? 1 : 0);
+    /** Entries that {@link #splitRange} of {@code range} adds: one for each end inside an entry. */
+    int entriesAddedBySplitting(VmRange range) {
+        VmEntry first = entryContaining(range.start());
+        VmEntry last = map.below(range.end(), map.maxAddress) ? entryContaining(range.end()) : null;
+        return (first != null && first.start != range.start() ? 1 : 0)
+                + (last != null && last.start != range.end() ? 1 : 0);
     }
 
-    /** Entries that {@link #removeRange} of {@code [start, end)} adds: one when a single entry holds it inside. */
-    int entriesAddedByRemoving(long start, long end) {
-        VmEntry e = entryContaining(start);
-        return e != null && e.start != start && Long.compareUnsigned(e.end, end) > 0 ? 1 : 0;
+    /** Entries that {@link #removeRange} of {@code range} adds: one when a single entry holds it inside. */
+    int entriesAddedByRemoving(VmRange range) {
+        VmEntry e = entryContaining(range.start());
+        return e != null && e.start != range.start() && Long.compareUnsigned(e.end, range.end()) > 0 ? 1 : 0;
     }
 
     void splitAt(long address) {
@@ -98,19 +129,19 @@ final class MapEntries {
         }
     }
 
-    /** Splits entries at both ends and returns those inside {@code [start, end)}. */
-    Iterable<VmEntry> splitRange(long start, long end) {
-        splitAt(start);
-        splitAt(end);
-        return map.entries.subMap(start, true, end, false).values();
+    /** Splits entries at both ends and returns those inside {@code range}. */
+    Iterable<VmEntry> splitRange(VmRange range) {
+        splitAt(range.start());
+        splitAt(range.end());
+        return map.entries.subMap(range.start(), true, range.end(), false).values();
     }
 
-    /** Merges neighbours around {@code [start, end)} that are windows of one object with equal attributes. */
-    void simplify(long start, long end) {
-        Long from = map.entries.lowerKey(start);
-        Long to = map.entries.ceilingKey(end);
-        NavigableMap<Long, VmEntry> window = map.entries.subMap(from == null ? start : from, true,
-                to == null ? end : to, true);
+    /** Merges neighbours around {@code range} that are windows of one object with equal attributes. */
+    void simplify(VmRange range) {
+        Long from = map.entries.lowerKey(range.start());
+        Long to = map.entries.ceilingKey(range.end());
+        NavigableMap<Long, VmEntry> window = map.entries.subMap(from == null ? range.start() : from, true,
+                to == null ? range.end() : to, true);
         VmEntry previous = null;
         List<Long> absorbed = new ArrayList<>();
         for (VmEntry e : window.values()) {
@@ -126,7 +157,9 @@ final class MapEntries {
         }
     }
 
-    void removeRange(long start, long end) {
+    void removeRange(VmRange range) {
+        long start = range.start();
+        long end = range.end();
         NavigableMap<Long, VmEntry> inside = map.entries.subMap(start, true, end, false);
         splitAt(start);
         splitAt(end);
@@ -134,7 +167,7 @@ final class MapEntries {
             map.virtualBytes -= e.size();
         }
         inside.clear();
-        map.pager.releasePages(start >>> map.pageShift, end >>> map.pageShift);
+        map.pager.releasePages(range.firstPage(map.pageShift), range.endPage(map.pageShift));
         // The range joins the holes around it into one.
         Map.Entry<Long, VmEntry> before = map.entries.lowerEntry(start);
         Map.Entry<Long, VmEntry> after = map.entries.ceilingEntry(end);

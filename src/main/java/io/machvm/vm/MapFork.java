@@ -83,8 +83,8 @@ final class MapFork {
                     }
                 }
             }
-            parent.entryList.simplify(parent.minAddress, parent.maxAddress);
-            child.entryList.simplify(parent.minAddress, parent.maxAddress);
+            parent.entryList.simplify(parent.bounds);
+            child.entryList.simplify(child.bounds);
         }
     }
 }

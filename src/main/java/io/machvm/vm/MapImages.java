@@ -82,7 +82,7 @@ final class MapImages {
         for (int i = 0; i < pageIndexes.size(); i++) {
             map.pages.set(pageIndexes.get(i), handles.get(i));
         }
-        map.entryList.simplify(map.minAddress, map.maxAddress);
+        map.entryList.simplify(map.bounds);
         map.settle();
     }
 }

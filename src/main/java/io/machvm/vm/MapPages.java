@@ -208,8 +208,10 @@ final class MapPages {
         return java.util.Arrays.copyOf(out.array(), out.size());
     }
 
-    /** The {@link PageDisposition} bits of {@code count} pages from {@code firstPage}; 0 for unmapped pages. */
-    int[] dispositions(long firstPage, int count) {
+    /** The {@link PageDisposition} bits of each page of {@code range}; 0 for unmapped pages. */
+    int[] dispositions(VmRange range) {
+        long firstPage = range.firstPage(map.pageShift);
+        int count = (int) (range.endPage(map.pageShift) - firstPage);
         int[] out = new int[count];
         for (int i = 0; i < count; i++) {
             long p = firstPage + i;

@@ -37,6 +37,8 @@ public final class VmMap {
     final long pageMask;
     final long minAddress;
     final long maxAddress;
+    /** {@code [minAddress, maxAddress)}. */
+    final VmRange bounds;
 
     /** This map's lock; maps that share memory (fork with inheritance share) share one lock. */
     final ReentrantReadWriteLock lock;
@@ -96,7 +98,8 @@ public final class VmMap {
         this.pageMask = pageSize - 1L;
         this.minAddress = flavor.minAddress();
         this.maxAddress = flavor.maxAddress();
-        holes.add(minAddress, maxAddress - minAddress);
+        this.bounds = new VmRange(minAddress, maxAddress);
+        holes.add(minAddress, bounds.size());
     }
 
     public Flavor flavor() {
@@ -124,38 +127,30 @@ public final class VmMap {
                 return 0L;
             }
             if ((flags & VmFlags.ANYWHERE) != 0) {
-                long roundedSize = round(size);
-                if (roundedSize == 0) {
-                    throw new KernException(KERN_INVALID_ARGUMENT, "size " + hex(size) + " overflows when rounded to "
-                            + pageSize + "-byte pages");
-                }
-                long start = entryList.findSpace(roundedSize);
-                if (start == -1) {
-                    throw new KernException(KERN_NO_SPACE, "no free range of " + hex(roundedSize) + " bytes in ["
-                            + hex(minAddress) + ", " + hex(maxAddress) + ")");
+                long roundedSize = VmSanitize.anywhereSize(size, pageSize);
+                VmRange placed = entryList.findSpace(roundedSize);
+                if (placed == null) {
+                    throw new KernException(KERN_NO_SPACE, "no free range of " + hex(roundedSize) + " bytes in "
+                            + bounds);
                 }
                 entryCharge.raise(1);
-                entryList.insertNew(start, start + roundedSize);
-                return start;
+                entryList.insertNew(placed);
+                return placed.start();
             }
             VmRange range = VmSanitize.addrSize(VmSanitize.Caller.VM_ALLOCATE_FIXED, address, size, pageSize);
-            long start = range.start();
-            long end = range.end();
-            if (below(start, minAddress) || above(end, maxAddress)) {
-                throw new KernException(KERN_INVALID_ADDRESS, "range [" + hex(start) + ", " + hex(end)
-                        + ") is outside the map [" + hex(minAddress) + ", " + hex(maxAddress) + ")");
+            if (below(range.start(), minAddress) || above(range.end(), maxAddress)) {
+                throw new KernException(KERN_INVALID_ADDRESS, "range " + range + " is outside the map " + bounds);
             }
-            boolean overlaps = entryList.overlapsAny(start, end);
+            boolean overlaps = entryList.overlapsAny(range);
             if (overlaps && (flags & VmFlags.OVERWRITE) == 0) {
-                throw new KernException(KERN_NO_SPACE, "range [" + hex(start) + ", " + hex(end)
-                        + ") overlaps existing memory");
+                throw new KernException(KERN_NO_SPACE, "range " + range + " overlaps existing memory");
             }
-            entryCharge.raise(1 + (overlaps ? entryList.entriesAddedByRemoving(start, end) : 0));
+            entryCharge.raise(1 + (overlaps ? entryList.entriesAddedByRemoving(range) : 0));
             if (overlaps) {
-                entryList.removeRange(start, end);
+                entryList.removeRange(range);
             }
-            entryList.insertNew(start, end);
-            return start;
+            entryList.insertNew(range);
+            return range.start();
         });
     }
 
@@ -166,13 +161,11 @@ public final class VmMap {
                 return;
             }
             VmRange range = VmSanitize.addrSize(VmSanitize.Caller.VM_DEALLOCATE, address, size, pageSize);
-            long start = range.start();
-            long end = range.end();
-            if (below(start, minAddress) || above(end, maxAddress)) {
+            if (below(range.start(), minAddress) || above(range.end(), maxAddress)) {
                 return; // outside the map: nothing to remove, as XNU
             }
-            entryCharge.raise(entryList.entriesAddedByRemoving(start, end));
-            entryList.removeRange(start, end);
+            entryCharge.raise(entryList.entriesAddedByRemoving(range));
+            entryList.removeRange(range);
         });
     }
 
@@ -215,16 +208,10 @@ public final class VmMap {
                         + " has bits outside READ|WRITE|EXECUTE|COPY (0x17)");
             }
             VmRange range = VmSanitize.attributeRange(address, size, pageSize, maxAddress);
-            long start = range.start();
-            long end = range.end();
             int newProt = protection & VmProt.ALL;
             boolean copy = (protection & VmProt.COPY) != 0;
             // First pass: every problem is found before anything changes.
-            long cursor = start;
-            for (VmEntry e : entryList.entriesFrom(start, end)) {
-                if (above(e.start, cursor)) { // the first entry may begin before start
-                    throw VmSanitize.unmapped(cursor);
-                }
+            entryList.checkMapped(range, e -> {
                 int max = e.maxProtection | (copy ? VmProt.WRITE : 0);
                 if (setMaximum && flavor.writeExecuteAllowed()) {
                     max |= newProt & VmProt.EXECUTE; // no code signing: execute may be added to max
@@ -239,14 +226,10 @@ public final class VmMap {
                     throw new KernException(KERN_PROTECTION_FAILURE, "an " + flavor.wireName()
                             + " task cannot map memory writable and executable at once (W^X)");
                 }
-                cursor = e.end;
-            }
-            if (below(cursor, end)) {
-                throw VmSanitize.unmapped(cursor);
-            }
+            });
             // Second pass.
-            entryCharge.raise(entryList.entriesAddedBySplitting(start, end));
-            for (VmEntry e : entryList.splitRange(start, end)) {
+            entryCharge.raise(entryList.entriesAddedBySplitting(range));
+            for (VmEntry e : entryList.splitRange(range)) {
                 if (copy) {
                     e.maxProtection |= VmProt.WRITE;
                 }
@@ -257,7 +240,7 @@ public final class VmMap {
                     e.protection = newProt;
                 }
             }
-            entryList.simplify(start, end);
+            entryList.simplify(range);
         });
     }
 
@@ -271,23 +254,12 @@ public final class VmMap {
                 return;
             }
             VmRange range = VmSanitize.attributeRange(address, size, pageSize, maxAddress);
-            long start = range.start();
-            long end = range.end();
-            long cursor = start;
-            for (VmEntry e : entryList.entriesFrom(start, end)) {
-                if (above(e.start, cursor)) { // the first entry may begin before start
-                    throw VmSanitize.unmapped(cursor);
-                }
-                cursor = e.end;
-            }
-            if (below(cursor, end)) {
-                throw VmSanitize.unmapped(cursor);
-            }
-            entryCharge.raise(entryList.entriesAddedBySplitting(start, end));
-            for (VmEntry e : entryList.splitRange(start, end)) {
+            entryList.checkMapped(range);
+            entryCharge.raise(entryList.entriesAddedBySplitting(range));
+            for (VmEntry e : entryList.splitRange(range)) {
                 e.inheritance = inheritance;
             }
-            entryList.simplify(start, end);
+            entryList.simplify(range);
         });
     }
 
@@ -559,14 +531,7 @@ public final class VmMap {
             if (size == 0) {
                 return new int[0];
             }
-            VmRange range = VmSanitize.addrSize(VmSanitize.Caller.VM_PAGE_RANGE_QUERY, address, size, pageSize);
-            long firstPage = range.start() >>> pageShift;
-            long count = (range.end() >>> pageShift) - firstPage;
-            if (count > MAX_QUERY_PAGES) {
-                throw new KernException(KERN_INVALID_ARGUMENT, "a query covers at most " + MAX_QUERY_PAGES
-                        + " pages, not " + count);
-            }
-            return pager.dispositions(firstPage, (int) count);
+            return pager.dispositions(VmSanitize.pageQueryRange(address, size, pageSize));
         });
     }
 

@@ -83,6 +83,20 @@ final class VmSanitize {
     }
 
     /**
+     * The size of {@code vm_allocate} anywhere, {@code size > 0}, rounded to whole pages.
+     *
+     * @throws KernException {@code KERN_INVALID_ARGUMENT} when rounding overflows
+     */
+    static long anywhereSize(long size, int pageSize) {
+        long rounded = roundUp(size, pageSize);
+        if (rounded == 0) {
+            throw new KernException(KERN_INVALID_ARGUMENT, "size " + VmMap.hex(size) + " overflows when rounded to "
+                    + pageSize + "-byte pages");
+        }
+        return rounded;
+    }
+
+    /**
      * The byte range of a copy's source or destination, {@code size > 0}: one that wraps is
      * {@code KERN_INVALID_ADDRESS}, as {@code vm_map_copyin} and {@code vm_map_copy_overwrite} historically answer.
      */
@@ -110,6 +124,20 @@ final class VmSanitize {
         if (Long.compareUnsigned(range.start(), maxAddress) >= 0) {
             throw new KernException(KERN_INVALID_ADDRESS, "address " + VmMap.hex(address) + " is at or above the map "
                     + "maximum " + VmMap.hex(maxAddress));
+        }
+        return range;
+    }
+
+    /**
+     * The page-aligned range of {@code mach_vm_page_range_query}, {@code size > 0}, which covers at most
+     * {@link PageDisposition#MAX_QUERY_PAGES} pages.
+     */
+    static VmRange pageQueryRange(long address, long size, int pageSize) {
+        VmRange range = addrSize(Caller.VM_PAGE_RANGE_QUERY, address, size, pageSize);
+        long count = Long.divideUnsigned(range.size(), pageSize);
+        if (count > PageDisposition.MAX_QUERY_PAGES) {
+            throw new KernException(KERN_INVALID_ARGUMENT, "a query covers at most " + PageDisposition.MAX_QUERY_PAGES
+                    + " pages, not " + count);
         }
         return range;
     }
