@@ -1,35 +1,137 @@
 package io.machvm.vm;
 
 import static io.machvm.vm.KernReturn.KERN_INVALID_ADDRESS;
-import static io.machvm.vm.KernReturn.KERN_INVALID_ARGUMENT;
 import static io.machvm.vm.KernReturn.KERN_PROTECTION_FAILURE;
 import static io.machvm.vm.KernReturn.KERN_RESOURCE_SHORTAGE;
 
 import io.machvm.store.Budget;
 import io.machvm.store.PageStore;
 import io.machvm.store.StoreExhaustedException;
-import java.io.EOFException;
-import java.io.IOException;
-import java.io.InputStream;
-import java.util.Objects;
+import java.util.function.LongConsumer;
 
 /**
- * How bytes get into a map: {@code vm_write} in place or through fresh pages, the streamed write's capture of its
- * body, and the copy-on-write overwrite of {@code vm_copy} and {@code vm_read_overwrite} from a {@link Capture} of the
- * source. Every method runs under the lock of the map it belongs to, as its caller says.
+ * How bytes move into and out of a map, as XNU's {@code vm_map_copyin}, {@code vm_map_copy_overwrite} and
+ * {@code vm_map_copyout}: a source is copied in to a {@link Capture} (pages referenced as they are, or bytes already
+ * in memory), and a destination is overwritten from a capture in two passes: {@link #checkWritable} finds every
+ * problem of the whole destination before anything changes, then {@link #overwrite} writes it, copy-on-write where
+ * pages are shared. {@code vm_write} (in place or streamed: {@link Upload}), {@code vm_copy} and
+ * {@code vm_read_overwrite} all go through it. Every method runs under the lock of the map it belongs to, as its
+ * caller says.
  */
 final class CopyEngine {
-    /** Bytes a streaming write moves per read from its source. */
-    private static final int STREAM_CHUNK = 64 * 1024;
     private final VmMap map;
 
     CopyEngine(VmMap map) {
         this.map = map;
     }
 
-    void writeLocked(long address, byte[] data, int offset, int length) {
-        long firstPage = address >>> map.pageShift;
-        long lastPage = (address + length - 1) >>> map.pageShift;
+    // ---------------------------------------------------------------- the first pass: checks
+
+    /** Checks that every page of {@code source} is mapped readable; the first problem in address order wins. */
+    void checkReadable(VmRange source) {
+        checkAccess(source, VmProt.READ, "source", map);
+    }
+
+    /**
+     * Checks that every page of {@code dest} is mapped writable, the first problem in address order winning: the
+     * first pass of an overwrite. {@code caller} is the map the call was made on: its flavor's S and its error model
+     * chose the transfer path (XNU decides it when copying the source in), and the path decides the protection code.
+     */
+    void checkWritable(VmRange dest, VmMap caller) {
+        checkAccess(dest, VmProt.WRITE, "destination", caller);
+    }
+
+    private void checkAccess(VmRange range, int access, String role, VmMap caller) {
+        long address = range.start();
+        long size = range.size();
+        long cursor = map.trunc(address);
+        long end = map.round(range.end()); // 0 when rounding wraps: then the range ends past the map anyway
+        while (end == 0 || VmMap.below(cursor, end)) {
+            VmEntry e = VmMap.below(cursor, map.minAddress) || !VmMap.below(cursor, map.maxAddress) ? null
+                    : map.entryList.entryContaining(cursor);
+            if (e == null) {
+                throw new KernException(KERN_INVALID_ADDRESS, role + " range at " + VmMap.hex(address) + " of "
+                        + VmMap.hex(size) + " bytes: " + VmMap.hex(cursor) + " is not mapped");
+            }
+            if ((e.protection & access) != access) {
+                KernReturn kern = caller.errors == ErrorModel.XNU
+                        && Long.compareUnsigned(size, caller.flavor.smallTransferLimit()) <= 0
+                        ? KERN_INVALID_ADDRESS
+                        : KERN_PROTECTION_FAILURE;
+                throw new KernException(kern, role + " range at " + VmMap.hex(address) + " of " + VmMap.hex(size)
+                        + " bytes: [" + VmMap.hex(e.start) + ", " + VmMap.hex(e.end) + ") is "
+                        + VmProt.format(e.protection) + ", not " + (access == VmProt.READ ? "readable" : "writable"));
+            }
+            cursor = e.end;
+        }
+    }
+
+    // ---------------------------------------------------------------- copyin
+
+    /**
+     * References the pages of {@code source} in a table of their own; the table's nodes are charged to this map's
+     * budget (it is at most as large as the map's own).
+     *
+     * @throws KernException {@code KERN_RESOURCE_SHORTAGE} when the budget refuses; nothing is held then
+     */
+    Capture capture(VmRange source) {
+        Capture capture = Capture.pages(map.store, source, map.pageShift);
+        try {
+            map.pager.forEachPage(source.firstPage(map.pageShift), source.endPage(map.pageShift), (p, h) -> {
+                map.store.retain(h);
+                capture.table.set(p, h);
+            });
+            long nodes = capture.table.nodes();
+            Budget refused = map.budgets.pageTableNodes().tryAcquire(nodes);
+            if (refused != null) {
+                throw Charge.shortage(refused, nodes, "page-table nodes");
+            }
+            capture.nodeBudget = map.budgets.pageTableNodes();
+            capture.chargedNodes = nodes;
+        } catch (RuntimeException | Error e) {
+            capture.release();
+            throw e;
+        }
+        return capture;
+    }
+
+    /**
+     * The source of a copy within this map to {@code dest}. When their page ranges do not overlap and every page is
+     * private to this map, the copy cannot change its own source, so its pages are read straight from the page table
+     * instead of being captured (a reference taken and dropped per page).
+     */
+    Capture copyin(VmRange source, VmRange dest) {
+        int shift = map.pageShift;
+        boolean disjoint = source.endPage(shift) <= dest.firstPage(shift)
+                || dest.endPage(shift) <= source.firstPage(shift);
+        return disjoint && map.sharedRanges == null ? Capture.borrow(map.store, map.pages, source, shift)
+                : capture(source);
+    }
+
+    // ---------------------------------------------------------------- the second pass: overwrite
+
+    /**
+     * Writes {@code src} over {@code dest}, which {@link #checkWritable} has validated and which is as long as the
+     * capture.
+     *
+     * @return the bytes that were shared copy-on-write rather than moved
+     */
+    long overwrite(Capture src, VmRange dest) {
+        if (src.isBuffer()) {
+            writeBuffer(src, dest);
+            return 0;
+        }
+        return applyCopy(src, dest);
+    }
+
+    /** Writes a buffer in place where this map alone holds the pages, into fresh pages elsewhere. */
+    private void writeBuffer(Capture src, VmRange dest) {
+        long address = dest.start();
+        int length = (int) src.size;
+        byte[] data = src.buffer;
+        int offset = src.bufferOffset;
+        long firstPage = dest.firstPage(map.pageShift);
+        long lastPage = dest.endPage(map.pageShift) - 1;
         if (firstPage == lastPage) {
             int h = map.pager.pageAt(firstPage);
             if (h != PageStore.NO_PAGE && !map.store.isShared(h) && map.pager.isDirty(firstPage)) {
@@ -124,104 +226,13 @@ final class CopyEngine {
         }
     }
 
-    long streamIntoFreshPages(long address, InputStream source, long declaredLength, long maxLength,
-            Upload upload) throws IOException {
-        byte[] chunk = new byte[(int) Math.min(STREAM_CHUNK, declaredLength > 0 ? declaredLength : STREAM_CHUNK)];
-        long total = 0;
-        int page = PageStore.NO_PAGE;
-        int fill = (int) (address & map.pageMask);
-        while (declaredLength < 0 || total < declaredLength) {
-            int want = declaredLength < 0 ? chunk.length : (int) Math.min(chunk.length, declaredLength - total);
-            int n = source.read(chunk, 0, want);
-            if (n < 0) {
-                if (declaredLength >= 0) {
-                    throw new EOFException("body ended after " + total + " of " + declaredLength + " bytes");
-                }
-                break;
-            }
-            if (total + n > maxLength) {
-                checkSeenSoFar(address, total + n, declaredLength);
-                throw transferLimit(total + n, maxLength);
-            }
-            int pos = 0;
-            while (pos < n) {
-                if (page == PageStore.NO_PAGE || fill == map.pageSize) {
-                    if (page != PageStore.NO_PAGE) {
-                        fill = 0;
-                    }
-                    try {
-                        page = upload.newPage();
-                    } catch (KernException e) {
-                        if (e.kern() == KERN_RESOURCE_SHORTAGE) {
-                            checkSeenSoFar(address, total + n, declaredLength);
-                        }
-                        throw e;
-                    }
-                }
-                int k = Math.min(n - pos, map.pageSize - fill);
-                upload.write(page, fill, chunk, pos, k);
-                fill += k;
-                pos += k;
-            }
-            total += n;
-        }
-        return total;
-    }
-
     /**
-     * Before a service limit fails a body of unknown length, the Mach checks of the bytes that arrived come first (a
-     * declared length was checked whole before the body was read).
+     * Writes captured pages over {@code destRange}. Whole destination pages at the same in-page offset as their source
+     * in the same store share the source page; everything else moves bytes. Only pages that are resident on either
+     * side are visited, so a copy of untouched memory costs nothing per page.
      */
-    void checkSeenSoFar(long address, long seenBytes, long declaredLength) {
-        if (declaredLength < 0) {
-            map.lock.readLock().lock();
-            try {
-                map.ensureAlive();
-                checkWritable(address, seenBytes);
-            } finally {
-                map.lock.readLock().unlock();
-            }
-        }
-    }
-
-    static TransferLimitException transferLimit(long length, long maxLength) {
-        return new TransferLimitException(maxLength, "transfer of " + length + " bytes exceeds the limit of "
-                + maxLength + " bytes");
-    }
-
-    /**
-     * References the pages of a range in a table of their own; the table's nodes are charged to this map's budget
-     * (it is at most as large as the map's own).
-     *
-     * @throws KernException {@code KERN_RESOURCE_SHORTAGE} when the budget refuses; nothing is held then
-     */
-    Capture capture(long address, long size) {
-        Capture capture = new Capture(map.store, address, size, map.pageShift);
-        try {
-            map.pager.forEachPage(address >>> map.pageShift, ((address + size - 1) >>> map.pageShift) + 1, (p, h) -> {
-                map.store.retain(h);
-                capture.table.set(p, h);
-            });
-            long nodes = capture.table.nodes();
-            Budget refused = map.budgets.pageTableNodes().tryAcquire(nodes);
-            if (refused != null) {
-                throw Charge.shortage(refused, nodes, "page-table nodes");
-            }
-            capture.nodeBudget = map.budgets.pageTableNodes();
-            capture.chargedNodes = nodes;
-        } catch (RuntimeException | Error e) {
-            capture.release();
-            throw e;
-        }
-        return capture;
-    }
-
-    /**
-     * Writes a captured source range to {@code dest} (validated). Whole destination pages at the same in-page offset
-     * as their source in the same store share the source page; everything else moves bytes. Only pages that are
-     * resident on either side are visited, so a copy of untouched memory costs nothing per page.
-     */
-    long applyCopy(Capture src, long dest) {
+    private long applyCopy(Capture src, VmRange destRange) {
+        long dest = destRange.start();
         long size = src.size;
         long delta = dest - src.address;
         boolean shareable = src.store == map.store && (delta & map.pageMask) == 0 && src.pageShift == map.pageShift;
@@ -346,7 +357,7 @@ final class CopyEngine {
 
     private int[] allocatePages(int count, boolean zeroed) {
         if (count == 0) {
-            return map.NO_HANDLES;
+            return VmMap.NO_HANDLES;
         }
         int[] out = new int[count];
         try {
@@ -357,60 +368,12 @@ final class CopyEngine {
         return out;
     }
 
-    void checkReadable(long address, long size, boolean readLimit) {
-        if (size == 0) {
-            return;
-        }
-        if (readLimit && Long.compareUnsigned(size, map.MAX_READ_SIZE) > 0) {
-            throw new KernException(KERN_INVALID_ARGUMENT, "size " + VmMap.hex(size)
-                    + " exceeds the 32-bit limit of vm_read (0xffffffff)");
-        }
-        VmSanitize.copyRange("source", address, size);
-        checkAccess(address, size, VmProt.READ, "source", map);
-    }
+    // ---------------------------------------------------------------- copyout
 
-    void checkWritable(long address, long size) {
-        checkWritable(address, size, map);
-    }
-
-    /**
-     * Destination rules of a transfer made by a call on {@code caller}: its flavor's S and its error model chose the
-     * transfer path (XNU decides it when copying the source in), and the path decides the protection code.
-     */
-    void checkWritable(long address, long size, VmMap caller) {
-        VmSanitize.copyRange("destination", address, size);
-        checkAccess(address, size, VmProt.WRITE, "destination", caller);
-    }
-
-    /**
-     * Checks that every page of {@code [address, address + size)} is mapped with {@code access}; the first problem in
-     * address order wins. {@code size > 0} and the byte range does not wrap. {@code caller}'s transfer path decides
-     * the protection code.
-     */
-    void checkAccess(long address, long size, int access, String role, VmMap caller) {
-        long cursor = map.trunc(address);
-        long end = map.round(address + size); // 0 when rounding wraps: then the range ends past the map anyway
-        while (end == 0 || map.below(cursor, end)) {
-            VmEntry e = map.below(cursor, map.minAddress) || !map.below(cursor, map.maxAddress) ? null : map.entryList.entryContaining(cursor);
-            if (e == null) {
-                throw new KernException(KERN_INVALID_ADDRESS, role + " range at " + VmMap.hex(address) + " of " + VmMap.hex(size)
-                        + " bytes: " + VmMap.hex(cursor) + " is not mapped");
-            }
-            if ((e.protection & access) != access) {
-                KernReturn kern = caller.errors == ErrorModel.XNU
-                        && Long.compareUnsigned(size, caller.flavor.smallTransferLimit()) <= 0
-                        ? KERN_INVALID_ADDRESS
-                        : KERN_PROTECTION_FAILURE;
-                throw new KernException(kern, role + " range at " + VmMap.hex(address) + " of " + VmMap.hex(size) + " bytes: ["
-                        + VmMap.hex(e.start) + ", " + VmMap.hex(e.end) + ") is " + VmProt.format(e.protection) + ", not "
-                        + (access == VmProt.READ ? "readable" : "writable"));
-            }
-            cursor = e.end;
-        }
-    }
-
-    void copyOut(long address, byte[] out, int outOffset, int length) {
-        long at = address;
+    /** Copies the bytes of {@code source} into {@code out} from {@code outOffset}. */
+    void copyOut(VmRange source, byte[] out, int outOffset) {
+        long at = source.start();
+        int length = (int) source.size();
         int done = 0;
         while (done < length) {
             int pageOffset = (int) (at & map.pageMask);
@@ -421,78 +384,24 @@ final class CopyEngine {
         }
     }
 
-    /** Registers a streamed write on a live map, so that terminating the map frees the pages it holds. */
-    Upload openUpload() {
-        return map.query(() -> {
-            return new Upload(map.store, map.budgets.residentBytes(), map.pageSize, map.uploads);
-        });
+    /** References the pages of {@code source} for a {@link PageSnapshot}, to be read after the lock is released. */
+    PageSnapshot snapshot(VmRange source) {
+        long firstPage = source.firstPage(map.pageShift);
+        int count = (int) (source.endPage(map.pageShift) - firstPage);
+        int[] handles = new int[count];
+        for (int i = 0; i < count; i++) {
+            int h = map.pager.pageAt(firstPage + i);
+            map.store.retain(h);
+            handles[i] = h;
+        }
+        return new PageSnapshot(map.store, handles, (int) (source.start() & map.pageMask), source.size());
     }
 
-    long writeStream(long address, InputStream source, long declaredLength, long maxLength) throws IOException {
-        if (declaredLength <= 0) {
-            map.ensureAliveLocked(); // a dead task fails before a byte of the body is read
-            if (declaredLength == 0) {
-                return 0;
-            }
-        }
-        if (declaredLength > 0) {
-            map.lock.readLock().lock();
-            try {
-                map.ensureAlive();
-                checkWritable(address, declaredLength); // fail fast, before a byte of the body is read
-            } finally {
-                map.lock.readLock().unlock();
-            }
-            if (declaredLength > maxLength) {
-                throw transferLimit(declaredLength, maxLength);
-            }
-        }
-        Upload upload = openUpload();
-        try {
-            long total = streamIntoFreshPages(address, source, declaredLength, maxLength, upload);
-            if (total == 0) {
-                map.ensureAliveLocked();
-                return 0;
-            }
-            int[] replaced;
-            map.lock.writeLock().lock();
-            try {
-                map.ensureAlive();
-                checkWritable(address, total); // the map may have changed while the body streamed in
-                long firstPage = address >>> map.pageShift;
-                IntList fresh = upload.pages();
-                int count = fresh.size();
-                PageGrowth growth = new PageGrowth(map);
-                growth.range(firstPage, firstPage + count);
-                upload.uncharge(); // the map's charge takes the map.pages over
-                growth.reserve();
-                int headOffset = (int) (address & map.pageMask);
-                int tailEnd = (int) ((address + total) & map.pageMask);
-                if (headOffset > 0) {
-                    map.store.copy(map.pager.pageAt(firstPage), 0, fresh.get(0), 0, headOffset);
-                }
-                if (tailEnd > 0) {
-                    int last = fresh.get(count - 1);
-                    map.store.copy(map.pager.pageAt(firstPage + count - 1), tailEnd, last, tailEnd, map.pageSize - tailEnd);
-                }
-                replaced = new int[count];
-                for (int i = 0; i < count; i++) {
-                    replaced[i] = map.pager.replacePage(firstPage + i, fresh.get(i));
-                }
-                fresh.clear(); // the map owns them now
-            } finally {
-                map.settle();
-                map.lock.writeLock().unlock();
-            }
-            map.store.releaseAll(replaced, replaced.length);
-            return total;
-        } finally {
-            upload.close();
-        }
-    }
+    // ---------------------------------------------------------------- vm_read_overwrite between maps
 
+    /** {@code vm_read_overwrite}: see {@link VmMap#readOverwrite(VmMap, long, long, VmMap, long, LongConsumer)}. */
     static long readOverwrite(VmMap source, long address, long size, VmMap dest, long destAddress,
-            java.util.function.LongConsumer sharedBytes) {
+            LongConsumer sharedBytes) {
         if (source == dest) {
             long shared = source.copy(address, size, destAddress);
             if (sharedBytes != null) {
@@ -500,34 +409,28 @@ final class CopyEngine {
             }
             return size;
         }
-        Capture capture;
-        source.lock.readLock().lock();
-        try {
-            source.ensureAlive();
+        Capture capture = source.query(() -> {
             if (size == 0) {
-                capture = null;
-            } else {
-                source.copier.checkReadable(address, size, false);
-                capture = source.copier.capture(address, size);
+                return null;
             }
-        } finally {
-            source.lock.readLock().unlock();
-        }
+            VmRange from = VmSanitize.copyRange("source", address, size);
+            source.copier.checkReadable(from);
+            return source.copier.capture(from);
+        });
         // The source lock is released before the destination's is taken: no lock order, no deadlock.
-        dest.lock.writeLock().lock();
         try {
-            dest.ensureAlive();
-            if (capture != null) {
-                dest.copier.checkWritable(destAddress, size, source);
-                long shared = dest.copier.applyCopy(capture, destAddress);
-                if (sharedBytes != null) {
-                    sharedBytes.accept(shared);
+            return dest.update(() -> {
+                if (capture != null) {
+                    VmRange to = VmSanitize.copyRange("destination", destAddress, size);
+                    dest.copier.checkWritable(to, source);
+                    long shared = dest.copier.overwrite(capture, to);
+                    if (sharedBytes != null) {
+                        sharedBytes.accept(shared);
+                    }
                 }
-            }
-            return size;
+                return size;
+            });
         } finally {
-            dest.settle();
-            dest.lock.writeLock().unlock();
             if (capture != null) {
                 capture.release();
             }

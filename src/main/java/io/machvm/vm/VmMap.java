@@ -24,9 +24,6 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * <p>Thread-safe: one read/write lock per map; calls on one map are linearizable.
  */
 public final class VmMap {
-    /** Bytes a streaming write moves per read from its source. */
-    static final int STREAM_CHUNK = 64 * 1024;
-    static final long MAX_READ_SIZE = 0xFFFF_FFFFL;
     static final int[] NO_HANDLES = new int[0];
 
     final PageStore store;
@@ -326,27 +323,31 @@ public final class VmMap {
     /** {@code vm_read} into a new array; for transfers the caller knows to be small. */
     public byte[] read(long address, long size) {
         return query(() -> {
-            copier.checkReadable(address, size, true);
+            if (size == 0) {
+                return new byte[0];
+            }
+            VmRange source = VmSanitize.readRange(address, size);
+            copier.checkReadable(source);
             if (size > Integer.MAX_VALUE - 16) {
                 throw new IllegalArgumentException("read of " + size + " bytes does not fit in an array");
             }
             byte[] out = new byte[(int) size];
-            copier.copyOut(address, out, 0, (int) size);
+            copier.copyOut(source, out, 0);
             return out;
         });
     }
 
-    /** {@code vm_read} into {@code dst[dstOffset, dstOffset + length)}: the checks of {@link #read(long, long)}, no allocation. */
+    /** {@code vm_read} into {@code dst[dstOffset, dstOffset + length)}: the checks of {@link #read(long, long)}. */
     public void read(long address, byte[] dst, int dstOffset, int length) {
         java.util.Objects.checkFromIndexSize(dstOffset, length, dst.length);
-        lock.readLock().lock();
-        try {
-            ensureAlive();
-            copier.checkReadable(address, length, true);
-            copier.copyOut(address, dst, dstOffset, length);
-        } finally {
-            lock.readLock().unlock();
-        }
+        query(() -> {
+            if (length > 0) {
+                VmRange source = VmSanitize.readRange(address, length);
+                copier.checkReadable(source);
+                copier.copyOut(source, dst, dstOffset);
+            }
+            return null;
+        });
     }
 
     /**
@@ -355,19 +356,12 @@ public final class VmMap {
      */
     public PageSnapshot snapshot(long address, long size) {
         return query(() -> {
-            copier.checkReadable(address, size, true);
             if (size == 0) {
                 return new PageSnapshot(store, NO_HANDLES, 0, 0);
             }
-            long firstPage = address >>> pageShift;
-            int count = (int) (((address + size - 1) >>> pageShift) - firstPage + 1);
-            int[] handles = new int[count];
-            for (int i = 0; i < count; i++) {
-                int h = pager.pageAt(firstPage + i);
-                store.retain(h);
-                handles[i] = h;
-            }
-            return new PageSnapshot(store, handles, (int) (address & pageMask), size);
+            VmRange source = VmSanitize.readRange(address, size);
+            copier.checkReadable(source);
+            return copier.snapshot(source);
         });
     }
 
@@ -379,8 +373,9 @@ public final class VmMap {
             if (length == 0) {
                 return;
             }
-            copier.checkWritable(address, length);
-            copier.writeLocked(address, data, offset, length);
+            VmRange dest = VmSanitize.copyRange("destination", address, length);
+            copier.checkWritable(dest, this);
+            copier.overwrite(Capture.buffer(data, offset, length), dest);
         });
     }
 
@@ -399,9 +394,8 @@ public final class VmMap {
      * @throws IOException when reading the source fails or it ends before {@code declaredLength}; nothing changed
      */
     public long write(long address, InputStream source, long declaredLength, long maxLength) throws IOException {
-        return copier.writeStream(address, source, declaredLength, maxLength);
+        return Upload.write(this, address, source, declaredLength, maxLength);
     }
-
 
     // ================================================================ vm_copy / vm_read_overwrite
 
@@ -415,21 +409,16 @@ public final class VmMap {
             if (size == 0) {
                 return 0L;
             }
-            copier.checkReadable(source, size, false);
-            copier.checkWritable(dest, size);
+            VmRange from = VmSanitize.copyRange("source", source, size);
+            copier.checkReadable(from);
+            VmRange to = VmSanitize.copyRange("destination", dest, size);
+            copier.checkWritable(to, this);
             if (source == dest) {
                 return 0L;
             }
-            // Page ranges that do not overlap, all pages private to this map: the copy cannot change its own source,
-            // so its pages are read straight from the page table instead of being captured (a reference taken and
-            // dropped per page).
-            boolean disjoint = ((source + size - 1) >>> pageShift) < (dest >>> pageShift)
-                    || ((dest + size - 1) >>> pageShift) < (source >>> pageShift);
-            Capture capture = disjoint && sharedRanges == null
-                    ? new Capture(store, pages, source, size, pageShift)
-                    : copier.capture(source, size);
+            Capture capture = copier.copyin(from, to);
             try {
-                return copier.applyCopy(capture, dest);
+                return copier.overwrite(capture, to);
             } finally {
                 capture.release();
             }

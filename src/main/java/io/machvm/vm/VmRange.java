@@ -2,8 +2,9 @@ package io.machvm.vm;
 
 /**
  * A checked range of a map, {@code [start, end)}: {@code start < end} unsigned, so the end has not wrapped past 2^64.
- * A call makes its range from the caller's address and size with {@link VmSanitize}; map code makes one from a range
- * it already holds (the map's bounds, a hole). Map operations take it instead of a raw address and size, as XNU's
+ * A call makes its range from the caller's address and size with {@link VmSanitize} (page-aligned for the calls that
+ * work on whole pages, the exact bytes for transfers); map code makes one from a range it already holds (the map's
+ * bounds, a hole, the pages of an image). Map operations take it instead of a raw address and size, as XNU's
  * {@code vm_map_*} take the offsets {@code vm_sanitize_*} returned.
  */
 record VmRange(long start, long end) {

@@ -33,6 +33,9 @@ final class VmSanitize {
         KernException refuse(Overflow overflow, long address, long size, long rawEnd, int pageSize);
     }
 
+    /** The largest {@code vm_read}: its size is a 32-bit {@code mach_msg_type_number_t}. */
+    static final long MAX_READ_SIZE = 0xFFFF_FFFFL;
+
     private static final Map<Caller, Compat> COMPAT = new EnumMap<>(Caller.class);
 
     static {
@@ -97,13 +100,23 @@ final class VmSanitize {
     }
 
     /**
-     * The byte range of a copy's source or destination, {@code size > 0}: one that wraps is
+     * The byte range of a transfer's source or destination, {@code size > 0}: one that wraps is
      * {@code KERN_INVALID_ADDRESS}, as {@code vm_map_copyin} and {@code vm_map_copy_overwrite} historically answer.
      */
-    static void copyRange(String role, long address, long size) {
+    static VmRange copyRange(String role, long address, long size) {
         if (Long.compareUnsigned(address + size, address) < 0) {
             throw new KernException(KERN_INVALID_ADDRESS, wraps(role + " range", address, size));
         }
+        return new VmRange(address, address + size);
+    }
+
+    /** The source of a {@code vm_read} ({@link #copyRange}), whose size is 32 bits in XNU's interface. */
+    static VmRange readRange(long address, long size) {
+        if (Long.compareUnsigned(size, MAX_READ_SIZE) > 0) {
+            throw new KernException(KERN_INVALID_ARGUMENT, "size " + VmMap.hex(size)
+                    + " exceeds the 32-bit limit of vm_read (0xffffffff)");
+        }
+        return copyRange("source", address, size);
     }
 
     static long roundUp(long value, int pageSize) {
