@@ -1,5 +1,6 @@
 package io.machvm.api;
 
+import io.machvm.service.MachCall;
 import io.machvm.service.TaskSpec;
 import io.machvm.service.VmService;
 import io.machvm.vm.ErrorModel;
@@ -109,14 +110,14 @@ public final class Requests {
 
         /** Allocates; answers the address mapped (0 for size 0) and the size rounded to whole pages. */
         Responses.Allocation run(VmService service, String task) {
+            return Responses.Allocation.of(service.call(task, call()));
+        }
+
+        /** The call, its fields checked in the order vm_allocate lists them. */
+        MachCall.Allocate call() {
             long sizeBytes = required("size", size);
             int flags = flagsWord();
-            long mapped = service.allocate(task, address == null ? 0 : address.value(), sizeBytes, flags);
-            if (sizeBytes == 0) {
-                return new Responses.Allocation(U64.format(0), U64.format(0));
-            }
-            long pageMask = service.pageSize(task) - 1L;
-            return new Responses.Allocation(U64.format(mapped), U64.format((sizeBytes + pageMask) & ~pageMask));
+            return new MachCall.Allocate(address == null ? 0 : address.value(), sizeBytes, flags);
         }
 
         /** The VM_FLAGS_* word from the address, anywhere and flags fields. */
@@ -148,7 +149,11 @@ public final class Requests {
             U64 size) {
 
         void deallocate(VmService service, String task) {
-            service.deallocate(task, required("address", address), required("size", size));
+            service.call(task, deallocation());
+        }
+
+        MachCall.Deallocate deallocation() {
+            return new MachCall.Deallocate(required("address", address), required("size", size));
         }
     }
 
@@ -173,12 +178,17 @@ public final class Requests {
             Protection protection) {
 
         void run(VmService service, String task) {
+            service.call(task, call());
+        }
+
+        /** The call, its fields checked in the order vm_protect lists them. */
+        MachCall.Protect call() {
             long at = required("address", address);
             long bytes = required("size", size);
             if (protection == null) {
                 throw ApiProblem.invalidArgument("protection is required");
             }
-            service.protect(task, at, bytes, setMaximum != null && setMaximum, protection.bits());
+            return new MachCall.Protect(at, bytes, setMaximum != null && setMaximum, protection.bits());
         }
     }
 
@@ -198,13 +208,18 @@ public final class Requests {
             Inheritance inheritance) {
 
         void run(VmService service, String task) {
+            service.call(task, call());
+        }
+
+        /** The call, its fields checked in the order vm_inherit lists them. */
+        MachCall.Inherit call() {
             long at = required("address", address);
             long bytes = required("size", size);
             if (inheritance == null) {
                 throw ApiProblem.invalidArgument("inheritance is required");
             }
             // A value above VM_INHERIT_LAST_VALID reaches vm_inherit as null, which refuses it as Mach does.
-            service.inherit(task, at, bytes, VmInherit.fromValue(inheritance.value()));
+            return new MachCall.Inherit(at, bytes, VmInherit.fromValue(inheritance.value()));
         }
     }
 
@@ -223,7 +238,11 @@ public final class Requests {
             U64 destAddress) {
 
         void run(VmService service, String task) {
-            service.copy(task, required("sourceAddress", sourceAddress), required("size", size),
+            service.call(task, call());
+        }
+
+        MachCall.Copy call() {
+            return new MachCall.Copy(required("sourceAddress", sourceAddress), required("size", size),
                     required("destAddress", destAddress));
         }
     }
@@ -245,18 +264,13 @@ public final class Requests {
                     pattern = U64.REQUEST_PATTERN, requiredMode = Schema.RequiredMode.REQUIRED)
             U64 destAddress) {
 
-        /**
-         * Checks that the required fields are there; {@code check} then sees the destination task before the call
-         * runs.
-         */
-        Responses.ReadOverwriteResult run(VmService service, String task,
-                java.util.function.Consumer<String> check) {
-            long at = required("address", address);
-            long bytes = required("size", size);
-            long destAt = required("destAddress", destAddress);
-            check.accept(destTask);
-            return new Responses.ReadOverwriteResult(U64.format(service.readOverwrite(task, at, bytes, destTask,
-                    destAt)));
+        Responses.ReadOverwriteResult run(VmService service, String task) {
+            return new Responses.ReadOverwriteResult(U64.format(service.call(task, call())));
+        }
+
+        MachCall.ReadOverwrite call() {
+            return new MachCall.ReadOverwrite(required("address", address), required("size", size), destTask,
+                    required("destAddress", destAddress));
         }
     }
 
@@ -288,11 +302,15 @@ public final class Requests {
             byte[] data) {
 
         void run(VmService service, String task) {
+            service.call(task, call());
+        }
+
+        MachCall.Write call() {
             long at = required("address", address);
             if (data == null) {
                 throw ApiProblem.invalidArgument("data is required: the bytes to write, base64");
             }
-            service.write(task, at, data);
+            return new MachCall.Write(at, data);
         }
     }
 

@@ -1,6 +1,7 @@
 package io.machvm.api;
 
 import io.machvm.service.HostStatistics;
+import io.machvm.service.MachCall;
 import io.machvm.service.TaskInfo;
 import io.machvm.vm.RegionInfo;
 import io.machvm.vm.VmProt;
@@ -102,6 +103,10 @@ public final class Responses {
             @Schema(description = "Bytes mapped: the requested size rounded up to whole pages.", example = "0x8000",
                     pattern = U64.RESPONSE_PATTERN, requiredMode = Schema.RequiredMode.REQUIRED)
             String size) {
+
+        static Allocation of(MachCall.Allocation allocation) {
+            return new Allocation(U64.format(allocation.address()), U64.format(allocation.size()));
+        }
     }
 
     @Schema(name = "ReadOverwriteResult", description = "The result of vm_read_overwrite.",

@@ -1,5 +1,6 @@
 package io.machvm.api;
 
+import io.machvm.service.MachCall;
 import io.machvm.service.VmService;
 import io.machvm.vm.KernException;
 import io.machvm.vm.KernReturn;
@@ -231,13 +232,14 @@ final class SandboxBatch {
         readBudget -= bytes;
     }
 
-    private Responses.BatchResult readOverwrite(Requests.ReadOverwriteRequest call) {
-        return ok(200, call.run(service, task, destTask -> {
-            if (atomic && destTask != null && !destTask.equals(task)) {
-                throw ApiProblem.invalidArgument("in an atomic batch vm_read_overwrite writes only into the batch's "
-                        + "task " + Texts.quote(task) + ", not into " + Texts.quote(destTask)
-                        + ": another task could not be put back if the batch failed");
-            }
-        }));
+    private Responses.BatchResult readOverwrite(Requests.ReadOverwriteRequest request) {
+        MachCall.ReadOverwrite call = request.call();
+        String destTask = call.destTask();
+        if (atomic && destTask != null && !destTask.equals(task)) {
+            throw ApiProblem.invalidArgument("in an atomic batch vm_read_overwrite writes only into the batch's "
+                    + "task " + Texts.quote(task) + ", not into " + Texts.quote(destTask)
+                    + ": another task could not be put back if the batch failed");
+        }
+        return ok(200, new Responses.ReadOverwriteResult(U64.format(service.call(task, call))));
     }
 }

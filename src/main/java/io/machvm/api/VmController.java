@@ -163,7 +163,7 @@ public class VmController {
     public Responses.ReadOverwriteResult readOverwrite(
             @PathVariable String task,
             @org.springframework.web.bind.annotation.RequestBody Requests.ReadOverwriteRequest args) {
-        return args.run(service, task, destTask -> { });
+        return args.run(service, task);
     }
 
     @GetMapping(path = "/tasks/{task}/regions/{address}", produces = MediaType.APPLICATION_JSON_VALUE)

@@ -142,6 +142,12 @@ public final class VmService {
         return registry.get(taskId).map();
     }
 
+    /** The task a call runs on: looked up when the call starts, so that an unknown task is that call's failure. */
+    @FunctionalInterface
+    private interface Target {
+        VmMap map();
+    }
+
     // ---------------------------------------------------------------- host and tasks
 
     /** {@code host_page_size}. */
@@ -209,42 +215,77 @@ public final class VmService {
 
     // ---------------------------------------------------------------- Mach VM calls
 
+    /** Makes one Mach call on the task, timed as that call: what its own endpoint does. */
+    public <R> R call(String taskId, MachCall<R> call) {
+        return call(() -> map(taskId), call);
+    }
+
+    @SuppressWarnings("unchecked") // each kind of call answers its own R
+    private <R> R call(Target task, MachCall<R> call) {
+        Object answer = switch (call) {
+            case MachCall.Allocate a -> timedPure(vmAllocate, () -> allocate(task.map(), a));
+            case MachCall.Deallocate d -> timedPure(vmDeallocate, () -> {
+                task.map().deallocate(d.address(), d.size());
+                return null;
+            });
+            case MachCall.Protect p -> timedPure(vmProtect, () -> {
+                task.map().protect(p.address(), p.size(), p.setMaximum(), p.protection());
+                return null;
+            });
+            case MachCall.Inherit i -> timedPure(vmInherit, () -> {
+                task.map().inherit(i.address(), i.size(), i.inheritance());
+                return null;
+            });
+            case MachCall.Write w -> timedPure(vmWrite, () -> {
+                write(task.map(), w.address(), w.data());
+                return null;
+            });
+            case MachCall.Read r -> timedPure(vmRead, () -> read(task.map(), r.address(), r.size()));
+            case MachCall.Copy c -> timedPure(vmCopy, () -> {
+                copy(task.map(), c.source(), c.size(), c.dest());
+                return null;
+            });
+            case MachCall.ReadOverwrite r -> timedPure(vmReadOverwrite, () -> readOverwrite(task.map(), r));
+            case MachCall.Region r -> timedPure(vmRegion, () -> task.map().region(r.address()));
+        };
+        return (R) answer;
+    }
+
     public long allocate(String taskId, long address, long size, int flags) {
-        return timedPure(vmAllocate, () -> map(taskId).allocate(address, size, flags));
+        return call(taskId, new MachCall.Allocate(address, size, flags)).address();
+    }
+
+    private MachCall.Allocation allocate(VmMap map, MachCall.Allocate call) {
+        long mapped = map.allocate(call.address(), call.size(), call.flags());
+        long pageMask = map.flavor().pageSize() - 1L;
+        return call.size() == 0 ? new MachCall.Allocation(0, 0)
+                : new MachCall.Allocation(mapped, (call.size() + pageMask) & ~pageMask);
     }
 
     public void deallocate(String taskId, long address, long size) {
-        timedPure(vmDeallocate, () -> {
-            map(taskId).deallocate(address, size);
-            return null;
-        });
+        call(taskId, new MachCall.Deallocate(address, size));
     }
 
     public void protect(String taskId, long address, long size, boolean setMaximum, int protection) {
-        timedPure(vmProtect, () -> {
-            map(taskId).protect(address, size, setMaximum, protection);
-            return null;
-        });
+        call(taskId, new MachCall.Protect(address, size, setMaximum, protection));
     }
 
     public void inherit(String taskId, long address, long size, VmInherit inheritance) {
-        timedPure(vmInherit, () -> {
-            map(taskId).inherit(address, size, inheritance);
-            return null;
-        });
+        call(taskId, new MachCall.Inherit(address, size, inheritance));
     }
 
     /** {@code vm_write} of bytes in memory. */
     public void write(String taskId, long address, byte[] data) {
-        timedPure(vmWrite, () -> {
-            if (data.length > maxTransfer) {
-                throw new TransferLimitException(maxTransfer, "transfer of " + data.length
-                        + " bytes exceeds the limit of " + maxTransfer + " bytes");
-            }
-            map(taskId).write(address, data, 0, data.length);
-            vmWrite.countBytes(data.length);
-            return null;
-        });
+        call(taskId, new MachCall.Write(address, data));
+    }
+
+    private void write(VmMap map, long address, byte[] data) {
+        if (data.length > maxTransfer) {
+            throw new TransferLimitException(maxTransfer, "transfer of " + data.length
+                    + " bytes exceeds the limit of " + maxTransfer + " bytes");
+        }
+        map.write(address, data, 0, data.length);
+        vmWrite.countBytes(data.length);
     }
 
     /**
@@ -276,26 +317,31 @@ public final class VmService {
 
     /** {@code vm_read} into an array, for sizes up to {@link #SMALL_TRANSFER}. */
     public byte[] read(String taskId, long address, long size) {
-        return timedPure(vmRead, () -> {
-            VmMap map = map(taskId);
-            byte[] data;
-            if (Long.compareUnsigned(size, SMALL_TRANSFER) <= 0) {
-                data = map.read(address, size);
-            } else {
-                try (PageSnapshot snapshot = map.snapshot(address, size)) {
-                    checkTransfer(size, Integer.MAX_VALUE - 16);
-                    data = snapshot.toByteArray();
-                }
+        return call(taskId, new MachCall.Read(address, size));
+    }
+
+    private byte[] read(VmMap map, long address, long size) {
+        byte[] data;
+        if (Long.compareUnsigned(size, SMALL_TRANSFER) <= 0) {
+            data = map.read(address, size);
+        } else {
+            try (PageSnapshot snapshot = map.snapshot(address, size)) {
+                checkTransfer(size, Integer.MAX_VALUE - 16);
+                data = snapshot.toByteArray();
             }
-            vmRead.countBytes(data.length);
-            return data;
-        });
+        }
+        vmRead.countBytes(data.length);
+        return data;
     }
 
     /** {@code vm_read} as a snapshot to stream; the caller must close it. */
     public PageSnapshot readSnapshot(String taskId, long address, long size) {
+        return readSnapshot(() -> map(taskId), address, size);
+    }
+
+    private PageSnapshot readSnapshot(Target task, long address, long size) {
         return timedPure(vmRead, () -> {
-            PageSnapshot snapshot = map(taskId).snapshot(address, size);
+            PageSnapshot snapshot = task.map().snapshot(address, size);
             try {
                 checkTransfer(size, maxTransfer);
             } catch (KernException e) {
@@ -316,29 +362,31 @@ public final class VmService {
     }
 
     public void copy(String taskId, long source, long size, long dest) {
-        timedPure(vmCopy, () -> {
-            long shared = map(taskId).copy(source, size, dest);
-            vmCopy.countBytes(size);
-            if (shared > 0) {
-                cowShared.countBytes(shared);
-            }
-            return null;
-        });
+        call(taskId, new MachCall.Copy(source, size, dest));
+    }
+
+    private void copy(VmMap map, long source, long size, long dest) {
+        long shared = map.copy(source, size, dest);
+        vmCopy.countBytes(size);
+        if (shared > 0) {
+            cowShared.countBytes(shared);
+        }
     }
 
     /** {@code vm_read_overwrite} from {@code taskId} into {@code destTaskId}; returns {@code outsize}. */
     public long readOverwrite(String taskId, long address, long size, String destTaskId, long destAddress) {
-        return timedPure(vmReadOverwrite, () -> {
-            VmMap source = map(taskId);
-            VmMap dest = destTaskId == null ? source : map(destTaskId);
-            long outsize = VmMap.readOverwrite(source, address, size, dest, destAddress, shared -> {
-                if (shared > 0) {
-                    cowShared.countBytes(shared);
-                }
-            });
-            vmReadOverwrite.countBytes(outsize);
-            return outsize;
+        return call(taskId, new MachCall.ReadOverwrite(address, size, destTaskId, destAddress));
+    }
+
+    private long readOverwrite(VmMap source, MachCall.ReadOverwrite call) {
+        VmMap dest = call.destTask() == null ? source : map(call.destTask());
+        long outsize = VmMap.readOverwrite(source, call.address(), call.size(), dest, call.destAddress(), shared -> {
+            if (shared > 0) {
+                cowShared.countBytes(shared);
+            }
         });
+        vmReadOverwrite.countBytes(outsize);
+        return outsize;
     }
 
     // ---------------------------------------------------------------- sandbox features
@@ -426,7 +474,7 @@ public final class VmService {
     }
 
     public RegionInfo region(String taskId, long address) {
-        return timedPure(vmRegion, () -> map(taskId).region(address));
+        return call(taskId, new MachCall.Region(address));
     }
 
     public List<RegionInfo> regions(String taskId) {
