@@ -5,7 +5,7 @@ import io.machvm.vm.VmInherit;
 
 /**
  * A Mach call on one task as a value, its arguments bound and present (the call itself judges them): what
- * {@link VmService#call} makes. {@code R} is what the call answers.
+ * {@link VmService#call} makes, and what a {@link Batch} is made of. {@code R} is what the call answers.
  */
 public sealed interface MachCall<R> {
     /** {@code vm_allocate}; answers the {@link Allocation}. */

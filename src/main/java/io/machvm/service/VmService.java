@@ -106,8 +106,9 @@ public final class VmService {
         }
     }
 
+    /** A call's work, timed by {@link #timed}. */
     @FunctionalInterface
-    private interface Body<T> {
+    interface Body<T> {
         T run() throws IOException;
     }
 
@@ -138,13 +139,13 @@ public final class VmService {
         }
     }
 
-    private VmMap map(String taskId) {
+    VmMap map(String taskId) {
         return registry.get(taskId).map();
     }
 
     /** The task a call runs on: looked up when the call starts, so that an unknown task is that call's failure. */
     @FunctionalInterface
-    private interface Target {
+    interface Target {
         VmMap map();
     }
 
@@ -221,7 +222,7 @@ public final class VmService {
     }
 
     @SuppressWarnings("unchecked") // each kind of call answers its own R
-    private <R> R call(Target task, MachCall<R> call) {
+    <R> R call(Target task, MachCall<R> call) {
         Object answer = switch (call) {
             case MachCall.Allocate a -> timedPure(vmAllocate, () -> allocate(task.map(), a));
             case MachCall.Deallocate d -> timedPure(vmDeallocate, () -> {
@@ -339,7 +340,7 @@ public final class VmService {
         return readSnapshot(() -> map(taskId), address, size);
     }
 
-    private PageSnapshot readSnapshot(Target task, long address, long size) {
+    PageSnapshot readSnapshot(Target task, long address, long size) {
         return timedPure(vmRead, () -> {
             PageSnapshot snapshot = task.map().snapshot(address, size);
             try {
@@ -461,16 +462,17 @@ public final class VmService {
     }
 
     /**
-     * Runs {@code body} — calls on {@code taskId} through this service — as one atomic step: when it throws, the task
-     * is exactly as before it started.
+     * Runs a batch of calls on {@code taskId}, bound by the caller ({@link Batch}), timed as one {@code batch}. Atomic,
+     * the calls are one step: the first that fails ends the batch and the task is put back exactly as it was.
+     *
+     * @throws KernException {@code MACH_SEND_INVALID_DEST} when there is no such task: then no call was made
      */
-    public <T> T atomically(String taskId, java.util.function.Supplier<T> body) {
-        return timedPure(batch, () -> map(taskId).atomically(body));
+    public Batch.Outcome runBatch(String taskId, boolean atomic, List<Batch.Step> steps) {
+        return Batch.run(this, taskId, atomic, steps);
     }
 
-    /** Records a batch that ran without the atomic guarantee. */
-    public <T> T batch(java.util.function.Supplier<T> body) {
-        return timedPure(batch, body::get);
+    <T> T timedBatch(Body<T> body) {
+        return timedPure(batch, body);
     }
 
     public RegionInfo region(String taskId, long address) {
