@@ -69,10 +69,8 @@ public class MemoryController {
     @ApiResponse(responseCode = "204", description = "Written.")
     @Problems(value = {KERN_INVALID_ADDRESS, KERN_PROTECTION_FAILURE, KERN_INVALID_ARGUMENT, KERN_RESOURCE_SHORTAGE,
         MACH_SEND_INVALID_DEST}, http = {413, 415})
-    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
-            example = "t-3f9c2a7d1e0b")
-    @Parameter(name = "address", in = ParameterIn.PATH, description = VmController.ADDRESS_DOC, example = "0x100000000",
-            schema = @Schema(type = "string", pattern = U64.REQUEST_PATTERN))
+    @TaskPath
+    @AddressPath
     @ResponseStatus(HttpStatus.NO_CONTENT)
     public void write(
             @PathVariable String task,
@@ -119,8 +117,7 @@ public class MemoryController {
     @ApiResponse(responseCode = "204", description = "Written.")
     @Problems(value = {KERN_INVALID_ADDRESS, KERN_PROTECTION_FAILURE, KERN_INVALID_ARGUMENT, KERN_RESOURCE_SHORTAGE,
         MACH_SEND_INVALID_DEST}, http = {413, 415})
-    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
-            example = "t-3f9c2a7d1e0b")
+    @TaskPath
     @ResponseStatus(HttpStatus.NO_CONTENT)
     public void writeBase64(
             @PathVariable String task,
@@ -144,10 +141,8 @@ public class MemoryController {
             schema = @Schema(type = "string", format = "binary", description = "The bytes read.")))
     @Problems(value = {KERN_INVALID_ADDRESS, KERN_PROTECTION_FAILURE, KERN_INVALID_ARGUMENT,
         MACH_SEND_INVALID_DEST}, http = {406, 413})
-    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
-            example = "t-3f9c2a7d1e0b")
-    @Parameter(name = "address", in = ParameterIn.PATH, description = VmController.ADDRESS_DOC, example = "0x100000000",
-            schema = @Schema(type = "string", pattern = U64.REQUEST_PATTERN))
+    @TaskPath
+    @AddressPath
     @Parameter(name = "size", in = ParameterIn.QUERY,
             description = "Bytes to read: a hex string (0x…) or decimal digits.", example = "0x4000", required = true,
             schema = @Schema(type = "string", pattern = U64.REQUEST_PATTERN))

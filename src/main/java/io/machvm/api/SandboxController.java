@@ -74,8 +74,7 @@ public class SandboxController {
             content = @Content(mediaType = TaskImage.MEDIA_TYPE, schema = @Schema(type = "string", format = "binary",
                     description = "The image (format: io.machvm.vm.TaskImage).")))
     @Problems(value = {KERN_INVALID_ARGUMENT, MACH_SEND_INVALID_DEST}, http = {406})
-    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
-            example = "t-3f9c2a7d1e0b")
+    @TaskPath
     @Parameter(name = "clearDirty", in = ParameterIn.QUERY,
             description = "Clear the task's dirty set at the instant the image is taken (default false).",
             schema = @Schema(type = "boolean", example = "false"))
@@ -170,8 +169,7 @@ public class SandboxController {
             content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
                     schema = @Schema(implementation = Responses.PageRangeQuery.class)))
     @Problems({KERN_INVALID_ARGUMENT, MACH_SEND_INVALID_DEST})
-    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
-            example = "t-3f9c2a7d1e0b")
+    @TaskPath
     @Parameter(name = "address", in = ParameterIn.QUERY, description = VmController.ADDRESS_DOC,
             example = "0x100000000", required = true, schema = @Schema(type = "string", pattern = U64.REQUEST_PATTERN))
     @Parameter(name = "size", in = ParameterIn.QUERY,
@@ -226,8 +224,7 @@ public class SandboxController {
                     + "the instant of the image.")
     @ApiResponse(responseCode = "204", description = "Cleared.")
     @Problems({MACH_SEND_INVALID_DEST})
-    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
-            example = "t-3f9c2a7d1e0b")
+    @TaskPath
     @ResponseStatus(HttpStatus.NO_CONTENT)
     public void clearDirty(
             @PathVariable String task) {
@@ -273,8 +270,7 @@ public class SandboxController {
             content = @Content(mediaType = PROBLEM_JSON, schema = @Schema(implementation = Responses.BatchProblem.class)))
     @Problems(value = {KERN_INVALID_ADDRESS, KERN_PROTECTION_FAILURE, KERN_NO_SPACE, KERN_INVALID_ARGUMENT,
         KERN_RESOURCE_SHORTAGE, MACH_SEND_INVALID_DEST}, http = {413, 415})
-    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
-            example = "t-3f9c2a7d1e0b")
+    @TaskPath
     public ResponseEntity<?> batch(
             @PathVariable String task,
             @org.springframework.web.bind.annotation.RequestBody Requests.BatchRequest body,

@@ -192,7 +192,7 @@ public class TaskController {
             content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
                     schema = @Schema(implementation = Responses.TaskView.class)))
     @Problems({MACH_SEND_INVALID_DEST})
-    @Parameter(name = "task", in = ParameterIn.PATH, description = TASK_ID_DOC, example = "t-3f9c2a7d1e0b")
+    @TaskPath
     public Responses.TaskView info(
             @PathVariable String task) {
         return Responses.TaskView.of(service.taskInfo(task));
@@ -203,7 +203,7 @@ public class TaskController {
             description = "Releases every page of the task; later calls on its id answer MACH_SEND_INVALID_DEST.")
     @ApiResponse(responseCode = "204", description = "Terminated.")
     @Problems({MACH_SEND_INVALID_DEST})
-    @Parameter(name = "task", in = ParameterIn.PATH, description = TASK_ID_DOC, example = "t-3f9c2a7d1e0b")
+    @TaskPath
     @ResponseStatus(HttpStatus.NO_CONTENT)
     public void terminate(
             @PathVariable String task) {

@@ -10,8 +10,6 @@ import static io.machvm.vm.KernReturn.MACH_SEND_INVALID_DEST;
 import io.machvm.service.VmService;
 import io.machvm.vm.RegionInfo;
 import io.swagger.v3.oas.annotations.Operation;
-import io.swagger.v3.oas.annotations.Parameter;
-import io.swagger.v3.oas.annotations.enums.ParameterIn;
 import io.swagger.v3.oas.annotations.headers.Header;
 import io.swagger.v3.oas.annotations.media.ArraySchema;
 import io.swagger.v3.oas.annotations.media.Content;
@@ -62,8 +60,7 @@ public class VmController {
                     schema = @Schema(implementation = Responses.Allocation.class)))
     @Problems(value = {KERN_INVALID_ADDRESS, KERN_NO_SPACE, KERN_INVALID_ARGUMENT, KERN_RESOURCE_SHORTAGE,
         MACH_SEND_INVALID_DEST}, http = {413, 415})
-    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
-            example = "t-3f9c2a7d1e0b")
+    @TaskPath
     public ResponseEntity<Responses.Allocation> allocate(
             @PathVariable String task,
             @org.springframework.web.bind.annotation.RequestBody Requests.AllocateRequest args) {
@@ -83,8 +80,7 @@ public class VmController {
             schema = @Schema(implementation = Requests.RangeRequest.class)))
     @ApiResponse(responseCode = "204", description = "Unmapped.")
     @Problems(value = {KERN_INVALID_ARGUMENT, MACH_SEND_INVALID_DEST}, http = {413, 415})
-    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
-            example = "t-3f9c2a7d1e0b")
+    @TaskPath
     @ResponseStatus(HttpStatus.NO_CONTENT)
     public void deallocate(
             @PathVariable String task,
@@ -102,8 +98,7 @@ public class VmController {
     @ApiResponse(responseCode = "204", description = "Protection set.")
     @Problems(value = {KERN_INVALID_ADDRESS, KERN_PROTECTION_FAILURE, KERN_INVALID_ARGUMENT,
         MACH_SEND_INVALID_DEST}, http = {413, 415})
-    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
-            example = "t-3f9c2a7d1e0b")
+    @TaskPath
     @ResponseStatus(HttpStatus.NO_CONTENT)
     public void protect(
             @PathVariable String task,
@@ -119,8 +114,7 @@ public class VmController {
             schema = @Schema(implementation = Requests.InheritRequest.class)))
     @ApiResponse(responseCode = "204", description = "Inheritance set.")
     @Problems(value = {KERN_INVALID_ADDRESS, KERN_INVALID_ARGUMENT, MACH_SEND_INVALID_DEST}, http = {413, 415})
-    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
-            example = "t-3f9c2a7d1e0b")
+    @TaskPath
     @ResponseStatus(HttpStatus.NO_CONTENT)
     public void inherit(
             @PathVariable String task,
@@ -138,8 +132,7 @@ public class VmController {
     @ApiResponse(responseCode = "204", description = "Copied.")
     @Problems(value = {KERN_INVALID_ADDRESS, KERN_PROTECTION_FAILURE, KERN_INVALID_ARGUMENT, KERN_RESOURCE_SHORTAGE,
         MACH_SEND_INVALID_DEST}, http = {413, 415})
-    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
-            example = "t-3f9c2a7d1e0b")
+    @TaskPath
     @ResponseStatus(HttpStatus.NO_CONTENT)
     public void copy(
             @PathVariable String task,
@@ -158,8 +151,7 @@ public class VmController {
                     schema = @Schema(implementation = Responses.ReadOverwriteResult.class)))
     @Problems(value = {KERN_INVALID_ADDRESS, KERN_PROTECTION_FAILURE, KERN_INVALID_ARGUMENT, KERN_RESOURCE_SHORTAGE,
         MACH_SEND_INVALID_DEST}, http = {413, 415})
-    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
-            example = "t-3f9c2a7d1e0b")
+    @TaskPath
     public Responses.ReadOverwriteResult readOverwrite(
             @PathVariable String task,
             @org.springframework.web.bind.annotation.RequestBody Requests.ReadOverwriteRequest args) {
@@ -174,10 +166,8 @@ public class VmController {
             content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
                     schema = @Schema(implementation = Responses.Region.class)))
     @Problems(value = {KERN_INVALID_ADDRESS, KERN_INVALID_ARGUMENT, MACH_SEND_INVALID_DEST})
-    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
-            example = "t-3f9c2a7d1e0b")
-    @Parameter(name = "address", in = ParameterIn.PATH, description = ADDRESS_DOC, example = "0x100000000",
-            schema = @Schema(type = "string", pattern = U64.REQUEST_PATTERN))
+    @TaskPath
+    @AddressPath
     public Responses.Region region(
             @PathVariable String task,
             @PathVariable U64 address) {
@@ -191,8 +181,7 @@ public class VmController {
             content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
                     array = @ArraySchema(schema = @Schema(implementation = Responses.Region.class))))
     @Problems({MACH_SEND_INVALID_DEST})
-    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
-            example = "t-3f9c2a7d1e0b")
+    @TaskPath
     public void regions(
             @PathVariable String task,
             HttpServletResponse response) throws IOException {
