@@ -112,8 +112,6 @@ public class MemoryController {
     @Operation(operationId = "vm_write_base64", summary = "Writes bytes given as base64 into a task.",
             description = "vm_write for clients that cannot send a raw body: the same call, with the bytes as base64 "
                     + "in a JSON body (at most 16 MiB of data; larger writes: vm_write).")
-    @RequestBody(required = true, content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-            schema = @Schema(implementation = Requests.WriteRequest.class)))
     @ApiResponse(responseCode = "204", description = "Written.")
     @Problems(value = {KERN_INVALID_ADDRESS, KERN_PROTECTION_FAILURE, KERN_INVALID_ARGUMENT, KERN_RESOURCE_SHORTAGE,
         MACH_SEND_INVALID_DEST}, http = {413, 415})

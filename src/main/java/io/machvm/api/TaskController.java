@@ -15,7 +15,6 @@ import io.swagger.v3.oas.annotations.Operation;
 import io.swagger.v3.oas.annotations.Parameter;
 import io.swagger.v3.oas.annotations.enums.ParameterIn;
 import io.swagger.v3.oas.annotations.headers.Header;
-import io.swagger.v3.oas.annotations.media.ArraySchema;
 import io.swagger.v3.oas.annotations.media.Content;
 import io.swagger.v3.oas.annotations.media.Schema;
 import io.swagger.v3.oas.annotations.parameters.RequestBody;
@@ -59,13 +58,9 @@ public class TaskController {
                     + "child as its inheritance says (copy: a private copy-on-write copy; share: memory both tasks "
                     + "see; none: absent), no byte is copied, and flavor and errors, if given, must equal the "
                     + "parent's. To restore a snapshot image: task_restore.")
-    @RequestBody(required = false, content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-            schema = @Schema(implementation = Requests.TaskSettings.class)))
     @ApiResponse(responseCode = "201", description = "Created.",
             headers = @Header(name = "Location", description = "/tasks/{task} of the new task",
-                    schema = @Schema(type = "string", example = "/tasks/t-3f9c2a7d1e0b")),
-            content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-                    schema = @Schema(implementation = Responses.TaskView.class)))
+                    schema = @Schema(type = "string", example = "/tasks/t-3f9c2a7d1e0b")))
     @Problems(value = {KERN_INVALID_ARGUMENT, KERN_RESOURCE_SHORTAGE, MACH_SEND_INVALID_DEST}, http = {413, 415})
     public ResponseEntity<Responses.TaskView> create(
             @org.springframework.web.bind.annotation.RequestBody(required = false) Requests.TaskSettings settings) {
@@ -84,9 +79,7 @@ public class TaskController {
             schema = @Schema(type = "string", format = "binary", description = "The image.")))
     @ApiResponse(responseCode = "201", description = "Restored.",
             headers = @Header(name = "Location", description = "/tasks/{task} of the new task",
-                    schema = @Schema(type = "string", example = "/tasks/t-3f9c2a7d1e0b")),
-            content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-                    schema = @Schema(implementation = Responses.TaskView.class)))
+                    schema = @Schema(type = "string", example = "/tasks/t-3f9c2a7d1e0b")))
     @Problems(value = {KERN_INVALID_ARGUMENT, KERN_RESOURCE_SHORTAGE}, http = {415})
     public ResponseEntity<Responses.TaskView> restore(HttpServletRequest request) {
         return created(SandboxTasks.restore(service, body(request), null));
@@ -107,16 +100,10 @@ public class TaskController {
                     + "of that task, as for POST /tasks; a fork is not idempotent: an existing {task} is a 409 "
                     + "KERN_NAME_EXISTS, refused before the parent is forked. To restore a snapshot image under a "
                     + "chosen id: task_restore_with_id.")
-    @RequestBody(required = false, content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-            schema = @Schema(implementation = Requests.TaskSettings.class)))
     @ApiResponse(responseCode = "201", description = "Created.",
             headers = @Header(name = "Location", description = "/tasks/{task}",
-                    schema = @Schema(type = "string", example = "/tasks/build-42")),
-            content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-                    schema = @Schema(implementation = Responses.TaskView.class)))
-    @ApiResponse(responseCode = "200", description = "The task exists with the same settings.",
-            content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-                    schema = @Schema(implementation = Responses.TaskView.class)))
+                    schema = @Schema(type = "string", example = "/tasks/build-42")))
+    @ApiResponse(responseCode = "200", description = "The task exists with the same settings.")
     @Problems(value = {KERN_INVALID_ARGUMENT, KERN_NAME_EXISTS, KERN_RESOURCE_SHORTAGE, MACH_SEND_INVALID_DEST},
             http = {413, 415})
     @Parameter(name = "task", in = ParameterIn.PATH, description = TASK_ID_DOC, example = "build-42")
@@ -142,9 +129,7 @@ public class TaskController {
             schema = @Schema(type = "string", format = "binary", description = "The image.")))
     @ApiResponse(responseCode = "201", description = "Restored.",
             headers = @Header(name = "Location", description = "/tasks/{task}",
-                    schema = @Schema(type = "string", example = "/tasks/build-42")),
-            content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-                    schema = @Schema(implementation = Responses.TaskView.class)))
+                    schema = @Schema(type = "string", example = "/tasks/build-42")))
     @Problems(value = {KERN_INVALID_ARGUMENT, KERN_NAME_EXISTS, KERN_RESOURCE_SHORTAGE}, http = {415})
     @Parameter(name = "task", in = ParameterIn.PATH, description = TASK_ID_DOC, example = "build-42")
     public ResponseEntity<Responses.TaskView> restoreWithId(
@@ -177,9 +162,7 @@ public class TaskController {
 
     @GetMapping(path = "/tasks", produces = MediaType.APPLICATION_JSON_VALUE)
     @Operation(operationId = "task_list", summary = "Lists the live tasks.", description = "Every live task, by id.")
-    @ApiResponse(responseCode = "200", description = "The tasks.",
-            content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-                    array = @ArraySchema(schema = @Schema(implementation = Responses.TaskView.class))))
+    @ApiResponse(responseCode = "200", description = "The tasks.")
     @Problems({})
     public List<Responses.TaskView> list() {
         return service.listTasks().stream().map(Responses.TaskView::of).toList();
@@ -188,9 +171,7 @@ public class TaskController {
     @GetMapping(path = "/tasks/{task}", produces = MediaType.APPLICATION_JSON_VALUE)
     @Operation(operationId = "task_info", summary = "Describes a task.",
             description = "Settings, map bounds, region count, virtual and resident bytes of the task.")
-    @ApiResponse(responseCode = "200", description = "The task.",
-            content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-                    schema = @Schema(implementation = Responses.TaskView.class)))
+    @ApiResponse(responseCode = "200", description = "The task.")
     @Problems({MACH_SEND_INVALID_DEST})
     @TaskPath
     public Responses.TaskView info(

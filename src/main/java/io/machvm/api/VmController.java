@@ -14,7 +14,7 @@ import io.swagger.v3.oas.annotations.headers.Header;
 import io.swagger.v3.oas.annotations.media.ArraySchema;
 import io.swagger.v3.oas.annotations.media.Content;
 import io.swagger.v3.oas.annotations.media.Schema;
-import io.swagger.v3.oas.annotations.parameters.RequestBody;
+import org.springframework.web.bind.annotation.RequestBody;
 import io.swagger.v3.oas.annotations.responses.ApiResponse;
 import io.swagger.v3.oas.annotations.tags.Tag;
 import jakarta.servlet.http.HttpServletResponse;
@@ -50,20 +50,16 @@ public class VmController {
             description = "FIXED (default): maps [trunc(address), round(trunc(address)+size)). With anywhere (flags "
                     + "bit 0x1) the service chooses the address, first fit from the map minimum. New memory reads as "
                     + "zeros, protection rw-, maximum rwx, inheritance copy. Size 0 succeeds with address 0x0.")
-    @RequestBody(required = true, content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-            schema = @Schema(implementation = Requests.AllocateRequest.class)))
     @ApiResponse(responseCode = "201", description = "Mapped.",
             headers = @Header(name = "Location", description = "/tasks/{task}/regions/{address} of the new memory "
                     + "(absent for size 0)", schema = @Schema(type = "string",
-                    example = "/tasks/t-3f9c2a7d1e0b/regions/0x100000000")),
-            content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-                    schema = @Schema(implementation = Responses.Allocation.class)))
+                    example = "/tasks/t-3f9c2a7d1e0b/regions/0x100000000")))
     @Problems(value = {KERN_INVALID_ADDRESS, KERN_NO_SPACE, KERN_INVALID_ARGUMENT, KERN_RESOURCE_SHORTAGE,
         MACH_SEND_INVALID_DEST}, http = {413, 415})
     @TaskPath
     public ResponseEntity<Responses.Allocation> allocate(
             @PathVariable String task,
-            @org.springframework.web.bind.annotation.RequestBody Requests.AllocateRequest args) {
+            @RequestBody Requests.AllocateRequest args) {
         Responses.Allocation allocation = args.run(service, task);
         if (args.size() != null && args.size().value() == 0) {
             return ResponseEntity.status(HttpStatus.CREATED).body(allocation);
@@ -76,15 +72,13 @@ public class VmController {
     @Operation(operationId = "vm_deallocate", summary = "Unmaps a range.",
             description = "Removes [trunc(address), round(address+size)); holes and unmapped ranges are fine. A range "
                     + "whose end wraps is KERN_INVALID_ARGUMENT; size 0 succeeds at any address.")
-    @RequestBody(required = true, content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-            schema = @Schema(implementation = Requests.RangeRequest.class)))
     @ApiResponse(responseCode = "204", description = "Unmapped.")
     @Problems(value = {KERN_INVALID_ARGUMENT, MACH_SEND_INVALID_DEST}, http = {413, 415})
     @TaskPath
     @ResponseStatus(HttpStatus.NO_CONTENT)
     public void deallocate(
             @PathVariable String task,
-            @org.springframework.web.bind.annotation.RequestBody Requests.RangeRequest args) {
+            @RequestBody Requests.RangeRequest args) {
         args.deallocate(service, task);
     }
 
@@ -93,8 +87,6 @@ public class VmController {
             description = "Bits other than READ|WRITE|EXECUTE|COPY (0x17) are KERN_INVALID_ARGUMENT, checked before "
                     + "the range (size 0 succeeds whatever the bits). setMaximum=true sets max = protection and "
                     + "cur = protection & cur. Nothing changes unless the whole range is mapped and allowed.")
-    @RequestBody(required = true, content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-            schema = @Schema(implementation = Requests.ProtectRequest.class)))
     @ApiResponse(responseCode = "204", description = "Protection set.")
     @Problems(value = {KERN_INVALID_ADDRESS, KERN_PROTECTION_FAILURE, KERN_INVALID_ARGUMENT,
         MACH_SEND_INVALID_DEST}, http = {413, 415})
@@ -102,7 +94,7 @@ public class VmController {
     @ResponseStatus(HttpStatus.NO_CONTENT)
     public void protect(
             @PathVariable String task,
-            @org.springframework.web.bind.annotation.RequestBody Requests.ProtectRequest args) {
+            @RequestBody Requests.ProtectRequest args) {
         args.run(service, task);
     }
 
@@ -110,15 +102,13 @@ public class VmController {
     @Operation(operationId = "vm_inherit", summary = "Sets the inheritance of whole pages.",
             description = "Sets what a forked child receives of the range; the range rules are vm_protect's. A "
                     + "numeric inheritance above 2 is KERN_INVALID_ARGUMENT.")
-    @RequestBody(required = true, content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-            schema = @Schema(implementation = Requests.InheritRequest.class)))
     @ApiResponse(responseCode = "204", description = "Inheritance set.")
     @Problems(value = {KERN_INVALID_ADDRESS, KERN_INVALID_ARGUMENT, MACH_SEND_INVALID_DEST}, http = {413, 415})
     @TaskPath
     @ResponseStatus(HttpStatus.NO_CONTENT)
     public void inherit(
             @PathVariable String task,
-            @org.springframework.web.bind.annotation.RequestBody Requests.InheritRequest args) {
+            @RequestBody Requests.InheritRequest args) {
         args.run(service, task);
     }
 
@@ -127,8 +117,6 @@ public class VmController {
             description = "Copies size bytes from sourceAddress to destAddress (memmove: overlap is fine). The source "
                     + "must be mapped and readable, the destination mapped and writable, or nothing changes; source "
                     + "problems are reported first. Size 0 succeeds at any address.")
-    @RequestBody(required = true, content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-            schema = @Schema(implementation = Requests.CopyRequest.class)))
     @ApiResponse(responseCode = "204", description = "Copied.")
     @Problems(value = {KERN_INVALID_ADDRESS, KERN_PROTECTION_FAILURE, KERN_INVALID_ARGUMENT, KERN_RESOURCE_SHORTAGE,
         MACH_SEND_INVALID_DEST}, http = {413, 415})
@@ -136,7 +124,7 @@ public class VmController {
     @ResponseStatus(HttpStatus.NO_CONTENT)
     public void copy(
             @PathVariable String task,
-            @org.springframework.web.bind.annotation.RequestBody Requests.CopyRequest args) {
+            @RequestBody Requests.CopyRequest args) {
         args.run(service, task);
     }
 
@@ -144,17 +132,13 @@ public class VmController {
     @Operation(operationId = "vm_read_overwrite", summary = "Copies memory from this task into a task.",
             description = "Copies size bytes at address of {task} to destAddress of destTask (default: {task}). "
                     + "Source rules of vm_read (without its 32-bit size limit), destination rules of vm_write.")
-    @RequestBody(required = true, content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-            schema = @Schema(implementation = Requests.ReadOverwriteRequest.class)))
-    @ApiResponse(responseCode = "200", description = "Copied.",
-            content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-                    schema = @Schema(implementation = Responses.ReadOverwriteResult.class)))
+    @ApiResponse(responseCode = "200", description = "Copied.")
     @Problems(value = {KERN_INVALID_ADDRESS, KERN_PROTECTION_FAILURE, KERN_INVALID_ARGUMENT, KERN_RESOURCE_SHORTAGE,
         MACH_SEND_INVALID_DEST}, http = {413, 415})
     @TaskPath
     public Responses.ReadOverwriteResult readOverwrite(
             @PathVariable String task,
-            @org.springframework.web.bind.annotation.RequestBody Requests.ReadOverwriteRequest args) {
+            @RequestBody Requests.ReadOverwriteRequest args) {
         return args.run(service, task, destTask -> { });
     }
 
@@ -162,9 +146,7 @@ public class VmController {
     @Operation(operationId = "vm_region", summary = "The region containing an address, or the next one above.",
             description = "The map entry containing trunc(address), or else the first one above it; none is "
                     + "KERN_INVALID_ADDRESS.")
-    @ApiResponse(responseCode = "200", description = "The region.",
-            content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-                    schema = @Schema(implementation = Responses.Region.class)))
+    @ApiResponse(responseCode = "200", description = "The region.")
     @Problems(value = {KERN_INVALID_ADDRESS, KERN_INVALID_ARGUMENT, MACH_SEND_INVALID_DEST})
     @TaskPath
     @AddressPath
