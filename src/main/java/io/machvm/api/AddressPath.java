@@ -14,7 +14,8 @@ import java.lang.annotation.Target;
  */
 @Retention(RetentionPolicy.RUNTIME)
 @Target(ElementType.METHOD)
-@Parameter(name = "address", in = ParameterIn.PATH, description = VmController.ADDRESS_DOC, example = "0x100000000",
+@Parameter(name = "address", in = ParameterIn.PATH, description = AddressPath.DOC, example = "0x100000000",
         schema = @Schema(type = "string", pattern = U64.REQUEST_PATTERN))
 public @interface AddressPath {
+    String DOC = "An address: a hex string (0x…, either case) or decimal digits, 0 to 2^64-1.";
 }

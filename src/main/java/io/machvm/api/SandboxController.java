@@ -170,7 +170,7 @@ public class SandboxController {
                     schema = @Schema(implementation = Responses.PageRangeQuery.class)))
     @Problems({KERN_INVALID_ARGUMENT, MACH_SEND_INVALID_DEST})
     @TaskPath
-    @Parameter(name = "address", in = ParameterIn.QUERY, description = VmController.ADDRESS_DOC,
+    @Parameter(name = "address", in = ParameterIn.QUERY, description = AddressPath.DOC,
             example = "0x100000000", required = true, schema = @Schema(type = "string", pattern = U64.REQUEST_PATTERN))
     @Parameter(name = "size", in = ParameterIn.QUERY,
             description = "Bytes in the range: a hex string (0x…) or decimal digits.", example = "0x8000",

@@ -12,8 +12,6 @@ import io.machvm.service.VmService;
 import io.machvm.vm.TaskImage;
 import io.swagger.v3.oas.annotations.Hidden;
 import io.swagger.v3.oas.annotations.Operation;
-import io.swagger.v3.oas.annotations.Parameter;
-import io.swagger.v3.oas.annotations.enums.ParameterIn;
 import io.swagger.v3.oas.annotations.headers.Header;
 import io.swagger.v3.oas.annotations.media.Content;
 import io.swagger.v3.oas.annotations.media.Schema;
@@ -40,8 +38,6 @@ import org.springframework.web.bind.annotation.RestController;
 @RestController
 @Tag(name = "tasks")
 public class TaskController {
-    static final String TASK_ID_DOC = "The task id (1 to 64 of [A-Za-z0-9._-], not . or ..).";
-
     static final String IMAGE_BODY_DOC = "A snapshot image (GET /tasks/{task}/snapshot) to restore: the new task "
             + "has the image's flavor, error model, name, regions and bytes. A corrupt or truncated image is a 400 "
             + "KERN_INVALID_ARGUMENT and creates nothing.";
@@ -106,7 +102,7 @@ public class TaskController {
     @ApiResponse(responseCode = "200", description = "The task exists with the same settings.")
     @Problems(value = {KERN_INVALID_ARGUMENT, KERN_NAME_EXISTS, KERN_RESOURCE_SHORTAGE, MACH_SEND_INVALID_DEST},
             http = {413, 415})
-    @Parameter(name = "task", in = ParameterIn.PATH, description = TASK_ID_DOC, example = "build-42")
+    @TaskPath(example = "build-42")
     public ResponseEntity<Responses.TaskView> createWithId(
             @PathVariable String task,
             @org.springframework.web.bind.annotation.RequestBody(required = false) Requests.TaskSettings settings) {
@@ -131,7 +127,7 @@ public class TaskController {
             headers = @Header(name = "Location", description = "/tasks/{task}",
                     schema = @Schema(type = "string", example = "/tasks/build-42")))
     @Problems(value = {KERN_INVALID_ARGUMENT, KERN_NAME_EXISTS, KERN_RESOURCE_SHORTAGE}, http = {415})
-    @Parameter(name = "task", in = ParameterIn.PATH, description = TASK_ID_DOC, example = "build-42")
+    @TaskPath(example = "build-42")
     public ResponseEntity<Responses.TaskView> restoreWithId(
             @PathVariable String task,
             HttpServletRequest request) {

@@ -6,6 +6,7 @@ import java.lang.annotation.ElementType;
 import java.lang.annotation.Retention;
 import java.lang.annotation.RetentionPolicy;
 import java.lang.annotation.Target;
+import org.springframework.core.annotation.AliasFor;
 
 /**
  * Documents an operation's {@code {task}} path parameter, a task id, for OpenAPI: springdoc finds the
@@ -13,6 +14,11 @@ import java.lang.annotation.Target;
  */
 @Retention(RetentionPolicy.RUNTIME)
 @Target(ElementType.METHOD)
-@Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC, example = "t-3f9c2a7d1e0b")
+@Parameter(name = "task", in = ParameterIn.PATH, description = TaskPath.DOC)
 public @interface TaskPath {
+    String DOC = "The task id (1 to 64 of [A-Za-z0-9._-], not . or ..).";
+
+    /** The document's example id: a minted one, or a chosen one where the call creates the task under it. */
+    @AliasFor(annotation = Parameter.class, attribute = "example")
+    String example() default "t-3f9c2a7d1e0b";
 }

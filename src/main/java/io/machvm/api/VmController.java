@@ -35,8 +35,6 @@ import tools.jackson.databind.json.JsonMapper;
 @RestController
 @Tag(name = "vm")
 public class VmController {
-    static final String ADDRESS_DOC = "An address: a hex string (0x…, either case) or decimal digits, 0 to 2^64-1.";
-
     private final VmService service;
     private final JsonMapper mapper;
 
