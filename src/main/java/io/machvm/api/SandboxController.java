@@ -1,5 +1,6 @@
 package io.machvm.api;
 
+import static io.machvm.api.ProblemWriter.PROBLEM_JSON;
 import static io.machvm.vm.KernReturn.KERN_INVALID_ADDRESS;
 import static io.machvm.vm.KernReturn.KERN_INVALID_ARGUMENT;
 import static io.machvm.vm.KernReturn.KERN_NO_SPACE;
@@ -46,7 +47,6 @@ import tools.jackson.databind.json.JsonMapper;
 @Tag(name = "sandbox")
 public class SandboxController {
     private static final Logger log = LoggerFactory.getLogger(SandboxController.class);
-    private static final String PROBLEM_JSON = MediaType.APPLICATION_PROBLEM_JSON_VALUE;
 
     private final VmService service;
     private final JsonMapper mapper;
