@@ -66,12 +66,11 @@ public class MemoryController {
                     + "clients may send application/json {\"data\": base64} instead, with at most 16 MiB of data.")
     @RequestBody(required = true, content = @Content(mediaType = OCTETS, schema = @Schema(type = "string",
             format = "binary", description = "The bytes to write.")))
-    @ApiResponse(responseCode = "204", description = "Written.")
+    @NoContent("Written.")
     @Problems(value = {KERN_INVALID_ADDRESS, KERN_PROTECTION_FAILURE, KERN_INVALID_ARGUMENT, KERN_RESOURCE_SHORTAGE,
         MACH_SEND_INVALID_DEST}, http = {413, 415})
     @TaskPath
     @AddressPath
-    @ResponseStatus(HttpStatus.NO_CONTENT)
     public void write(
             @PathVariable String task,
             @PathVariable U64 address,
@@ -112,11 +111,10 @@ public class MemoryController {
     @Operation(operationId = "vm_write_base64", summary = "Writes bytes given as base64 into a task.",
             description = "vm_write for clients that cannot send a raw body: the same call, with the bytes as base64 "
                     + "in a JSON body (at most 16 MiB of data; larger writes: vm_write).")
-    @ApiResponse(responseCode = "204", description = "Written.")
+    @NoContent("Written.")
     @Problems(value = {KERN_INVALID_ADDRESS, KERN_PROTECTION_FAILURE, KERN_INVALID_ARGUMENT, KERN_RESOURCE_SHORTAGE,
         MACH_SEND_INVALID_DEST}, http = {413, 415})
     @TaskPath
-    @ResponseStatus(HttpStatus.NO_CONTENT)
     public void writeBase64(
             @PathVariable String task,
             @org.springframework.web.bind.annotation.RequestBody Requests.WriteRequest body) {

@@ -25,7 +25,6 @@ import java.io.IOException;
 import java.io.OutputStream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.springframework.http.HttpStatus;
 import org.springframework.http.InvalidMediaTypeException;
 import org.springframework.http.MediaType;
 import org.springframework.web.bind.annotation.DeleteMapping;
@@ -33,7 +32,6 @@ import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.RequestParam;
-import org.springframework.web.bind.annotation.ResponseStatus;
 import org.springframework.web.bind.annotation.RestController;
 import org.springframework.http.ResponseEntity;
 import tools.jackson.core.JsonGenerator;
@@ -222,10 +220,9 @@ public class SandboxController {
             description = "Forgets which pages were written: afterwards no page is DIRTY until it is written again. "
                     + "The basis of incremental snapshots; GET /tasks/{task}/snapshot?clearDirty=true does the same at "
                     + "the instant of the image.")
-    @ApiResponse(responseCode = "204", description = "Cleared.")
+    @NoContent("Cleared.")
     @Problems({MACH_SEND_INVALID_DEST})
     @TaskPath
-    @ResponseStatus(HttpStatus.NO_CONTENT)
     public void clearDirty(
             @PathVariable String task) {
         service.clearDirty(task);

@@ -23,7 +23,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
 import java.util.List;
-import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.DeleteMapping;
@@ -31,7 +30,6 @@ import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.PutMapping;
-import org.springframework.web.bind.annotation.ResponseStatus;
 import org.springframework.web.bind.annotation.RestController;
 
 /** Tasks: create (empty, forked or restored; with a minted or a chosen id), list, inspect, terminate. */
@@ -178,10 +176,9 @@ public class TaskController {
     @DeleteMapping("/tasks/{task}")
     @Operation(operationId = "task_terminate", summary = "Terminates a task.",
             description = "Releases every page of the task; later calls on its id answer MACH_SEND_INVALID_DEST.")
-    @ApiResponse(responseCode = "204", description = "Terminated.")
+    @NoContent("Terminated.")
     @Problems({MACH_SEND_INVALID_DEST})
     @TaskPath
-    @ResponseStatus(HttpStatus.NO_CONTENT)
     public void terminate(
             @PathVariable String task) {
         service.terminateTask(task);

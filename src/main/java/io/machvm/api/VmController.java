@@ -26,7 +26,6 @@ import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PostMapping;
-import org.springframework.web.bind.annotation.ResponseStatus;
 import org.springframework.web.bind.annotation.RestController;
 import tools.jackson.core.JsonGenerator;
 import tools.jackson.databind.json.JsonMapper;
@@ -70,10 +69,9 @@ public class VmController {
     @Operation(operationId = "vm_deallocate", summary = "Unmaps a range.",
             description = "Removes [trunc(address), round(address+size)); holes and unmapped ranges are fine. A range "
                     + "whose end wraps is KERN_INVALID_ARGUMENT; size 0 succeeds at any address.")
-    @ApiResponse(responseCode = "204", description = "Unmapped.")
+    @NoContent("Unmapped.")
     @Problems(value = {KERN_INVALID_ARGUMENT, MACH_SEND_INVALID_DEST}, http = {413, 415})
     @TaskPath
-    @ResponseStatus(HttpStatus.NO_CONTENT)
     public void deallocate(
             @PathVariable String task,
             @RequestBody Requests.RangeRequest args) {
@@ -85,11 +83,10 @@ public class VmController {
             description = "Bits other than READ|WRITE|EXECUTE|COPY (0x17) are KERN_INVALID_ARGUMENT, checked before "
                     + "the range (size 0 succeeds whatever the bits). setMaximum=true sets max = protection and "
                     + "cur = protection & cur. Nothing changes unless the whole range is mapped and allowed.")
-    @ApiResponse(responseCode = "204", description = "Protection set.")
+    @NoContent("Protection set.")
     @Problems(value = {KERN_INVALID_ADDRESS, KERN_PROTECTION_FAILURE, KERN_INVALID_ARGUMENT,
         MACH_SEND_INVALID_DEST}, http = {413, 415})
     @TaskPath
-    @ResponseStatus(HttpStatus.NO_CONTENT)
     public void protect(
             @PathVariable String task,
             @RequestBody Requests.ProtectRequest args) {
@@ -100,10 +97,9 @@ public class VmController {
     @Operation(operationId = "vm_inherit", summary = "Sets the inheritance of whole pages.",
             description = "Sets what a forked child receives of the range; the range rules are vm_protect's. A "
                     + "numeric inheritance above 2 is KERN_INVALID_ARGUMENT.")
-    @ApiResponse(responseCode = "204", description = "Inheritance set.")
+    @NoContent("Inheritance set.")
     @Problems(value = {KERN_INVALID_ADDRESS, KERN_INVALID_ARGUMENT, MACH_SEND_INVALID_DEST}, http = {413, 415})
     @TaskPath
-    @ResponseStatus(HttpStatus.NO_CONTENT)
     public void inherit(
             @PathVariable String task,
             @RequestBody Requests.InheritRequest args) {
@@ -115,11 +111,10 @@ public class VmController {
             description = "Copies size bytes from sourceAddress to destAddress (memmove: overlap is fine). The source "
                     + "must be mapped and readable, the destination mapped and writable, or nothing changes; source "
                     + "problems are reported first. Size 0 succeeds at any address.")
-    @ApiResponse(responseCode = "204", description = "Copied.")
+    @NoContent("Copied.")
     @Problems(value = {KERN_INVALID_ADDRESS, KERN_PROTECTION_FAILURE, KERN_INVALID_ARGUMENT, KERN_RESOURCE_SHORTAGE,
         MACH_SEND_INVALID_DEST}, http = {413, 415})
     @TaskPath
-    @ResponseStatus(HttpStatus.NO_CONTENT)
     public void copy(
             @PathVariable String task,
             @RequestBody Requests.CopyRequest args) {
