@@ -3,7 +3,6 @@ package io.machvm.api;
 import static io.machvm.vm.KernReturn.KERN_INVALID_ADDRESS;
 import static io.machvm.vm.KernReturn.KERN_INVALID_ARGUMENT;
 import static io.machvm.vm.KernReturn.KERN_PROTECTION_FAILURE;
-import static io.machvm.vm.KernReturn.KERN_RESOURCE_SHORTAGE;
 import static io.machvm.vm.KernReturn.MACH_SEND_INVALID_DEST;
 
 import io.machvm.service.VmService;
@@ -67,8 +66,7 @@ public class MemoryController {
     @RequestBody(required = true, content = @Content(mediaType = OCTETS, schema = @Schema(type = "string",
             format = "binary", description = "The bytes to write.")))
     @NoContent("Written.")
-    @Problems(value = {KERN_INVALID_ADDRESS, KERN_PROTECTION_FAILURE, KERN_INVALID_ARGUMENT, KERN_RESOURCE_SHORTAGE,
-        MACH_SEND_INVALID_DEST}, http = {413, 415})
+    @OverwriteProblems
     @TaskPath
     @AddressPath
     public void write(
@@ -112,8 +110,7 @@ public class MemoryController {
             description = "vm_write for clients that cannot send a raw body: the same call, with the bytes as base64 "
                     + "in a JSON body (at most 16 MiB of data; larger writes: vm_write).")
     @NoContent("Written.")
-    @Problems(value = {KERN_INVALID_ADDRESS, KERN_PROTECTION_FAILURE, KERN_INVALID_ARGUMENT, KERN_RESOURCE_SHORTAGE,
-        MACH_SEND_INVALID_DEST}, http = {413, 415})
+    @OverwriteProblems
     @TaskPath
     public void writeBase64(
             @PathVariable String task,

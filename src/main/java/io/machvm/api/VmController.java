@@ -112,8 +112,7 @@ public class VmController {
                     + "must be mapped and readable, the destination mapped and writable, or nothing changes; source "
                     + "problems are reported first. Size 0 succeeds at any address.")
     @NoContent("Copied.")
-    @Problems(value = {KERN_INVALID_ADDRESS, KERN_PROTECTION_FAILURE, KERN_INVALID_ARGUMENT, KERN_RESOURCE_SHORTAGE,
-        MACH_SEND_INVALID_DEST}, http = {413, 415})
+    @OverwriteProblems
     @TaskPath
     public void copy(
             @PathVariable String task,
@@ -126,8 +125,7 @@ public class VmController {
             description = "Copies size bytes at address of {task} to destAddress of destTask (default: {task}). "
                     + "Source rules of vm_read (without its 32-bit size limit), destination rules of vm_write.")
     @ApiResponse(responseCode = "200", description = "Copied.")
-    @Problems(value = {KERN_INVALID_ADDRESS, KERN_PROTECTION_FAILURE, KERN_INVALID_ARGUMENT, KERN_RESOURCE_SHORTAGE,
-        MACH_SEND_INVALID_DEST}, http = {413, 415})
+    @OverwriteProblems
     @TaskPath
     public Responses.ReadOverwriteResult readOverwrite(
             @PathVariable String task,
