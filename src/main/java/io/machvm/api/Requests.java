@@ -27,10 +27,15 @@ public final class Requests {
     }
 
     static long required(String field, U64 value) {
+        return present(field, value).value();
+    }
+
+    /** The value of a field the call needs; absent, it is {@code KERN_INVALID_ARGUMENT}. */
+    static <T> T present(String field, T value) {
         if (value == null) {
             throw ApiProblem.invalidArgument(field + " is required");
         }
-        return value.value();
+        return value;
     }
 
     /** A {@code vm_prot_t} as a request gives it: letters or a bit mask (any bits, for vm_protect to judge). */
@@ -175,10 +180,8 @@ public final class Requests {
         void run(VmService service, String task) {
             long at = required("address", address);
             long bytes = required("size", size);
-            if (protection == null) {
-                throw ApiProblem.invalidArgument("protection is required");
-            }
-            service.protect(task, at, bytes, setMaximum != null && setMaximum, protection.bits());
+            service.protect(task, at, bytes, setMaximum != null && setMaximum,
+                    present("protection", protection).bits());
         }
     }
 
@@ -200,11 +203,8 @@ public final class Requests {
         void run(VmService service, String task) {
             long at = required("address", address);
             long bytes = required("size", size);
-            if (inheritance == null) {
-                throw ApiProblem.invalidArgument("inheritance is required");
-            }
             // A value above VM_INHERIT_LAST_VALID reaches vm_inherit as null, which refuses it as Mach does.
-            service.inherit(task, at, bytes, VmInherit.fromValue(inheritance.value()));
+            service.inherit(task, at, bytes, VmInherit.fromValue(present("inheritance", inheritance).value()));
         }
     }
 
@@ -269,10 +269,7 @@ public final class Requests {
             byte[] data) {
 
         byte[] required() {
-            if (data == null) {
-                throw ApiProblem.invalidArgument("data is required");
-            }
-            return data;
+            return present("data", data);
         }
     }
 
