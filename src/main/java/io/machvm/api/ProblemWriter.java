@@ -10,7 +10,8 @@ import tools.jackson.core.JsonGenerator;
 
 /**
  * Writes RFC 9457 problem details straight to the servlet response, whatever the request's {@code Accept}: every
- * failure, from a Mach call, from Spring MVC or from the servlet container's error dispatch, leaves through here.
+ * failure, from a Mach call, from Spring MVC, from the security filters or from the servlet container's error
+ * dispatch, leaves through here.
  */
 public final class ProblemWriter {
     public static final String PROBLEM_JSON = "application/problem+json";
