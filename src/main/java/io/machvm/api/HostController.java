@@ -2,8 +2,6 @@ package io.machvm.api;
 
 import io.machvm.service.VmService;
 import io.swagger.v3.oas.annotations.Operation;
-import io.swagger.v3.oas.annotations.media.Content;
-import io.swagger.v3.oas.annotations.media.Schema;
 import io.swagger.v3.oas.annotations.responses.ApiResponse;
 import io.swagger.v3.oas.annotations.tags.Tag;
 import org.springframework.http.MediaType;
@@ -23,9 +21,7 @@ public class HostController {
     @GetMapping(path = "/host/page-size", produces = MediaType.APPLICATION_JSON_VALUE)
     @Operation(operationId = "host_page_size", summary = "The host page size.",
             description = "The page size of the host flavor (machvm.host.flavor): 16384 for arm64, 4096 for x86_64.")
-    @ApiResponse(responseCode = "200", description = "The page size.",
-            content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-                    schema = @Schema(implementation = Responses.PageSize.class)))
+    @ApiResponse(responseCode = "200", description = "The page size.")
     @Problems({})
     public Responses.PageSize pageSize() {
         return new Responses.PageSize(service.hostPageSize());
@@ -35,9 +31,7 @@ public class HostController {
     @Operation(operationId = "host_statistics", summary = "Page-store figures.",
             description = "Capacity, resident, shared (copy-on-write) and free pages of the page store, and the "
                     + "number of live tasks.")
-    @ApiResponse(responseCode = "200", description = "The figures.",
-            content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-                    schema = @Schema(implementation = Responses.HostStatisticsView.class)))
+    @ApiResponse(responseCode = "200", description = "The figures.")
     @Problems({})
     public Responses.HostStatisticsView statistics() {
         return Responses.HostStatisticsView.of(service.hostStatistics());

@@ -100,30 +100,66 @@ public class JsonBinding {
     }
 
     /**
-     * Three letters {@code [r-][w-][x-]} or a {@code vm_prot_t} bit mask as integer or hex/decimal string. Unknown bits
-     * pass through, for {@code vm_protect} to refuse exactly as Mach does.
+     * A value a request gives by name or by number: a name it knows, or an unsigned 32-bit integer as a JSON integer
+     * or a hex or decimal string. Numbers are not judged here, so that the call refuses them exactly as Mach does.
      */
-    private static final class ProtectionDeserializer extends ValueDeserializer<Requests.Protection> {
+    private abstract static class NameOrNumber<T> extends ValueDeserializer<T> {
+        /** What a string that is neither a known name nor a number must be, for the problem. */
+        private final String names;
+        /** What a JSON value of another type must be, for the problem. */
+        private final String forms;
+
+        NameOrNumber(String names, String forms) {
+            this.names = names;
+            this.forms = forms;
+        }
+
+        /** The value of a name, or null when it is no name of the type. */
+        abstract T named(String name);
+
+        abstract T number(long u32);
+
         @Override
-        public Requests.Protection deserialize(JsonParser p, DeserializationContext ctxt) {
+        public T deserialize(JsonParser p, DeserializationContext ctxt) {
             String field = p.currentName();
             JsonToken t = p.currentToken();
             if (t == JsonToken.VALUE_STRING) {
                 String s = p.getString();
-                int prot = VmProt.parse(s);
-                if (prot >= 0) {
-                    return new Requests.Protection(prot);
+                T named = named(s);
+                if (named != null) {
+                    return named;
                 }
                 if (s.isEmpty() || !Character.isDigit(s.charAt(0))) {
-                    throw ApiProblem.invalidArgument(field + " must be three letters [r-][w-][x-] such as \"rw-\", "
-                            + "or a bit mask (1 READ, 2 WRITE, 4 EXECUTE, 0x10 COPY), not " + Texts.quote(s));
+                    throw ApiProblem.invalidArgument(field + " must be " + names + ", not " + Texts.quote(s));
                 }
-                return new Requests.Protection((int) u32(field, U64.parse(field, s)));
+                return number(u32(field, U64.parse(field, s)));
             }
             if (t != JsonToken.VALUE_NUMBER_INT) {
-                throw wrongType(p, "a protection: \"rw-\" style letters or a bit mask");
+                throw wrongType(p, forms);
             }
-            return new Requests.Protection((int) u32(field, U64.parseIntegerLiteral(field, p.getString())));
+            return number(u32(field, U64.parseIntegerLiteral(field, p.getString())));
+        }
+    }
+
+    /**
+     * Three letters {@code [r-][w-][x-]} or a {@code vm_prot_t} bit mask. Unknown bits pass through, for
+     * {@code vm_protect} to refuse exactly as Mach does.
+     */
+    private static final class ProtectionDeserializer extends NameOrNumber<Requests.Protection> {
+        ProtectionDeserializer() {
+            super("three letters [r-][w-][x-] such as \"rw-\", or a bit mask (1 READ, 2 WRITE, 4 EXECUTE, 0x10 COPY)",
+                    "a protection: \"rw-\" style letters or a bit mask");
+        }
+
+        @Override
+        Requests.Protection named(String letters) {
+            int prot = VmProt.parse(letters);
+            return prot >= 0 ? new Requests.Protection(prot) : null;
+        }
+
+        @Override
+        Requests.Protection number(long u32) {
+            return new Requests.Protection((int) u32);
         }
     }
 
@@ -131,27 +167,22 @@ public class JsonBinding {
      * {@code "share"} 0, {@code "copy"} 1, {@code "none"} 2, or a number, which may be above
      * {@code VM_INHERIT_LAST_VALID} for vm_inherit to refuse as Mach does.
      */
-    private static final class InheritanceDeserializer extends ValueDeserializer<Requests.Inheritance> {
+    private static final class InheritanceDeserializer extends NameOrNumber<Requests.Inheritance> {
+        private static final String FORMS = "\"share\", \"copy\" or \"none\" (or 0, 1, 2)";
+
+        InheritanceDeserializer() {
+            super(FORMS, FORMS);
+        }
+
         @Override
-        public Requests.Inheritance deserialize(JsonParser p, DeserializationContext ctxt) {
-            String field = p.currentName();
-            JsonToken t = p.currentToken();
-            if (t == JsonToken.VALUE_STRING) {
-                String s = p.getString();
-                VmInherit named = VmInherit.fromWireName(s);
-                if (named != null) {
-                    return new Requests.Inheritance(named.value());
-                }
-                if (s.isEmpty() || !Character.isDigit(s.charAt(0))) {
-                    throw ApiProblem.invalidArgument(field + " must be \"share\", \"copy\" or \"none\" (or 0, 1, 2), "
-                            + "not " + Texts.quote(s));
-                }
-                return new Requests.Inheritance(u32(field, U64.parse(field, s)));
-            }
-            if (t != JsonToken.VALUE_NUMBER_INT) {
-                throw wrongType(p, "\"share\", \"copy\" or \"none\" (or 0, 1, 2)");
-            }
-            return new Requests.Inheritance(u32(field, U64.parseIntegerLiteral(field, p.getString())));
+        Requests.Inheritance named(String name) {
+            VmInherit named = VmInherit.fromWireName(name);
+            return named == null ? null : new Requests.Inheritance(named.value());
+        }
+
+        @Override
+        Requests.Inheritance number(long u32) {
+            return new Requests.Inheritance(u32);
         }
     }
 

@@ -3,7 +3,6 @@ package io.machvm.api;
 import static io.machvm.vm.KernReturn.KERN_INVALID_ADDRESS;
 import static io.machvm.vm.KernReturn.KERN_INVALID_ARGUMENT;
 import static io.machvm.vm.KernReturn.KERN_PROTECTION_FAILURE;
-import static io.machvm.vm.KernReturn.KERN_RESOURCE_SHORTAGE;
 import static io.machvm.vm.KernReturn.MACH_SEND_INVALID_DEST;
 
 import io.machvm.service.VmService;
@@ -66,14 +65,10 @@ public class MemoryController {
                     + "clients may send application/json {\"data\": base64} instead, with at most 16 MiB of data.")
     @RequestBody(required = true, content = @Content(mediaType = OCTETS, schema = @Schema(type = "string",
             format = "binary", description = "The bytes to write.")))
-    @ApiResponse(responseCode = "204", description = "Written.")
-    @Problems(value = {KERN_INVALID_ADDRESS, KERN_PROTECTION_FAILURE, KERN_INVALID_ARGUMENT, KERN_RESOURCE_SHORTAGE,
-        MACH_SEND_INVALID_DEST}, http = {413, 415})
-    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
-            example = "t-3f9c2a7d1e0b")
-    @Parameter(name = "address", in = ParameterIn.PATH, description = VmController.ADDRESS_DOC, example = "0x100000000",
-            schema = @Schema(type = "string", pattern = U64.REQUEST_PATTERN))
-    @ResponseStatus(HttpStatus.NO_CONTENT)
+    @NoContent("Written.")
+    @OverwriteProblems
+    @TaskPath
+    @AddressPath
     public void write(
             @PathVariable String task,
             @PathVariable U64 address,
@@ -114,14 +109,9 @@ public class MemoryController {
     @Operation(operationId = "vm_write_base64", summary = "Writes bytes given as base64 into a task.",
             description = "vm_write for clients that cannot send a raw body: the same call, with the bytes as base64 "
                     + "in a JSON body (at most 16 MiB of data; larger writes: vm_write).")
-    @RequestBody(required = true, content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-            schema = @Schema(implementation = Requests.WriteRequest.class)))
-    @ApiResponse(responseCode = "204", description = "Written.")
-    @Problems(value = {KERN_INVALID_ADDRESS, KERN_PROTECTION_FAILURE, KERN_INVALID_ARGUMENT, KERN_RESOURCE_SHORTAGE,
-        MACH_SEND_INVALID_DEST}, http = {413, 415})
-    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
-            example = "t-3f9c2a7d1e0b")
-    @ResponseStatus(HttpStatus.NO_CONTENT)
+    @NoContent("Written.")
+    @OverwriteProblems
+    @TaskPath
     public void writeBase64(
             @PathVariable String task,
             @org.springframework.web.bind.annotation.RequestBody Requests.WriteRequest body) {
@@ -144,10 +134,8 @@ public class MemoryController {
             schema = @Schema(type = "string", format = "binary", description = "The bytes read.")))
     @Problems(value = {KERN_INVALID_ADDRESS, KERN_PROTECTION_FAILURE, KERN_INVALID_ARGUMENT,
         MACH_SEND_INVALID_DEST}, http = {406, 413})
-    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
-            example = "t-3f9c2a7d1e0b")
-    @Parameter(name = "address", in = ParameterIn.PATH, description = VmController.ADDRESS_DOC, example = "0x100000000",
-            schema = @Schema(type = "string", pattern = U64.REQUEST_PATTERN))
+    @TaskPath
+    @AddressPath
     @Parameter(name = "size", in = ParameterIn.QUERY,
             description = "Bytes to read: a hex string (0x…) or decimal digits.", example = "0x4000", required = true,
             schema = @Schema(type = "string", pattern = U64.REQUEST_PATTERN))

@@ -10,7 +10,8 @@ import tools.jackson.core.JsonGenerator;
 
 /**
  * Writes RFC 9457 problem details straight to the servlet response, whatever the request's {@code Accept}: every
- * failure, from a Mach call, from Spring MVC or from the servlet container's error dispatch, leaves through here.
+ * failure, from a Mach call, from Spring MVC, from the security filters or from the servlet container's error
+ * dispatch, leaves through here.
  */
 public final class ProblemWriter {
     public static final String PROBLEM_JSON = "application/problem+json";
@@ -39,11 +40,21 @@ public final class ProblemWriter {
     }
 
     /**
-     * Replaces whatever the response holds with the problem; returns false when the response is already committed
-     * (part of a body went out), in which case nothing can be said to the client any more.
+     * Replaces whatever the response holds with the problem, with an {@code Allow} header unless {@code allow} is
+     * null; returns false when the response is already committed (part of a body went out), in which case nothing can
+     * be said to the client any more.
      */
     public static boolean write(HttpServletResponse response, int status, KernReturn kern, String detail,
             String instance, String allow) {
+        return write(response, status, kern, detail, instance, "Allow", allow);
+    }
+
+    /**
+     * Replaces whatever the response holds with the problem, with the header {@code name} unless {@code value} is
+     * null (a {@code 401}'s {@code WWW-Authenticate}); false when the response is already committed.
+     */
+    public static boolean write(HttpServletResponse response, int status, KernReturn kern, String detail,
+            String instance, String name, String value) {
         if (response.isCommitted()) {
             log.debug("response for {} already committed; cannot report {} {}", instance, status, detail);
             return false;
@@ -53,8 +64,8 @@ public final class ProblemWriter {
         response.setStatus(status);
         response.setContentType(PROBLEM_JSON);
         response.setContentLength(body.length);
-        if (allow != null) {
-            response.setHeader("Allow", allow);
+        if (value != null) {
+            response.setHeader(name, value);
         }
         try {
             response.getOutputStream().write(body);

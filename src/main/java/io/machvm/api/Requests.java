@@ -28,10 +28,15 @@ public final class Requests {
     }
 
     static long required(String field, U64 value) {
+        return present(field, value).value();
+    }
+
+    /** The value of a field the call needs; absent, it is {@code KERN_INVALID_ARGUMENT}. */
+    static <T> T present(String field, T value) {
         if (value == null) {
             throw ApiProblem.invalidArgument(field + " is required");
         }
-        return value.value();
+        return value;
     }
 
     /** A {@code vm_prot_t} as a request gives it: letters or a bit mask (any bits, for vm_protect to judge). */
@@ -185,10 +190,8 @@ public final class Requests {
         MachCall.Protect call() {
             long at = required("address", address);
             long bytes = required("size", size);
-            if (protection == null) {
-                throw ApiProblem.invalidArgument("protection is required");
-            }
-            return new MachCall.Protect(at, bytes, setMaximum != null && setMaximum, protection.bits());
+            return new MachCall.Protect(at, bytes, setMaximum != null && setMaximum,
+                    present("protection", protection).bits());
         }
     }
 
@@ -215,11 +218,8 @@ public final class Requests {
         MachCall.Inherit call() {
             long at = required("address", address);
             long bytes = required("size", size);
-            if (inheritance == null) {
-                throw ApiProblem.invalidArgument("inheritance is required");
-            }
             // A value above VM_INHERIT_LAST_VALID reaches vm_inherit as null, which refuses it as Mach does.
-            return new MachCall.Inherit(at, bytes, VmInherit.fromValue(inheritance.value()));
+            return new MachCall.Inherit(at, bytes, VmInherit.fromValue(present("inheritance", inheritance).value()));
         }
     }
 
@@ -283,10 +283,7 @@ public final class Requests {
             byte[] data) {
 
         byte[] required() {
-            if (data == null) {
-                throw ApiProblem.invalidArgument("data is required");
-            }
-            return data;
+            return present("data", data);
         }
     }
 

@@ -1,5 +1,6 @@
 package io.machvm.api;
 
+import static io.machvm.api.ProblemWriter.PROBLEM_JSON;
 import static io.machvm.vm.KernReturn.KERN_INVALID_ADDRESS;
 import static io.machvm.vm.KernReturn.KERN_INVALID_ARGUMENT;
 import static io.machvm.vm.KernReturn.KERN_NO_SPACE;
@@ -24,7 +25,6 @@ import java.io.IOException;
 import java.io.OutputStream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.springframework.http.HttpStatus;
 import org.springframework.http.InvalidMediaTypeException;
 import org.springframework.http.MediaType;
 import org.springframework.web.bind.annotation.DeleteMapping;
@@ -32,7 +32,6 @@ import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.RequestParam;
-import org.springframework.web.bind.annotation.ResponseStatus;
 import org.springframework.web.bind.annotation.RestController;
 import org.springframework.http.ResponseEntity;
 import tools.jackson.core.JsonGenerator;
@@ -46,7 +45,6 @@ import tools.jackson.databind.json.JsonMapper;
 @Tag(name = "sandbox")
 public class SandboxController {
     private static final Logger log = LoggerFactory.getLogger(SandboxController.class);
-    private static final String PROBLEM_JSON = MediaType.APPLICATION_PROBLEM_JSON_VALUE;
 
     private final VmService service;
     private final JsonMapper mapper;
@@ -74,8 +72,7 @@ public class SandboxController {
             content = @Content(mediaType = TaskImage.MEDIA_TYPE, schema = @Schema(type = "string", format = "binary",
                     description = "The image (format: io.machvm.vm.TaskImage).")))
     @Problems(value = {KERN_INVALID_ARGUMENT, MACH_SEND_INVALID_DEST}, http = {406})
-    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
-            example = "t-3f9c2a7d1e0b")
+    @TaskPath
     @Parameter(name = "clearDirty", in = ParameterIn.QUERY,
             description = "Clear the task's dirty set at the instant the image is taken (default false).",
             schema = @Schema(type = "boolean", example = "false"))
@@ -170,9 +167,8 @@ public class SandboxController {
             content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
                     schema = @Schema(implementation = Responses.PageRangeQuery.class)))
     @Problems({KERN_INVALID_ARGUMENT, MACH_SEND_INVALID_DEST})
-    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
-            example = "t-3f9c2a7d1e0b")
-    @Parameter(name = "address", in = ParameterIn.QUERY, description = VmController.ADDRESS_DOC,
+    @TaskPath
+    @Parameter(name = "address", in = ParameterIn.QUERY, description = AddressPath.DOC,
             example = "0x100000000", required = true, schema = @Schema(type = "string", pattern = U64.REQUEST_PATTERN))
     @Parameter(name = "size", in = ParameterIn.QUERY,
             description = "Bytes in the range: a hex string (0x…) or decimal digits.", example = "0x8000",
@@ -224,11 +220,9 @@ public class SandboxController {
             description = "Forgets which pages were written: afterwards no page is DIRTY until it is written again. "
                     + "The basis of incremental snapshots; GET /tasks/{task}/snapshot?clearDirty=true does the same at "
                     + "the instant of the image.")
-    @ApiResponse(responseCode = "204", description = "Cleared.")
+    @NoContent("Cleared.")
     @Problems({MACH_SEND_INVALID_DEST})
-    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
-            example = "t-3f9c2a7d1e0b")
-    @ResponseStatus(HttpStatus.NO_CONTENT)
+    @TaskPath
     public void clearDirty(
             @PathVariable String task) {
         service.clearDirty(task);
@@ -273,8 +267,7 @@ public class SandboxController {
             content = @Content(mediaType = PROBLEM_JSON, schema = @Schema(implementation = Responses.BatchProblem.class)))
     @Problems(value = {KERN_INVALID_ADDRESS, KERN_PROTECTION_FAILURE, KERN_NO_SPACE, KERN_INVALID_ARGUMENT,
         KERN_RESOURCE_SHORTAGE, MACH_SEND_INVALID_DEST}, http = {413, 415})
-    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
-            example = "t-3f9c2a7d1e0b")
+    @TaskPath
     public ResponseEntity<?> batch(
             @PathVariable String task,
             @org.springframework.web.bind.annotation.RequestBody Requests.BatchRequest body,

@@ -12,10 +12,7 @@ import io.machvm.service.VmService;
 import io.machvm.vm.TaskImage;
 import io.swagger.v3.oas.annotations.Hidden;
 import io.swagger.v3.oas.annotations.Operation;
-import io.swagger.v3.oas.annotations.Parameter;
-import io.swagger.v3.oas.annotations.enums.ParameterIn;
 import io.swagger.v3.oas.annotations.headers.Header;
-import io.swagger.v3.oas.annotations.media.ArraySchema;
 import io.swagger.v3.oas.annotations.media.Content;
 import io.swagger.v3.oas.annotations.media.Schema;
 import io.swagger.v3.oas.annotations.parameters.RequestBody;
@@ -26,7 +23,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
 import java.util.List;
-import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.DeleteMapping;
@@ -34,15 +30,12 @@ import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.PutMapping;
-import org.springframework.web.bind.annotation.ResponseStatus;
 import org.springframework.web.bind.annotation.RestController;
 
 /** Tasks: create (empty, forked or restored; with a minted or a chosen id), list, inspect, terminate. */
 @RestController
 @Tag(name = "tasks")
 public class TaskController {
-    static final String TASK_ID_DOC = "The task id (1 to 64 of [A-Za-z0-9._-], not . or ..).";
-
     static final String IMAGE_BODY_DOC = "A snapshot image (GET /tasks/{task}/snapshot) to restore: the new task "
             + "has the image's flavor, error model, name, regions and bytes. A corrupt or truncated image is a 400 "
             + "KERN_INVALID_ARGUMENT and creates nothing.";
@@ -59,13 +52,9 @@ public class TaskController {
                     + "child as its inheritance says (copy: a private copy-on-write copy; share: memory both tasks "
                     + "see; none: absent), no byte is copied, and flavor and errors, if given, must equal the "
                     + "parent's. To restore a snapshot image: task_restore.")
-    @RequestBody(required = false, content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-            schema = @Schema(implementation = Requests.TaskSettings.class)))
     @ApiResponse(responseCode = "201", description = "Created.",
             headers = @Header(name = "Location", description = "/tasks/{task} of the new task",
-                    schema = @Schema(type = "string", example = "/tasks/t-3f9c2a7d1e0b")),
-            content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-                    schema = @Schema(implementation = Responses.TaskView.class)))
+                    schema = @Schema(type = "string", example = "/tasks/t-3f9c2a7d1e0b")))
     @Problems(value = {KERN_INVALID_ARGUMENT, KERN_RESOURCE_SHORTAGE, MACH_SEND_INVALID_DEST}, http = {413, 415})
     public ResponseEntity<Responses.TaskView> create(
             @org.springframework.web.bind.annotation.RequestBody(required = false) Requests.TaskSettings settings) {
@@ -84,9 +73,7 @@ public class TaskController {
             schema = @Schema(type = "string", format = "binary", description = "The image.")))
     @ApiResponse(responseCode = "201", description = "Restored.",
             headers = @Header(name = "Location", description = "/tasks/{task} of the new task",
-                    schema = @Schema(type = "string", example = "/tasks/t-3f9c2a7d1e0b")),
-            content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-                    schema = @Schema(implementation = Responses.TaskView.class)))
+                    schema = @Schema(type = "string", example = "/tasks/t-3f9c2a7d1e0b")))
     @Problems(value = {KERN_INVALID_ARGUMENT, KERN_RESOURCE_SHORTAGE}, http = {415})
     public ResponseEntity<Responses.TaskView> restore(HttpServletRequest request) {
         return created(SandboxTasks.restore(service, body(request), null));
@@ -107,19 +94,13 @@ public class TaskController {
                     + "of that task, as for POST /tasks; a fork is not idempotent: an existing {task} is a 409 "
                     + "KERN_NAME_EXISTS, refused before the parent is forked. To restore a snapshot image under a "
                     + "chosen id: task_restore_with_id.")
-    @RequestBody(required = false, content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-            schema = @Schema(implementation = Requests.TaskSettings.class)))
     @ApiResponse(responseCode = "201", description = "Created.",
             headers = @Header(name = "Location", description = "/tasks/{task}",
-                    schema = @Schema(type = "string", example = "/tasks/build-42")),
-            content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-                    schema = @Schema(implementation = Responses.TaskView.class)))
-    @ApiResponse(responseCode = "200", description = "The task exists with the same settings.",
-            content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-                    schema = @Schema(implementation = Responses.TaskView.class)))
+                    schema = @Schema(type = "string", example = "/tasks/build-42")))
+    @ApiResponse(responseCode = "200", description = "The task exists with the same settings.")
     @Problems(value = {KERN_INVALID_ARGUMENT, KERN_NAME_EXISTS, KERN_RESOURCE_SHORTAGE, MACH_SEND_INVALID_DEST},
             http = {413, 415})
-    @Parameter(name = "task", in = ParameterIn.PATH, description = TASK_ID_DOC, example = "build-42")
+    @TaskPath(example = "build-42")
     public ResponseEntity<Responses.TaskView> createWithId(
             @PathVariable String task,
             @org.springframework.web.bind.annotation.RequestBody(required = false) Requests.TaskSettings settings) {
@@ -142,11 +123,9 @@ public class TaskController {
             schema = @Schema(type = "string", format = "binary", description = "The image.")))
     @ApiResponse(responseCode = "201", description = "Restored.",
             headers = @Header(name = "Location", description = "/tasks/{task}",
-                    schema = @Schema(type = "string", example = "/tasks/build-42")),
-            content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-                    schema = @Schema(implementation = Responses.TaskView.class)))
+                    schema = @Schema(type = "string", example = "/tasks/build-42")))
     @Problems(value = {KERN_INVALID_ARGUMENT, KERN_NAME_EXISTS, KERN_RESOURCE_SHORTAGE}, http = {415})
-    @Parameter(name = "task", in = ParameterIn.PATH, description = TASK_ID_DOC, example = "build-42")
+    @TaskPath(example = "build-42")
     public ResponseEntity<Responses.TaskView> restoreWithId(
             @PathVariable String task,
             HttpServletRequest request) {
@@ -177,9 +156,7 @@ public class TaskController {
 
     @GetMapping(path = "/tasks", produces = MediaType.APPLICATION_JSON_VALUE)
     @Operation(operationId = "task_list", summary = "Lists the live tasks.", description = "Every live task, by id.")
-    @ApiResponse(responseCode = "200", description = "The tasks.",
-            content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-                    array = @ArraySchema(schema = @Schema(implementation = Responses.TaskView.class))))
+    @ApiResponse(responseCode = "200", description = "The tasks.")
     @Problems({})
     public List<Responses.TaskView> list() {
         return service.listTasks().stream().map(Responses.TaskView::of).toList();
@@ -188,11 +165,9 @@ public class TaskController {
     @GetMapping(path = "/tasks/{task}", produces = MediaType.APPLICATION_JSON_VALUE)
     @Operation(operationId = "task_info", summary = "Describes a task.",
             description = "Settings, map bounds, region count, virtual and resident bytes of the task.")
-    @ApiResponse(responseCode = "200", description = "The task.",
-            content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-                    schema = @Schema(implementation = Responses.TaskView.class)))
+    @ApiResponse(responseCode = "200", description = "The task.")
     @Problems({MACH_SEND_INVALID_DEST})
-    @Parameter(name = "task", in = ParameterIn.PATH, description = TASK_ID_DOC, example = "t-3f9c2a7d1e0b")
+    @TaskPath
     public Responses.TaskView info(
             @PathVariable String task) {
         return Responses.TaskView.of(service.taskInfo(task));
@@ -201,10 +176,9 @@ public class TaskController {
     @DeleteMapping("/tasks/{task}")
     @Operation(operationId = "task_terminate", summary = "Terminates a task.",
             description = "Releases every page of the task; later calls on its id answer MACH_SEND_INVALID_DEST.")
-    @ApiResponse(responseCode = "204", description = "Terminated.")
+    @NoContent("Terminated.")
     @Problems({MACH_SEND_INVALID_DEST})
-    @Parameter(name = "task", in = ParameterIn.PATH, description = TASK_ID_DOC, example = "t-3f9c2a7d1e0b")
-    @ResponseStatus(HttpStatus.NO_CONTENT)
+    @TaskPath
     public void terminate(
             @PathVariable String task) {
         service.terminateTask(task);

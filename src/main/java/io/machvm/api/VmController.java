@@ -10,13 +10,10 @@ import static io.machvm.vm.KernReturn.MACH_SEND_INVALID_DEST;
 import io.machvm.service.VmService;
 import io.machvm.vm.RegionInfo;
 import io.swagger.v3.oas.annotations.Operation;
-import io.swagger.v3.oas.annotations.Parameter;
-import io.swagger.v3.oas.annotations.enums.ParameterIn;
 import io.swagger.v3.oas.annotations.headers.Header;
 import io.swagger.v3.oas.annotations.media.ArraySchema;
 import io.swagger.v3.oas.annotations.media.Content;
 import io.swagger.v3.oas.annotations.media.Schema;
-import io.swagger.v3.oas.annotations.parameters.RequestBody;
 import io.swagger.v3.oas.annotations.responses.ApiResponse;
 import io.swagger.v3.oas.annotations.tags.Tag;
 import jakarta.servlet.http.HttpServletResponse;
@@ -28,7 +25,7 @@ import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PostMapping;
-import org.springframework.web.bind.annotation.ResponseStatus;
+import org.springframework.web.bind.annotation.RequestBody;
 import org.springframework.web.bind.annotation.RestController;
 import tools.jackson.core.JsonGenerator;
 import tools.jackson.databind.json.JsonMapper;
@@ -37,8 +34,6 @@ import tools.jackson.databind.json.JsonMapper;
 @RestController
 @Tag(name = "vm")
 public class VmController {
-    static final String ADDRESS_DOC = "An address: a hex string (0x…, either case) or decimal digits, 0 to 2^64-1.";
-
     private final VmService service;
     private final JsonMapper mapper;
 
@@ -52,21 +47,16 @@ public class VmController {
             description = "FIXED (default): maps [trunc(address), round(trunc(address)+size)). With anywhere (flags "
                     + "bit 0x1) the service chooses the address, first fit from the map minimum. New memory reads as "
                     + "zeros, protection rw-, maximum rwx, inheritance copy. Size 0 succeeds with address 0x0.")
-    @RequestBody(required = true, content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-            schema = @Schema(implementation = Requests.AllocateRequest.class)))
     @ApiResponse(responseCode = "201", description = "Mapped.",
             headers = @Header(name = "Location", description = "/tasks/{task}/regions/{address} of the new memory "
                     + "(absent for size 0)", schema = @Schema(type = "string",
-                    example = "/tasks/t-3f9c2a7d1e0b/regions/0x100000000")),
-            content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-                    schema = @Schema(implementation = Responses.Allocation.class)))
+                    example = "/tasks/t-3f9c2a7d1e0b/regions/0x100000000")))
     @Problems(value = {KERN_INVALID_ADDRESS, KERN_NO_SPACE, KERN_INVALID_ARGUMENT, KERN_RESOURCE_SHORTAGE,
         MACH_SEND_INVALID_DEST}, http = {413, 415})
-    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
-            example = "t-3f9c2a7d1e0b")
+    @TaskPath
     public ResponseEntity<Responses.Allocation> allocate(
             @PathVariable String task,
-            @org.springframework.web.bind.annotation.RequestBody Requests.AllocateRequest args) {
+            @RequestBody Requests.AllocateRequest args) {
         Responses.Allocation allocation = args.run(service, task);
         if (args.size() != null && args.size().value() == 0) {
             return ResponseEntity.status(HttpStatus.CREATED).body(allocation);
@@ -79,16 +69,12 @@ public class VmController {
     @Operation(operationId = "vm_deallocate", summary = "Unmaps a range.",
             description = "Removes [trunc(address), round(address+size)); holes and unmapped ranges are fine. A range "
                     + "whose end wraps is KERN_INVALID_ARGUMENT; size 0 succeeds at any address.")
-    @RequestBody(required = true, content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-            schema = @Schema(implementation = Requests.RangeRequest.class)))
-    @ApiResponse(responseCode = "204", description = "Unmapped.")
+    @NoContent("Unmapped.")
     @Problems(value = {KERN_INVALID_ARGUMENT, MACH_SEND_INVALID_DEST}, http = {413, 415})
-    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
-            example = "t-3f9c2a7d1e0b")
-    @ResponseStatus(HttpStatus.NO_CONTENT)
+    @TaskPath
     public void deallocate(
             @PathVariable String task,
-            @org.springframework.web.bind.annotation.RequestBody Requests.RangeRequest args) {
+            @RequestBody Requests.RangeRequest args) {
         args.deallocate(service, task);
     }
 
@@ -97,17 +83,13 @@ public class VmController {
             description = "Bits other than READ|WRITE|EXECUTE|COPY (0x17) are KERN_INVALID_ARGUMENT, checked before "
                     + "the range (size 0 succeeds whatever the bits). setMaximum=true sets max = protection and "
                     + "cur = protection & cur. Nothing changes unless the whole range is mapped and allowed.")
-    @RequestBody(required = true, content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-            schema = @Schema(implementation = Requests.ProtectRequest.class)))
-    @ApiResponse(responseCode = "204", description = "Protection set.")
+    @NoContent("Protection set.")
     @Problems(value = {KERN_INVALID_ADDRESS, KERN_PROTECTION_FAILURE, KERN_INVALID_ARGUMENT,
         MACH_SEND_INVALID_DEST}, http = {413, 415})
-    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
-            example = "t-3f9c2a7d1e0b")
-    @ResponseStatus(HttpStatus.NO_CONTENT)
+    @TaskPath
     public void protect(
             @PathVariable String task,
-            @org.springframework.web.bind.annotation.RequestBody Requests.ProtectRequest args) {
+            @RequestBody Requests.ProtectRequest args) {
         args.run(service, task);
     }
 
@@ -115,16 +97,12 @@ public class VmController {
     @Operation(operationId = "vm_inherit", summary = "Sets the inheritance of whole pages.",
             description = "Sets what a forked child receives of the range; the range rules are vm_protect's. A "
                     + "numeric inheritance above 2 is KERN_INVALID_ARGUMENT.")
-    @RequestBody(required = true, content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-            schema = @Schema(implementation = Requests.InheritRequest.class)))
-    @ApiResponse(responseCode = "204", description = "Inheritance set.")
+    @NoContent("Inheritance set.")
     @Problems(value = {KERN_INVALID_ADDRESS, KERN_INVALID_ARGUMENT, MACH_SEND_INVALID_DEST}, http = {413, 415})
-    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
-            example = "t-3f9c2a7d1e0b")
-    @ResponseStatus(HttpStatus.NO_CONTENT)
+    @TaskPath
     public void inherit(
             @PathVariable String task,
-            @org.springframework.web.bind.annotation.RequestBody Requests.InheritRequest args) {
+            @RequestBody Requests.InheritRequest args) {
         args.run(service, task);
     }
 
@@ -133,17 +111,12 @@ public class VmController {
             description = "Copies size bytes from sourceAddress to destAddress (memmove: overlap is fine). The source "
                     + "must be mapped and readable, the destination mapped and writable, or nothing changes; source "
                     + "problems are reported first. Size 0 succeeds at any address.")
-    @RequestBody(required = true, content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-            schema = @Schema(implementation = Requests.CopyRequest.class)))
-    @ApiResponse(responseCode = "204", description = "Copied.")
-    @Problems(value = {KERN_INVALID_ADDRESS, KERN_PROTECTION_FAILURE, KERN_INVALID_ARGUMENT, KERN_RESOURCE_SHORTAGE,
-        MACH_SEND_INVALID_DEST}, http = {413, 415})
-    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
-            example = "t-3f9c2a7d1e0b")
-    @ResponseStatus(HttpStatus.NO_CONTENT)
+    @NoContent("Copied.")
+    @OverwriteProblems
+    @TaskPath
     public void copy(
             @PathVariable String task,
-            @org.springframework.web.bind.annotation.RequestBody Requests.CopyRequest args) {
+            @RequestBody Requests.CopyRequest args) {
         args.run(service, task);
     }
 
@@ -151,18 +124,12 @@ public class VmController {
     @Operation(operationId = "vm_read_overwrite", summary = "Copies memory from this task into a task.",
             description = "Copies size bytes at address of {task} to destAddress of destTask (default: {task}). "
                     + "Source rules of vm_read (without its 32-bit size limit), destination rules of vm_write.")
-    @RequestBody(required = true, content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-            schema = @Schema(implementation = Requests.ReadOverwriteRequest.class)))
-    @ApiResponse(responseCode = "200", description = "Copied.",
-            content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-                    schema = @Schema(implementation = Responses.ReadOverwriteResult.class)))
-    @Problems(value = {KERN_INVALID_ADDRESS, KERN_PROTECTION_FAILURE, KERN_INVALID_ARGUMENT, KERN_RESOURCE_SHORTAGE,
-        MACH_SEND_INVALID_DEST}, http = {413, 415})
-    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
-            example = "t-3f9c2a7d1e0b")
+    @ApiResponse(responseCode = "200", description = "Copied.")
+    @OverwriteProblems
+    @TaskPath
     public Responses.ReadOverwriteResult readOverwrite(
             @PathVariable String task,
-            @org.springframework.web.bind.annotation.RequestBody Requests.ReadOverwriteRequest args) {
+            @RequestBody Requests.ReadOverwriteRequest args) {
         return args.run(service, task);
     }
 
@@ -170,14 +137,10 @@ public class VmController {
     @Operation(operationId = "vm_region", summary = "The region containing an address, or the next one above.",
             description = "The map entry containing trunc(address), or else the first one above it; none is "
                     + "KERN_INVALID_ADDRESS.")
-    @ApiResponse(responseCode = "200", description = "The region.",
-            content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
-                    schema = @Schema(implementation = Responses.Region.class)))
+    @ApiResponse(responseCode = "200", description = "The region.")
     @Problems(value = {KERN_INVALID_ADDRESS, KERN_INVALID_ARGUMENT, MACH_SEND_INVALID_DEST})
-    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
-            example = "t-3f9c2a7d1e0b")
-    @Parameter(name = "address", in = ParameterIn.PATH, description = ADDRESS_DOC, example = "0x100000000",
-            schema = @Schema(type = "string", pattern = U64.REQUEST_PATTERN))
+    @TaskPath
+    @AddressPath
     public Responses.Region region(
             @PathVariable String task,
             @PathVariable U64 address) {
@@ -191,8 +154,7 @@ public class VmController {
             content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
                     array = @ArraySchema(schema = @Schema(implementation = Responses.Region.class))))
     @Problems({MACH_SEND_INVALID_DEST})
-    @Parameter(name = "task", in = ParameterIn.PATH, description = TaskController.TASK_ID_DOC,
-            example = "t-3f9c2a7d1e0b")
+    @TaskPath
     public void regions(
             @PathVariable String task,
             HttpServletResponse response) throws IOException {

@@ -53,15 +53,19 @@ final class Forwarder {
     static HttpRequest.Builder copy(HttpServletRequest request, String base, String pathAndQuery) {
         HttpRequest.Builder out = HttpRequest.newBuilder(URI.create(base + pathAndQuery));
         for (String name : Collections.list(request.getHeaderNames())) {
-            String lower = name.toLowerCase(Locale.ROOT);
-            if (HOP_BY_HOP.contains(lower) || lower.startsWith("machvm-")) {
-                continue;
-            }
-            for (String value : Collections.list(request.getHeaders(name))) {
-                out.header(name, value);
+            if (forwarded(name)) {
+                for (String value : Collections.list(request.getHeaders(name))) {
+                    out.header(name, value);
+                }
             }
         }
         return out;
+    }
+
+    /** Whether an incoming request header goes on to the shard: end to end, and not one of machvm's own. */
+    private static boolean forwarded(String name) {
+        String lower = name.toLowerCase(Locale.ROOT);
+        return !HOP_BY_HOP.contains(lower) && !lower.startsWith("machvm-");
     }
 
     static String pathAndQuery(HttpServletRequest request) {
@@ -124,12 +128,10 @@ final class Forwarder {
         out.setUseCaches(false);
         out.setConnectTimeout(2000);
         for (String name : Collections.list(request.getHeaderNames())) {
-            String lower = name.toLowerCase(Locale.ROOT);
-            if (HOP_BY_HOP.contains(lower) || lower.startsWith("machvm-")) {
-                continue;
-            }
-            for (String value : Collections.list(request.getHeaders(name))) {
-                out.addRequestProperty(name, value);
+            if (forwarded(name)) {
+                for (String value : Collections.list(request.getHeaders(name))) {
+                    out.addRequestProperty(name, value);
+                }
             }
         }
         if (request.getHeader("Accept") == null) {

@@ -2,6 +2,7 @@ package io.machvm.config;
 
 import io.machvm.vm.ErrorModel;
 import io.machvm.vm.Flavor;
+import io.machvm.vm.WireNamed;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
 import org.springframework.util.unit.DataSize;
@@ -18,10 +19,7 @@ public record MachvmProperties(@DefaultValue Host host, @DefaultValue Vm vm, @De
     /** The host: its flavor is what {@code host_page_size} reports and the default for new tasks. */
     public record Host(@DefaultValue("arm64") String flavor) {
         public Host {
-            if (Flavor.fromWireName(flavor) == null) {
-                throw new InvalidSettingException("machvm.host.flavor",
-                        "machvm.host.flavor must be arm64 or x86_64, not '" + flavor + "'");
-            }
+            checkWireName("machvm.host.flavor", flavor, Flavor.values(), "arm64 or x86_64");
         }
 
         public Flavor hostFlavor() {
@@ -32,10 +30,7 @@ public record MachvmProperties(@DefaultValue Host host, @DefaultValue Vm vm, @De
     /** Defaults for new tasks. */
     public record Vm(@DefaultValue("documented") String errors) {
         public Vm {
-            if (ErrorModel.fromWireName(errors) == null) {
-                throw new InvalidSettingException("machvm.vm.errors",
-                        "machvm.vm.errors must be documented or xnu, not '" + errors + "'");
-            }
+            checkWireName("machvm.vm.errors", errors, ErrorModel.values(), "documented or xnu");
         }
 
         public ErrorModel errorModel() {
@@ -128,6 +123,13 @@ public record MachvmProperties(@DefaultValue Host host, @DefaultValue Vm vm, @De
             if (value != null && value.toBytes() < 16384) {
                 throw new InvalidSettingException(name, name + " must be at least 16KB, not " + show(value));
             }
+        }
+    }
+
+    /** Refuses a setting that is not the wire name of one of {@code values} ({@code allowed} names them). */
+    private static void checkWireName(String setting, String value, WireNamed[] values, String allowed) {
+        if (WireNamed.byWireName(values, value) == null) {
+            throw new InvalidSettingException(setting, setting + " must be " + allowed + ", not '" + value + "'");
         }
     }
 

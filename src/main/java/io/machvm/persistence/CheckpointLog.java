@@ -290,18 +290,14 @@ public final class CheckpointLog {
                             int entryCount = in.readInt();
                             List<CheckpointImage.Entry> entries = new ArrayList<>(Math.min(entryCount, 1 << 16));
                             for (int i = 0; i < entryCount; i++) {
-                                long start = in.readLong();
-                                long end = in.readLong();
-                                int protection = in.readUnsignedByte();
-                                int max = in.readUnsignedByte();
-                                VmInherit inheritance = VmInherit.fromValue(in.readUnsignedByte());
-                                long offset = in.readLong();
-                                boolean shared = in.readUnsignedByte() == 1;
-                                if (inheritance == null) {
+                                CheckpointImage.Entry entry = new CheckpointImage.Entry(in.readLong(), in.readLong(),
+                                        in.readUnsignedByte(), in.readUnsignedByte(),
+                                        VmInherit.fromValue(in.readUnsignedByte()), in.readLong(),
+                                        in.readUnsignedByte() == 1);
+                                if (entry.inheritance() == null) {
                                     throw new IOException("bad inheritance");
                                 }
-                                entries.add(new CheckpointImage.Entry(start, end, protection, max, inheritance, offset,
-                                        shared));
+                                entries.add(entry);
                             }
                             int rangeCount = in.readInt();
                             List<CheckpointImage.Range> ranges = new ArrayList<>(Math.min(rangeCount, 1 << 16));

@@ -48,8 +48,8 @@ public final class TaskRegistry {
     private final TenantResolver tenants;
     private final TenantQuotas quotas;
     private final PageStores stores;
-    private final Flavor defaultFlavor;
-    private final ErrorModel defaultErrors;
+    /** The configured flavor and error model of a task created without them. */
+    private final TaskSpec defaults;
     private final int maxTasks;
     private final SecureRandom random = new SecureRandom();
     private final HeapLimits limits;
@@ -77,8 +77,7 @@ public final class TaskRegistry {
     public TaskRegistry(PageStores stores, Flavor defaultFlavor, ErrorModel defaultErrors, int maxTasks,
             HeapLimits limits, NodeBudgets node, TenantResolver tenants, TenantQuotas quotas) {
         this.stores = stores;
-        this.defaultFlavor = defaultFlavor;
-        this.defaultErrors = defaultErrors;
+        this.defaults = new TaskSpec(defaultFlavor, defaultErrors, null);
         this.maxTasks = maxTasks;
         this.limits = limits;
         this.node = node;
@@ -188,8 +187,7 @@ public final class TaskRegistry {
             throw new KernException(KernReturn.KERN_INVALID_ARGUMENT,
                     "task name must be well-formed Unicode (it has a lone surrogate)");
         }
-        return new TaskSpec(spec.flavor() == null ? defaultFlavor : spec.flavor(),
-                spec.errors() == null ? defaultErrors : spec.errors(), spec.name());
+        return spec.withDefaults(defaults);
     }
 
     /** Restricts minted ids to those {@code mintable} accepts (a shard mints ids whose slot it owns). */

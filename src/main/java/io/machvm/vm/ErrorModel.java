@@ -1,7 +1,7 @@
 package io.machvm.vm;
 
 /** How protection problems are reported; see SEMANTICS.md "Error model". */
-public enum ErrorModel {
+public enum ErrorModel implements WireNamed {
     /** Protection problems are always {@code KERN_PROTECTION_FAILURE}, as the man pages say. */
     DOCUMENTED("documented"),
     /**
@@ -16,17 +16,13 @@ public enum ErrorModel {
         this.wireName = wireName;
     }
 
+    @Override
     public String wireName() {
         return wireName;
     }
 
     /** The model with this wire name ({@code documented} or {@code xnu}), or null. */
     public static ErrorModel fromWireName(String name) {
-        for (ErrorModel m : values()) {
-            if (m.wireName.equals(name)) {
-                return m;
-            }
-        }
-        return null;
+        return WireNamed.byWireName(values(), name);
     }
 }

@@ -1,7 +1,7 @@
 package io.machvm.vm;
 
 /** A task's machine flavor: page size, small-transfer limit, map bounds and W^X policy (SEMANTICS.md). */
-public enum Flavor {
+public enum Flavor implements WireNamed {
     ARM64("arm64", 16384, 32768, 0x1_0000_0000L, 0x7ffffe000000L, false),
     X86_64("x86_64", 4096, 16384, 0x1_0000_0000L, 0x7fffffe00000L, true);
 
@@ -24,6 +24,7 @@ public enum Flavor {
         this.writeExecuteAllowed = writeExecuteAllowed;
     }
 
+    @Override
     public String wireName() {
         return wireName;
     }
@@ -58,11 +59,6 @@ public enum Flavor {
 
     /** The flavor with this wire name ({@code arm64} or {@code x86_64}), or null. */
     public static Flavor fromWireName(String name) {
-        for (Flavor f : values()) {
-            if (f.wireName.equals(name)) {
-                return f;
-            }
-        }
-        return null;
+        return WireNamed.byWireName(values(), name);
     }
 }

@@ -3,22 +3,17 @@ package io.machvm.vm;
 import io.machvm.store.PageStore;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The bytes of a {@code vm_read}, held as references to the pages they were in when read: later writes to the task
  * copy those pages instead of changing them. Close it to drop the references.
  */
-public final class PageSnapshot implements AutoCloseable {
-    private final PageStore store;
-    private final int[] handles;
+public final class PageSnapshot extends HeldPages {
     private final int firstOffset;
     private final long size;
-    private final AtomicBoolean closed = new AtomicBoolean();
 
     PageSnapshot(PageStore store, int[] handles, int firstOffset, long size) {
-        this.store = store;
-        this.handles = handles;
+        super(store, handles);
         this.firstOffset = firstOffset;
         this.size = size;
     }
@@ -58,7 +53,7 @@ public final class PageSnapshot implements AutoCloseable {
     }
 
     private void forEachRun(RunConsumer consumer) throws IOException {
-        if (closed.get()) {
+        if (closed()) {
             throw new IllegalStateException("snapshot already closed");
         }
         int pageSize = store.pageSize();
@@ -69,13 +64,6 @@ public final class PageSnapshot implements AutoCloseable {
             consumer.accept(handles[i], offset, n);
             remaining -= n;
             offset = 0;
-        }
-    }
-
-    @Override
-    public void close() {
-        if (closed.compareAndSet(false, true)) {
-            store.releaseAll(handles, handles.length);
         }
     }
 }

@@ -87,23 +87,8 @@ final class PageTable {
             root = new Node();
             nodes++;
         }
-        Node top = root;
-        int i3 = (int) (pageIndex >>> (3 * BITS)) & MASK;
-        Node mid = (Node) top.children[i3];
-        if (mid == null) {
-            mid = new Node();
-            nodes++;
-            top.children[i3] = mid;
-            top.count++;
-        }
-        int i2 = (int) (pageIndex >>> (2 * BITS)) & MASK;
-        Node low = (Node) mid.children[i2];
-        if (low == null) {
-            low = new Node();
-            nodes++;
-            mid.children[i2] = low;
-            mid.count++;
-        }
+        Node mid = interior(root, (int) (pageIndex >>> (3 * BITS)) & MASK);
+        Node low = interior(mid, (int) (pageIndex >>> (2 * BITS)) & MASK);
         int i1 = (int) (pageIndex >>> BITS) & MASK;
         int[] leaf = (int[]) low.children[i1];
         if (leaf == null) {
@@ -122,6 +107,18 @@ final class PageTable {
         hintLeaf = leaf;
         hintLeafIndex = pageIndex >>> BITS;
         return old;
+    }
+
+    /** The interior node at {@code index} of {@code parent}, created on first use. */
+    private Node interior(Node parent, int index) {
+        Node child = (Node) parent.children[index];
+        if (child == null) {
+            child = new Node();
+            nodes++;
+            parent.children[index] = child;
+            parent.count++;
+        }
+        return child;
     }
 
     private int clear(long pageIndex) {

@@ -16,7 +16,6 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
 import java.util.zip.CRC32C;
 import java.util.zip.CheckedInputStream;
@@ -33,7 +32,7 @@ import java.util.zip.Checksum;
  * u8 inheritance, u64 offset}), u64 page count, pages ({@code u64 page index, page bytes, u32 CRC-32C of index and
  * bytes}, indexes ascending), {@code "MACHVMEN"}, u32 CRC-32C of everything before it.
  */
-public final class TaskImage implements AutoCloseable {
+public final class TaskImage extends HeldPages {
     /** The media type of an image over HTTP. */
     public static final String MEDIA_TYPE = "application/vnd.machvm.snapshot";
     static final byte[] MAGIC = "MACHVMTI".getBytes(StandardCharsets.US_ASCII);
@@ -42,24 +41,20 @@ public final class TaskImage implements AutoCloseable {
     private static final int MAX_ENTRIES = 1 << 24;
     private static final int MAX_NAME_BYTES = 1024;
 
-    private final PageStore store;
     private final Flavor flavor;
     private final ErrorModel errors;
     private final String name;
     private final List<RegionInfo> regions;
     private final long[] pageIndexes;
-    private final int[] handles;
-    private final AtomicBoolean closed = new AtomicBoolean();
 
     TaskImage(PageStore store, Flavor flavor, ErrorModel errors, String name, List<RegionInfo> regions,
             long[] pageIndexes, int[] handles) {
-        this.store = store;
+        super(store, handles);
         this.flavor = flavor;
         this.errors = errors;
         this.name = name;
         this.regions = regions;
         this.pageIndexes = pageIndexes;
-        this.handles = handles;
     }
 
     /** The number of bytes {@link #writeTo} writes. */
@@ -119,13 +114,6 @@ public final class TaskImage implements AutoCloseable {
     private static void updateLong(Checksum crc, long value) {
         for (int shift = 56; shift >= 0; shift -= 8) {
             crc.update((int) (value >>> shift) & 0xFF);
-        }
-    }
-
-    @Override
-    public void close() {
-        if (closed.compareAndSet(false, true)) {
-            store.releaseAll(handles, handles.length);
         }
     }
 

@@ -1,7 +1,7 @@
 package io.machvm.vm;
 
 /** {@code vm_inherit_t}: what a forked child receives of a region. */
-public enum VmInherit {
+public enum VmInherit implements WireNamed {
     SHARE(0, "share"),
     COPY(1, "copy"),
     NONE(2, "none");
@@ -18,6 +18,7 @@ public enum VmInherit {
         return value;
     }
 
+    @Override
     public String wireName() {
         return wireName;
     }
@@ -34,11 +35,6 @@ public enum VmInherit {
 
     /** The inheritance with this wire name, or null. */
     public static VmInherit fromWireName(String name) {
-        for (VmInherit i : values()) {
-            if (i.wireName.equals(name)) {
-                return i;
-            }
-        }
-        return null;
+        return WireNamed.byWireName(values(), name);
     }
 }
