@@ -143,6 +143,16 @@ public final class Requests {
         }
     }
 
+    /** A request for a call that answers nothing but its success: its endpoint runs it as a batch would. */
+    interface CallWithoutAnswer {
+        /** The call, its fields checked in the order its Mach routine lists them. */
+        MachCall<Void> call();
+
+        default void run(VmService service, String task) {
+            service.call(task, call());
+        }
+    }
+
     @Schema(name = "RangeRequest", description = "A range: vm_deallocate arguments.",
             example = "{\"address\": \"0x100000000\", \"size\": \"0x4000\"}")
     public record RangeRequest(
@@ -151,13 +161,10 @@ public final class Requests {
             U64 address,
             @Schema(description = "Bytes in the range." + U64_REQUEST, example = "0x4000",
                     pattern = U64.REQUEST_PATTERN, requiredMode = Schema.RequiredMode.REQUIRED)
-            U64 size) {
+            U64 size) implements CallWithoutAnswer {
 
-        void deallocate(VmService service, String task) {
-            service.call(task, deallocation());
-        }
-
-        MachCall.Deallocate deallocation() {
+        @Override
+        public MachCall.Deallocate call() {
             return new MachCall.Deallocate(required("address", address), required("size", size));
         }
     }
@@ -180,14 +187,11 @@ public final class Requests {
                     + "a JSON integer, hex or decimal string (1 READ, 2 WRITE, 4 EXECUTE, 0x10 COPY; other bits are "
                     + "refused by vm_protect with KERN_INVALID_ARGUMENT unless size is 0).", example = "r--",
                     pattern = PROTECTION_PATTERN, requiredMode = Schema.RequiredMode.REQUIRED)
-            Protection protection) {
-
-        void run(VmService service, String task) {
-            service.call(task, call());
-        }
+            Protection protection) implements CallWithoutAnswer {
 
         /** The call, its fields checked in the order vm_protect lists them. */
-        MachCall.Protect call() {
+        @Override
+        public MachCall.Protect call() {
             long at = required("address", address);
             long bytes = required("size", size);
             return new MachCall.Protect(at, bytes, setMaximum != null && setMaximum,
@@ -208,14 +212,11 @@ public final class Requests {
             @Schema(description = "What a forked child receives: share, copy or none (the Mach values 0, 1, 2 are "
                     + "accepted as JSON integers too).", example = "share",
                     allowableValues = {"share", "copy", "none"}, requiredMode = Schema.RequiredMode.REQUIRED)
-            Inheritance inheritance) {
-
-        void run(VmService service, String task) {
-            service.call(task, call());
-        }
+            Inheritance inheritance) implements CallWithoutAnswer {
 
         /** The call, its fields checked in the order vm_inherit lists them. */
-        MachCall.Inherit call() {
+        @Override
+        public MachCall.Inherit call() {
             long at = required("address", address);
             long bytes = required("size", size);
             // A value above VM_INHERIT_LAST_VALID reaches vm_inherit as null, which refuses it as Mach does.
@@ -235,13 +236,10 @@ public final class Requests {
             U64 size,
             @Schema(description = "Where to copy to." + U64_REQUEST, example = "0x100004000",
                     pattern = U64.REQUEST_PATTERN, requiredMode = Schema.RequiredMode.REQUIRED)
-            U64 destAddress) {
+            U64 destAddress) implements CallWithoutAnswer {
 
-        void run(VmService service, String task) {
-            service.call(task, call());
-        }
-
-        MachCall.Copy call() {
+        @Override
+        public MachCall.Copy call() {
             return new MachCall.Copy(required("sourceAddress", sourceAddress), required("size", size),
                     required("destAddress", destAddress));
         }
@@ -296,13 +294,10 @@ public final class Requests {
             U64 address,
             @Schema(description = "The bytes, base64 (RFC 4648): at most 16 MiB of data.", example = "aGVsbG8=",
                     format = "byte", requiredMode = Schema.RequiredMode.REQUIRED)
-            byte[] data) {
+            byte[] data) implements CallWithoutAnswer {
 
-        void run(VmService service, String task) {
-            service.call(task, call());
-        }
-
-        MachCall.Write call() {
+        @Override
+        public MachCall.Write call() {
             long at = required("address", address);
             if (data == null) {
                 throw ApiProblem.invalidArgument("data is required: the bytes to write, base64");

@@ -107,7 +107,7 @@ final class SandboxBatch {
             String call = name.asString();
             return switch (call) {
                 case "vm_allocate" -> bind(node, Requests.AllocateRequest.class).call();
-                case "vm_deallocate" -> bind(node, Requests.RangeRequest.class).deallocation();
+                case "vm_deallocate" -> bind(node, Requests.RangeRequest.class).call();
                 case "vm_protect" -> bind(node, Requests.ProtectRequest.class).call();
                 case "vm_inherit" -> bind(node, Requests.InheritRequest.class).call();
                 case "vm_write" -> bind(node, Requests.WriteRequest.class).call();

@@ -75,7 +75,7 @@ public class VmController {
     public void deallocate(
             @PathVariable String task,
             @RequestBody Requests.RangeRequest args) {
-        args.deallocate(service, task);
+        args.run(service, task);
     }
 
     @PostMapping("/tasks/{task}/protect")
