@@ -291,11 +291,9 @@ final class CopyEngine {
      * @return the bytes shared
      */
     private long shareWholePages(Capture src, long firstPage, long endPage, long deltaPages) {
-        // The bound: the dirty words of the whole range, and each source page as a new page of its own (a destination
-        // page it replaces is counted too, which only makes the bound looser), without a lookup per page.
+        // The bound, a leaf at a time rather than a page at a time, so that the pass below is the only one per page.
         PageGrowth growth = new PageGrowth(map);
-        growth.dirtyRange(firstPage, endPage);
-        src.table.forEach(src.firstPage(), src.endPage(), (s, h) -> growth.newPrivatePage(s + deltaPages));
+        growth.shareWithin(firstPage, endPage, deltaPages);
         growth.reserve();
         IntList replaced = new IntList(16);
         long[] shared = {0};
