@@ -27,18 +27,56 @@ final class CopyEngine {
         this.map = map;
     }
 
-    void writeLocked(long address, byte[] data, int offset, int length) {
-        long firstPage = address >>> map.pageShift;
-        long lastPage = (address + length - 1) >>> map.pageShift;
-        if (firstPage == lastPage) {
-            int h = map.pager.pageAt(firstPage);
-            if (h != PageStore.NO_PAGE && !map.store.isShared(h) && map.pager.isDirty(firstPage)) {
-                // one dirty page, ours alone: written in place, and nothing grows; still marked, for the checkpoint
-                map.pager.markDirty(firstPage);
-                map.store.write(h, (int) (address & map.pageMask), data, offset, length);
+    /**
+     * {@link VmMap#write(long, byte[], int, int)}: its own skeleton rather than {@link VmMap#update}, so that the write
+     * into a page already private and dirty (the hottest call) allocates nothing and, having grown nothing, settles
+     * nothing; every other write settles after, as {@link VmMap#update} does.
+     */
+    void write(long address, byte[] data, int offset, int length) {
+        map.lock.writeLock().lock();
+        try {
+            map.ensureAlive();
+            if (length == 0) {
                 return;
             }
+            checkWritable(address, length);
+            if (writeInPlace(address, data, offset, length)) {
+                return;
+            }
+            try {
+                writeLocked(address, data, offset, length);
+            } finally {
+                map.settle();
+            }
+        } finally {
+            map.lock.writeLock().unlock();
         }
+    }
+
+    /**
+     * Writes bytes that fall in one page this map alone holds and has already marked dirty: in place, and nothing the
+     * budgets count can grow (no page, no page-table node, no dirty word), so there is nothing to settle after.
+     *
+     * @return false, having changed nothing, when the bytes do not fall in such a page
+     */
+    private boolean writeInPlace(long address, byte[] data, int offset, int length) {
+        long page = address >>> map.pageShift;
+        if (page != (address + length - 1) >>> map.pageShift) {
+            return false;
+        }
+        int h = map.pager.pageAt(page);
+        if (h == PageStore.NO_PAGE || map.store.isShared(h) || !map.pager.isDirty(page)) {
+            return false;
+        }
+        map.pager.markDirty(page); // already dirty: marked again only as changed, for the checkpoint
+        map.store.write(h, (int) (address & map.pageMask), data, offset, length);
+        return true;
+    }
+
+    /** Writes bytes that {@link #writeInPlace} does not take, bounding their growth first; the caller settles after. */
+    private void writeLocked(long address, byte[] data, int offset, int length) {
+        long firstPage = address >>> map.pageShift;
+        long lastPage = (address + length - 1) >>> map.pageShift;
         PageGrowth growth = new PageGrowth(map);
         growth.range(firstPage, lastPage + 1);
         growth.reserve();

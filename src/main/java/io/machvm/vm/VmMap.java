@@ -426,13 +426,7 @@ public final class VmMap {
 
     /** {@code vm_write} of bytes already in memory: validated, then written in place (copy-on-write where shared). */
     public void write(long address, byte[] data, int offset, int length) {
-        updateVoid(() -> {
-            if (length == 0) {
-                return;
-            }
-            copier.checkWritable(address, length);
-            copier.writeLocked(address, data, offset, length);
-        });
+        copier.write(address, data, offset, length);
     }
 
     public void write(long address, byte[] data) {
