@@ -52,10 +52,11 @@ final class PageGrowth {
      * words of the range, and as new pages what the source range holds more than the destination range.
      */
     void shareWithin(long fromPage, long toPage, long deltaPages) {
-        privatePages.addLeavesOf(map.pages, fromPage - deltaPages, toPage - deltaPages, deltaPages);
+        long sourcePages = privatePages.addLeavesOf(map.pages, fromPage - deltaPages, toPage - deltaPages, deltaPages);
         dirtyRange(fromPage, toPage);
-        privateNewPages += Math.max(0, map.pages.populationIn(fromPage - deltaPages, toPage - deltaPages)
-                - map.pages.populationIn(fromPage, toPage));
+        if (sourcePages > 0) {
+            privateNewPages += Math.max(0, sourcePages - map.pages.populationIn(fromPage, toPage));
+        }
     }
 
     /** Every page of {@code [fromPage, toPage)} may get a new handle and be marked dirty. */

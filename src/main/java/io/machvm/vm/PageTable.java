@@ -329,8 +329,11 @@ final class PageTable {
          * Counts the nodes for the pages of {@code [from, to)} that {@code source} holds, moved by {@code shift}, a
          * source leaf at a time: from its first to its last resident page in the range, which reach at most two leaves
          * here, both needed. Exact, at a step per source leaf rather than per page.
+         *
+         * @return the pages of {@code [from, to)} that {@code source} holds ({@link #populationIn}), counted on the way
          */
-        void addLeavesOf(PageTable source, long from, long to, long shift) {
+        long addLeavesOf(PageTable source, long from, long to, long shift) {
+            long[] pages = {0};
             source.forEachLeaf(from, to, (leaf, lo, hi) -> {
                 long first = lo;
                 while (first < hi && leaf[(int) first & MASK] == 0) {
@@ -344,7 +347,9 @@ final class PageTable {
                     last--;
                 }
                 addRange(first + shift, last + 1 + shift);
+                pages[0] += residentIn(leaf, first, last + 1);
             });
+            return pages[0];
         }
 
         /** The nodes counted so far. */
@@ -360,18 +365,22 @@ final class PageTable {
 
     /** Pages with a non-zero handle in {@code [fromPage, toPage)}: a leaf's own count where the range covers it whole. */
     long populationIn(long fromPage, long toPage) {
-        long[] n = {0};
-        forEachLeaf(fromPage, toPage, (leaf, lo, hi) -> {
-            if (hi - lo == FAN) {
-                n[0] += leaf[LEAF_COUNT];
-                return;
+        long[] pages = {0};
+        forEachLeaf(fromPage, toPage, (leaf, lo, hi) -> pages[0] += residentIn(leaf, lo, hi));
+        return pages[0];
+    }
+
+    /** Pages with a non-zero handle in {@code [lo, hi)}, all in {@code leaf}. */
+    private static int residentIn(int[] leaf, long lo, long hi) {
+        if (hi - lo == FAN) {
+            return leaf[LEAF_COUNT];
+        }
+        int n = 0;
+        for (long p = lo; p < hi; p++) {
+            if (leaf[(int) p & MASK] != 0) {
+                n++;
             }
-            for (long p = lo; p < hi; p++) {
-                if (leaf[(int) p & MASK] != 0) {
-                    n[0]++;
-                }
-            }
-        });
-        return n[0];
+        }
+        return n;
     }
 }

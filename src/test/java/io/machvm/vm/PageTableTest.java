@@ -46,7 +46,7 @@ class PageTableTest {
     }
 
     @Test
-    void nodesForAnotherTablesLeavesEqualThoseForItsPagesOneByOne() {
+    void nodesForAnotherTablesLeavesEqualThoseForItsPagesOneByOneAndItsPagesAreCounted() {
         Random rnd = new Random(0x7ab1e2L);
         for (int round = 0; round < 300; round++) {
             PageTable source = randomTable(rnd);
@@ -60,8 +60,9 @@ class PageTableTest {
             long finalShift = shift;
             source.forEach(range[0], range[1], (p, h) -> byPage.add(p + finalShift));
             PageTable.Growth byLeaf = dest.growth();
-            byLeaf.addLeavesOf(source, range[0], range[1], shift);
+            long moved = byLeaf.addLeavesOf(source, range[0], range[1], shift);
             assertThat(byLeaf.count()).as("round %d", round).isEqualTo(byPage.count());
+            assertThat(moved).as("round %d", round).isEqualTo(source.populationIn(range[0], range[1]));
         }
     }
 }
