@@ -638,9 +638,9 @@ public final class VmMap {
     }
 
     /**
-     * The skeleton of every call that changes the map: the write lock, the check that the task is alive, the body
-     * (which sanitizes its arguments, validates the whole range and only then changes anything), and, whatever the
-     * body did, the budgets settled to what the map holds.
+     * The skeleton of the calls that change the map ({@code vm_write} has its own, {@link CopyEngine#write}): the write
+     * lock, the check that the task is alive, the body (which sanitizes its arguments, validates the whole range and
+     * only then changes anything), and, whatever the body did, the budgets settled to what the map holds.
      */
     <T> T update(Body<T> body) {
         lock.writeLock().lock();
