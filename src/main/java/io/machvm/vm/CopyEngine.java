@@ -124,6 +124,27 @@ final class CopyEngine {
         return applyCopy(src, dest);
     }
 
+    /**
+     * Writes bytes that fall in one page this map alone holds and has already marked dirty, which {@link #checkWritable}
+     * has validated: in place, and nothing the budgets count can grow (no page, no page-table node, no dirty word), so
+     * the caller has nothing to settle after. The hottest call: it allocates nothing.
+     *
+     * @return false, having changed nothing, when the bytes do not fall in such a page
+     */
+    boolean writeInPlace(VmRange dest, byte[] data, int offset, int length) {
+        long page = dest.firstPage(map.pageShift);
+        if (page != dest.endPage(map.pageShift) - 1) {
+            return false;
+        }
+        int h = map.pager.pageAt(page);
+        if (h == PageStore.NO_PAGE || map.store.isShared(h) || !map.pager.isDirty(page)) {
+            return false;
+        }
+        map.pager.markDirty(page); // already dirty: marked again only as changed, for the checkpoint
+        map.store.write(h, (int) (dest.start() & map.pageMask), data, offset, length);
+        return true;
+    }
+
     /** Writes a buffer in place where this map alone holds the pages, into fresh pages elsewhere. */
     private void writeBuffer(Capture src, VmRange dest) {
         long address = dest.start();
@@ -132,15 +153,6 @@ final class CopyEngine {
         int offset = src.bufferOffset;
         long firstPage = dest.firstPage(map.pageShift);
         long lastPage = dest.endPage(map.pageShift) - 1;
-        if (firstPage == lastPage) {
-            int h = map.pager.pageAt(firstPage);
-            if (h != PageStore.NO_PAGE && !map.store.isShared(h) && map.pager.isDirty(firstPage)) {
-                // one dirty page, ours alone: written in place, and nothing grows; still marked, for the checkpoint
-                map.pager.markDirty(firstPage);
-                map.store.write(h, (int) (address & map.pageMask), data, offset, length);
-                return;
-            }
-        }
         PageGrowth growth = new PageGrowth(map);
         growth.range(firstPage, lastPage + 1);
         growth.reserve();
@@ -302,11 +314,9 @@ final class CopyEngine {
      * @return the bytes shared
      */
     private long shareWholePages(Capture src, long firstPage, long endPage, long deltaPages) {
-        // The bound: the dirty words of the whole range, and each source page as a new page of its own (a destination
-        // page it replaces is counted too, which only makes the bound looser), without a lookup per page.
+        // The bound, a leaf at a time rather than a page at a time, so that the pass below is the only one per page.
         PageGrowth growth = new PageGrowth(map);
-        growth.dirtyRange(firstPage, endPage);
-        src.table.forEach(src.firstPage(), src.endPage(), (s, h) -> growth.newPrivatePage(s + deltaPages));
+        growth.shareWithin(firstPage, endPage, deltaPages);
         growth.reserve();
         IntList replaced = new IntList(16);
         long[] shared = {0};

@@ -45,10 +45,18 @@ final class PageGrowth {
         privateDirty.addRange(fromPage >>> 5, ((toPage - 1) >>> 5) + 1);
     }
 
-    /** Private page {@code p} may get a handle where it has none (counted as new without looking). */
-    void newPrivatePage(long p) {
-        privatePages.add(p);
-        privateNewPages++;
+    /**
+     * Each private page of {@code [fromPage, toPage)} may take the handle of page {@code p - deltaPages} of this map's
+     * own table, or lose its handle where that page has none, and be marked dirty (the copy-on-write copy of whole
+     * pages between disjoint ranges). Counted a leaf at a time: the nodes the source's leaves need here, the dirty
+     * words of the range, and as new pages what the source range holds more than the destination range.
+     */
+    void shareWithin(long fromPage, long toPage, long deltaPages) {
+        long sourcePages = privatePages.addLeavesOf(map.pages, fromPage - deltaPages, toPage - deltaPages, deltaPages);
+        dirtyRange(fromPage, toPage);
+        if (sourcePages > 0) {
+            privateNewPages += Math.max(0, sourcePages - map.pages.populationIn(fromPage, toPage));
+        }
     }
 
     /** Every page of {@code [fromPage, toPage)} may get a new handle and be marked dirty. */

@@ -190,6 +190,24 @@ final class PageTable {
 
     /** Visits every resident page in {@code [fromPage, toPage)} in index order, skipping empty subtrees. */
     void forEach(long fromPage, long toPage, PageVisitor visitor) {
+        forEachLeaf(fromPage, toPage, (leaf, lo, hi) -> {
+            for (long p = lo; p < hi; p++) {
+                int handle = leaf[(int) p & MASK];
+                if (handle != 0) {
+                    visitor.visit(p, handle);
+                }
+            }
+        });
+    }
+
+    /** Receives a leaf of a walk and the part {@code [lo, hi)} of it inside the walk's range. */
+    @FunctionalInterface
+    private interface LeafVisitor {
+        void visit(int[] leaf, long lo, long hi);
+    }
+
+    /** Visits every leaf with pages in {@code [fromPage, toPage)} in index order, skipping empty subtrees. */
+    private void forEachLeaf(long fromPage, long toPage, LeafVisitor visitor) {
         if (root == null || fromPage >= toPage) {
             return;
         }
@@ -213,16 +231,8 @@ final class PageTable {
                 }
                 for (long base1 = Math.max(base2, fromPage & -span0); base1 < Math.min(base2 + span1, to); base1 += span0) {
                     int[] leaf = (int[]) low.children[(int) (base1 >>> BITS) & MASK];
-                    if (leaf == null) {
-                        continue;
-                    }
-                    long lo = Math.max(base1, fromPage);
-                    long hi = Math.min(base1 + span0, to);
-                    for (long p = lo; p < hi; p++) {
-                        int handle = leaf[(int) p & MASK];
-                        if (handle != 0) {
-                            visitor.visit(p, handle);
-                        }
+                    if (leaf != null) {
+                        visitor.visit(leaf, Math.max(base1, fromPage), Math.min(base1 + span0, to));
                     }
                 }
             }
@@ -312,6 +322,33 @@ final class PageTable {
             }
         }
 
+        /**
+         * Counts the nodes for the pages of {@code [from, to)} that {@code source} holds, moved by {@code shift}, a
+         * source leaf at a time: from its first to its last resident page in the range, which reach at most two leaves
+         * here, both needed. Exact, at a step per source leaf rather than per page.
+         *
+         * @return the pages of {@code [from, to)} that {@code source} holds ({@link #populationIn}), counted on the way
+         */
+        long addLeavesOf(PageTable source, long from, long to, long shift) {
+            long[] pages = {0};
+            source.forEachLeaf(from, to, (leaf, lo, hi) -> {
+                long first = lo;
+                while (first < hi && leaf[(int) first & MASK] == 0) {
+                    first++;
+                }
+                if (first == hi) {
+                    return;
+                }
+                long last = hi - 1;
+                while (leaf[(int) last & MASK] == 0) {
+                    last--;
+                }
+                addRange(first + shift, last + 1 + shift);
+                pages[0] += residentIn(leaf, first, last + 1);
+            });
+            return pages[0];
+        }
+
         /** The nodes counted so far. */
         long count() {
             return count;
@@ -323,10 +360,24 @@ final class PageTable {
         return new Growth();
     }
 
-    /** Pages with a non-zero handle in {@code [fromPage, toPage)}. */
+    /** Pages with a non-zero handle in {@code [fromPage, toPage)}: a leaf's own count where the range covers it whole. */
     long populationIn(long fromPage, long toPage) {
-        long[] n = {0};
-        forEach(fromPage, toPage, (p, h) -> n[0]++);
-        return n[0];
+        long[] pages = {0};
+        forEachLeaf(fromPage, toPage, (leaf, lo, hi) -> pages[0] += residentIn(leaf, lo, hi));
+        return pages[0];
+    }
+
+    /** Pages with a non-zero handle in {@code [lo, hi)}, all in {@code leaf}. */
+    private static int residentIn(int[] leaf, long lo, long hi) {
+        if (hi - lo == FAN) {
+            return leaf[LEAF_COUNT];
+        }
+        int n = 0;
+        for (long p = lo; p < hi; p++) {
+            if (leaf[(int) p & MASK] != 0) {
+                n++;
+            }
+        }
+        return n;
     }
 }

@@ -369,14 +369,27 @@ public final class VmMap {
 
     /** {@code vm_write} of bytes already in memory: validated, then written in place (copy-on-write where shared). */
     public void write(long address, byte[] data, int offset, int length) {
-        updateVoid(() -> {
+        // Its own skeleton rather than update's: the write into a page already private and dirty allocates nothing
+        // and, having grown nothing, settles nothing.
+        lock.writeLock().lock();
+        try {
+            ensureAlive();
             if (length == 0) {
                 return;
             }
             VmRange dest = VmSanitize.copyRange("destination", address, length);
             copier.checkWritable(dest, this);
-            copier.overwrite(Capture.buffer(data, offset, length), dest);
-        });
+            if (copier.writeInPlace(dest, data, offset, length)) {
+                return;
+            }
+            try {
+                copier.overwrite(Capture.buffer(data, offset, length), dest);
+            } finally {
+                settle();
+            }
+        } finally {
+            lock.writeLock().unlock();
+        }
     }
 
     public void write(long address, byte[] data) {
@@ -554,9 +567,9 @@ public final class VmMap {
     }
 
     /**
-     * The skeleton of every call that changes the map: the write lock, the check that the task is alive, the body
-     * (which sanitizes its arguments, validates the whole range and only then changes anything), and, whatever the
-     * body did, the budgets settled to what the map holds.
+     * The skeleton of the calls that change the map ({@code vm_write} has its own, {@link CopyEngine#write}): the write
+     * lock, the check that the task is alive, the body (which sanitizes its arguments, validates the whole range and
+     * only then changes anything), and, whatever the body did, the budgets settled to what the map holds.
      */
     <T> T update(Body<T> body) {
         lock.writeLock().lock();

@@ -620,6 +620,7 @@ final class DiffDriver {
      * reference counts, and its resident and shared page counts follow.
      */
     void checkAccounting() {
+        checkSettled();
         for (PageStore store : new PageStore[] {armStore, x86Store}) {
             Map<Integer, Integer> counts = new HashMap<>();
             for (VmMap map : maps) {
@@ -641,6 +642,29 @@ final class DiffDriver {
                         + " shared " + store.sharedPages() + ", but the maps hold " + counts.size() + " distinct ("
                         + shared + " shared)", null);
             }
+        }
+    }
+
+    /** Between calls every charge holds what its holder holds: no call, however it ended, left one unsettled. */
+    private void checkSettled() {
+        for (int t = 0; t < TASKS; t++) {
+            VmMap map = maps[t];
+            checkHeld(t, "entries", map.entryCharge, map.entries.size());
+            checkHeld(t, "page-table nodes", map.nodeCharge, map.pages.nodes() + map.dirty.words().nodes());
+            checkHeld(t, "bytes", map.byteCharge, map.pages.population() * map.pageSize);
+            if (map.sharedRanges != null) {
+                for (SharedRange r : map.sharedRanges.values()) {
+                    SharedMemory m = r.memory;
+                    checkHeld(t, "shared page-table nodes", m.nodeCharge, m.pages.nodes() + m.dirty.words().nodes());
+                    checkHeld(t, "shared bytes", m.byteCharge, m.pages.population() * m.pageSize);
+                }
+            }
+        }
+    }
+
+    private void checkHeld(int task, String what, Charge charge, long actual) {
+        if (charge.held() != actual) {
+            throw failure("task " + task + " holds " + actual + " " + what + " but is charged " + charge.held(), null);
         }
     }
 }

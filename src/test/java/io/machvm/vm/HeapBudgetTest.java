@@ -202,6 +202,43 @@ class HeapBudgetTest {
         assertFreed(enough);
     }
 
+    /**
+     * An aligned copy is bounded by what it really adds: over a destination as resident as its source it adds no page
+     * and fits a budget that is already full; onto untouched memory it adds a page per source page, and beyond the
+     * budget it is refused and changes nothing.
+     */
+    @Test
+    void anAlignedCopyIsBoundedByWhatItAdds() {
+        long range = 4 * 16384;
+        MapBudgets b = budgets(Budget.UNLIMITED, Budget.UNLIMITED, 2 * range);
+        VmMap map = map(b);
+        long source = map.allocate(0, range, VmFlags.ANYWHERE);
+        long dest = map.allocate(0, range, VmFlags.ANYWHERE);
+        long untouched = map.allocate(0, range, VmFlags.ANYWHERE);
+        byte[] bytes = new byte[(int) range];
+        java.util.Arrays.fill(bytes, (byte) 7);
+        map.write(source, bytes);
+        map.write(dest, new byte[(int) range]);
+        assertThat(b.residentBytes().usedUnits()).isEqualTo(2 * range);
+
+        assertThat(map.copy(source, range, dest)).isEqualTo(range);
+        assertThat(map.read(dest, range)).isEqualTo(bytes);
+        assertThat(store.residentPages()).isEqualTo(4);
+        assertThat(b.residentBytes().usedUnits()).isEqualTo(2 * range);
+
+        int[] handles = map.residentHandles();
+        int[] dispositions = map.pageDispositions(source, 3 * range);
+        long nodes = b.pageTableNodes().usedUnits();
+        assertShortage(() -> map.copy(source, range, untouched));
+        assertThat(map.residentHandles()).isEqualTo(handles);
+        assertThat(map.pageDispositions(source, 3 * range)).isEqualTo(dispositions);
+        assertThat(b.residentBytes().usedUnits()).isEqualTo(2 * range);
+        assertThat(b.pageTableNodes().usedUnits()).isEqualTo(nodes);
+        map.terminate();
+        assertFreed(b);
+        assertThat(store.residentPages()).isZero();
+    }
+
     /** Resident bytes: pages written, copied or forked count; a streamed write beyond them is refused. */
     @Test
     void residentBytesAreCharged() throws IOException {
