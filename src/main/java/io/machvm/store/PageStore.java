@@ -5,6 +5,7 @@ import java.io.OutputStream;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.BitSet;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReferenceArray;
@@ -46,6 +47,8 @@ public final class PageStore {
     private final AtomicLong residentPages = new AtomicLong();
     /** Shared by every store in the process, so that a content id names one page whichever store holds it. */
     private static final AtomicLong LAST_CONTENT_ID = new AtomicLong();
+    /** Bytes of one slot's content id. */
+    private static final int CONTENT_ID_BYTES = Long.BYTES;
     private final AtomicLong sharedPages = new AtomicLong();
     private final AtomicLong slabCount = new AtomicLong();
     /** Slabs that hold no page, kept for reuse; guarded by {@link #lock}. */
@@ -59,19 +62,22 @@ public final class PageStore {
         final long sizeBytes;
         final int slots;
         final int[] refs;
-        /** Each slot's content id ({@link #contentId}); written by the page's exclusive writer. */
-        final long[] contentIds;
+        /**
+         * Each slot's content id ({@link #contentId}), {@value #CONTENT_ID_BYTES} bytes a slot, off the heap like the
+         * pages themselves; written by the page's exclusive writer.
+         */
+        final ByteBuffer contentIds;
         final int[] freeSlots;
         int freeTop;
         int neverUsed;
         int used;
 
-        Slab(ByteBuffer bytes, long sizeBytes, int slots) {
+        Slab(ByteBuffer bytes, ByteBuffer contentIds, long sizeBytes, int slots) {
             this.bytes = bytes;
             this.sizeBytes = sizeBytes;
             this.slots = slots;
             this.refs = new int[slots];
-            this.contentIds = new long[slots];
+            this.contentIds = contentIds;
             this.freeSlots = new int[slots];
             this.neverUsed = 0;
         }
@@ -234,7 +240,7 @@ public final class PageStore {
                 slab.used++;
                 slotsWithRoom--;
                 REFS.setRelease(slab.refs, slot, 1);
-                slab.contentIds[slot] = LAST_CONTENT_ID.incrementAndGet();
+                slab.contentIds.putLong(slot * CONTENT_ID_BYTES, LAST_CONTENT_ID.incrementAndGet());
                 if (zeroed && !clean) {
                     slab.bytes.put(slot << pageShift, zeroPage, 0, pageSize);
                 }
@@ -268,15 +274,17 @@ public final class PageStore {
         if (grant == 0) {
             return -1;
         }
+        int slots = (int) (grant >> pageShift);
         ByteBuffer bytes;
+        ByteBuffer contentIds;
         try {
             bytes = ByteBuffer.allocateDirect((int) grant);
+            contentIds = ByteBuffer.allocateDirect(slots * CONTENT_ID_BYTES).order(ByteOrder.nativeOrder());
         } catch (OutOfMemoryError directMemoryExhausted) {
             capacity.release(grant);
             return -1;
         }
-        int slots = (int) (grant >> pageShift);
-        slabs.set(index, new Slab(bytes, grant, slots));
+        slabs.set(index, new Slab(bytes, contentIds, grant, slots));
         slabsWithRoom.set(index);
         slotsWithRoom += slots;
         slabCount.incrementAndGet();
@@ -471,12 +479,13 @@ public final class PageStore {
      */
     public long contentId(int handle) {
         int h = handle - 1;
-        return slabs.get(h >>> slotBits).contentIds[h & slotMask];
+        return slabs.get(h >>> slotBits).contentIds.getLong((h & slotMask) * CONTENT_ID_BYTES);
     }
 
     private void changed(int handle) {
         int h = handle - 1;
-        slabs.get(h >>> slotBits).contentIds[h & slotMask] = LAST_CONTENT_ID.incrementAndGet();
+        slabs.get(h >>> slotBits).contentIds.putLong((h & slotMask) * CONTENT_ID_BYTES,
+                LAST_CONTENT_ID.incrementAndGet());
     }
 
     private int offsetOf(int handle) {
