@@ -17,6 +17,8 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * The Maven wrapper ({@code ./mvnw}) refuses a JDK older than 25 before Maven starts, with one sentence that says what
@@ -56,20 +58,15 @@ class MavenWrapperJavaCheckTest {
         assertThat(result.stderr().strip()).isEqualTo(SENTENCE.formatted(releaseVersion(jdk), jdk.toRealPath()));
     }
 
-    @Test
-    void withoutAReleaseFileTheVersionComesFromJavaVersion() throws Exception {
-        Path jdk = fakeJdk("openjdk version \"11.0.2\" 2019-01-15");
+    /** Without a release file the version comes from java -version, in its form since 9 and in Java 8's. */
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {"openjdk version \"11.0.2\" 2019-01-15 | 11.0.2",
+        "java version \"1.8.0_402\" | 1.8.0_402"})
+    void withoutAReleaseFileTheVersionComesFromJavaVersion(String versionLine, String version) throws Exception {
+        Path jdk = fakeJdk(versionLine);
         Result result = mvnw(Map.of("JAVA_HOME", jdk.toString()), "-v");
         assertThat(result.exitCode()).isEqualTo(1);
-        assertThat(result.stderr().strip()).isEqualTo(SENTENCE.formatted("11.0.2", jdk));
-    }
-
-    @Test
-    void javaEightIsReadFromItsOldVersionForm() throws Exception {
-        Path jdk = fakeJdk("java version \"1.8.0_402\"");
-        Result result = mvnw(Map.of("JAVA_HOME", jdk.toString()), "-v");
-        assertThat(result.exitCode()).isEqualTo(1);
-        assertThat(result.stderr().strip()).isEqualTo(SENTENCE.formatted("1.8.0_402", jdk));
+        assertThat(result.stderr().strip()).isEqualTo(SENTENCE.formatted(version, jdk));
     }
 
     @Test
