@@ -21,9 +21,16 @@ final class ClientChecks {
         return peer instanceof String s ? s : request.getRemoteAddr();
     }
 
+    /**
+     * Whether a proxy header names another client: as {@link PeerAddressValve} found the headers before any
+     * {@code RemoteIpValve} rewrote them, else (no valve ran) from the headers.
+     */
     static boolean forwarded(HttpServletRequest request) {
-        return request.getAttribute(PeerAddressValve.FORWARDED) != null || request.getHeader("X-Forwarded-For") != null
-                || request.getHeader("Forwarded") != null || request.getHeader("X-Real-IP") != null;
+        if (request.getAttribute(PeerAddressValve.FORWARDED) instanceof Boolean forwarded) {
+            return forwarded;
+        }
+        return request.getHeader("X-Forwarded-For") != null || request.getHeader("Forwarded") != null
+                || request.getHeader("X-Real-IP") != null;
     }
 
     /** Whether a numeric address (as Tomcat reports it) is a loopback address: 127.0.0.0/8, ::1 or ::ffff:127.x. */
@@ -65,7 +72,7 @@ final class ClientChecks {
         if (host.isEmpty()) {
             return false;
         }
-        if (host.startsWith("[") || host.matches("[0-9]{1,3}(\\.[0-9]{1,3}){3}")) {
+        if (host.startsWith("[") || isIpv4Literal(host)) {
             return true;
         }
         if (host.equals("localhost") || host.endsWith(".localhost")) {
@@ -78,6 +85,26 @@ final class ClientChecks {
             }
         }
         return false;
+    }
+
+    /** Four groups of one to three digits separated by dots, as a {@code Host} header names a server by address. */
+    static boolean isIpv4Literal(String host) {
+        int groups = 0;
+        int digits = 0;
+        for (int i = 0; i < host.length(); i++) {
+            char c = host.charAt(i);
+            if (c >= '0' && c <= '9') {
+                if (++digits > 3) {
+                    return false;
+                }
+            } else if (c == '.' && digits > 0 && groups < 3) {
+                groups++;
+                digits = 0;
+            } else {
+                return false;
+            }
+        }
+        return groups == 3 && digits > 0;
     }
 
     /** Methods that change nothing, which a cross-site page may trigger harmlessly (it cannot read the answer). */

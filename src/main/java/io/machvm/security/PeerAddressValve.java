@@ -14,7 +14,7 @@ import org.apache.catalina.valves.ValveBase;
 public final class PeerAddressValve extends ValveBase {
     /** Request attribute: the peer's address as a string. */
     static final String PEER_ADDRESS = PeerAddressValve.class.getName() + ".peer";
-    /** Request attribute: {@code Boolean.TRUE} when a proxy header names another client. */
+    /** Request attribute: whether a proxy header names another client ({@code Boolean}, set on every request). */
     static final String FORWARDED = PeerAddressValve.class.getName() + ".forwarded";
 
     public PeerAddressValve() {
@@ -24,10 +24,8 @@ public final class PeerAddressValve extends ValveBase {
     @Override
     public void invoke(Request request, Response response) throws IOException, ServletException {
         request.setAttribute(PEER_ADDRESS, request.getRemoteAddr());
-        if (request.getHeader("X-Forwarded-For") != null || request.getHeader("Forwarded") != null
-                || request.getHeader("X-Real-IP") != null) {
-            request.setAttribute(FORWARDED, Boolean.TRUE);
-        }
+        request.setAttribute(FORWARDED, request.getHeader("X-Forwarded-For") != null
+                || request.getHeader("Forwarded") != null || request.getHeader("X-Real-IP") != null);
         getNext().invoke(request, response);
     }
 }
