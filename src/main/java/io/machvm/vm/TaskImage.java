@@ -39,8 +39,8 @@ public final class TaskImage implements AutoCloseable {
     static final byte[] MAGIC = "MACHVMTI".getBytes(StandardCharsets.US_ASCII);
     static final byte[] END = "MACHVMEN".getBytes(StandardCharsets.US_ASCII);
     static final int VERSION = 1;
-    private static final int MAX_ENTRIES = 1 << 24;
-    private static final int MAX_NAME_BYTES = 1024;
+    static final int MAX_ENTRIES = 1 << 24;
+    static final int MAX_NAME_BYTES = 1024;
 
     private final PageStore store;
     private final Flavor flavor;
@@ -189,7 +189,6 @@ public final class TaskImage implements AutoCloseable {
                 throw corrupt(entryCount + " entries");
             }
             MapImages.reserveForRestore(map, entryCount, 0);
-            long pageMask = flavor.pageSize() - 1L;
             long previousEnd = flavor.minAddress();
             List<VmEntry> entries = new ArrayList<>();
             for (long i = 0; i < entryCount; i++) {
@@ -199,11 +198,7 @@ public final class TaskImage implements AutoCloseable {
                 int maxProtection = in.readUnsignedByte();
                 VmInherit inheritance = VmInherit.fromValue(in.readUnsignedByte());
                 long offset = in.readLong();
-                if (((start | end | offset) & pageMask) != 0 || Long.compareUnsigned(start, previousEnd) < 0
-                        || Long.compareUnsigned(end, start) <= 0
-                        || Long.compareUnsigned(end, flavor.maxAddress()) > 0 || offset < 0
-                        || protection > VmProt.ALL || maxProtection > VmProt.ALL
-                        || (protection & ~maxProtection) != 0 || inheritance == null) {
+                if (!validEntry(flavor, previousEnd, start, end, protection, maxProtection, inheritance, offset)) {
                     throw corrupt("entry " + i + " is not a valid, ordered map entry");
                 }
                 entries.add(new VmEntry(start, end, protection, maxProtection, inheritance, i + 1, offset, false));
@@ -282,11 +277,21 @@ public final class TaskImage implements AutoCloseable {
         }
     }
 
+    /** Whether an entry read from an image is page-aligned, inside the flavor's map, after {@code previousEnd}. */
+    static boolean validEntry(Flavor flavor, long previousEnd, long start, long end, int protection,
+            int maxProtection, VmInherit inheritance, long offset) {
+        long pageMask = flavor.pageSize() - 1L;
+        return ((start | end | offset) & pageMask) == 0 && Long.compareUnsigned(start, previousEnd) >= 0
+                && Long.compareUnsigned(end, start) > 0 && Long.compareUnsigned(end, flavor.maxAddress()) <= 0
+                && offset >= 0 && protection <= VmProt.ALL && maxProtection <= VmProt.ALL
+                && (protection & ~maxProtection) == 0 && inheritance != null;
+    }
+
     /**
      * Decodes a name that must be well-formed UTF-8: a lenient decoding would replace bad bytes, and the task would
      * then re-export with a name other than the one it was restored from.
      */
-    private static String strictName(byte[] bytes) {
+    static String strictName(byte[] bytes) {
         try {
             return StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(bytes)).toString();
         } catch (java.nio.charset.CharacterCodingException e) {
@@ -298,7 +303,7 @@ public final class TaskImage implements AutoCloseable {
      * The name's UTF-8 bytes; a name that UTF-8 cannot carry exactly (a lone surrogate) is refused, as it could not
      * be restored as it was.
      */
-    private static byte[] nameBytes(String name) {
+    static byte[] nameBytes(String name) {
         if (name == null) {
             return new byte[0];
         }
@@ -322,7 +327,7 @@ public final class TaskImage implements AutoCloseable {
         return new String(bytes, StandardCharsets.US_ASCII);
     }
 
-    private static KernException corrupt(String why) {
+    static KernException corrupt(String why) {
         return new KernException(KERN_INVALID_ARGUMENT, "the snapshot image is corrupt: " + why);
     }
 }
