@@ -94,6 +94,13 @@ class TaskTransfersTest {
         node.write("fam.child", BASE, "child's own");
     }
 
+    /** The image of a {@link #family} made on a node of its own. */
+    private byte[] familyImage() throws IOException {
+        Node source = node(sourceDirectory);
+        family(source);
+        return imageOf(source, "fam", "fam.child");
+    }
+
     private static byte[] imageOf(Node node, String... ids) throws IOException {
         List<Task> tasks = new ArrayList<>();
         for (String id : ids) {
@@ -159,9 +166,7 @@ class TaskTransfersTest {
 
     @Test
     void aTakenIdRefusesTheImageUnlessItIsReplaced() throws IOException {
-        Node source = node(sourceDirectory);
-        family(source);
-        byte[] image = imageOf(source, "fam", "fam.child");
+        byte[] image = familyImage();
         Node target = node(targetDirectory);
         target.vm.createTask("fam.child", TaskSpec.DEFAULTS);
         target.vm.allocate("fam.child", BASE, PAGE, VmFlags.FIXED);
@@ -181,9 +186,7 @@ class TaskTransfersTest {
 
     @Test
     void aBrokenImageMakesNoTaskHereOrAfterARestart() throws IOException {
-        Node source = node(sourceDirectory);
-        family(source);
-        byte[] image = imageOf(source, "fam", "fam.child");
+        byte[] image = familyImage();
         Node target = node(targetDirectory);
         target.vm.createTask("other", TaskSpec.DEFAULTS);
         byte[] truncated = Arrays.copyOf(image, image.length - 100);
