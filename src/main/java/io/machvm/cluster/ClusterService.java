@@ -225,11 +225,9 @@ public final class ClusterService {
             long size;
             try (GroupImage image = transfers.export(live)) {
                 size = image.sizeBytes();
-                int status = post(image, targetUrl, false);
-                if (status == 409) {
-                    // Copies from an earlier attempt that stopped before the delete here: these are the live ones.
-                    status = post(image, targetUrl, true);
-                }
+                // A task of the batch on the new owner can only be a copy an earlier attempt left there before it
+                // could delete the task here (calls on it are served here, fenced now): this copy is the live one.
+                int status = post(image, targetUrl);
                 if (status != 201) {
                     throw new IOException("the new owner answered " + status);
                 }
@@ -243,9 +241,9 @@ public final class ClusterService {
      * Streams the image to the new owner on a blocking connection, from the image's buffer straight to the socket,
      * and answers the status; its answer comes once the tasks are durable there.
      */
-    private static int post(GroupImage image, String targetUrl, boolean replace) throws IOException {
-        HttpURLConnection out = (HttpURLConnection) URI.create(targetUrl + "/cluster/import"
-                + (replace ? "?replace=true" : "")).toURL().openConnection(Proxy.NO_PROXY);
+    private static int post(GroupImage image, String targetUrl) throws IOException {
+        HttpURLConnection out = (HttpURLConnection) URI.create(targetUrl + "/cluster/import?replace=true").toURL()
+                .openConnection(Proxy.NO_PROXY);
         out.setRequestMethod("POST");
         out.setConnectTimeout(2000);
         out.setUseCaches(false);
@@ -261,7 +259,7 @@ public final class ClusterService {
             if (answer != null) {
                 String text = new String(answer.readNBytes(4096), java.nio.charset.StandardCharsets.UTF_8);
                 answer.transferTo(OutputStream.nullOutputStream());
-                if (status != 201 && status != 409) {
+                if (status != 201) {
                     log.warn("{} answered {} to a handoff: {}", targetUrl, status, text);
                 }
             }
