@@ -29,6 +29,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class Checkpointer {
     static final long MIN_GROWTH_BEFORE_COMPACTION = 256L << 20;
+    /** How much of an import is written before it is forced to disk in the background, while the rest arrives. */
+    static final long FORCE_AHEAD_BYTES = 64L << 20;
     private static final Logger log = LoggerFactory.getLogger(Checkpointer.class);
 
     /** A seam for tests: runs before each task is taken, and may throw as a failing save would. */
@@ -133,6 +135,7 @@ public final class Checkpointer {
                 if (!writtenContent.containsKey(id)) {
                     try {
                         out.page(id, store, handle);
+                        out.forceAhead(FORCE_AHEAD_BYTES);
                     } catch (IOException | RuntimeException | Error e) {
                         broken[0] = true;
                         throw e;
