@@ -98,8 +98,9 @@ public class ClusterController {
 
     /**
      * Takes the tasks of a group image another shard hands off here, and answers {@code 201} once they are durable;
-     * calls on them wait meanwhile. An id that is taken is a {@code 409} before any page is read, unless
-     * {@code replace} (the sender holds the live copy of a task an earlier attempt left here).
+     * calls on them wait meanwhile. A task this shard will not own is a {@code 421}, and an id that is taken a
+     * {@code 409}, both before any page is read; with {@code replace} the task under a taken id is replaced (the
+     * sender holds the live copy of a task an earlier attempt left here).
      */
     @PostMapping(path = "/cluster/import", consumes = GroupImage.MEDIA_TYPE)
     public void importTasks(@RequestParam(name = "replace", defaultValue = "false") boolean replace,
@@ -107,6 +108,13 @@ public class ClusterController {
         GroupImageReader image = GroupImageReader.open(request.getInputStream());
         List<String> ids = new ArrayList<>();
         for (GroupImageReader.Heading heading : image.headings()) {
+            if (!cluster.ownsAfterScale(heading.tenant(), heading.id())) {
+                // a copy here would be a task no route reaches, and a second one of it
+                ClusterProblems.write(mapper, response, 421, "Misdirected Request", "task " + heading.id()
+                        + " of tenant " + heading.tenant() + " is not this shard's, now or after the scale under way",
+                        request.getRequestURI(), Map.of(), Map.of());
+                return;
+            }
             ids.add(heading.id());
         }
         List<Task> tasks;

@@ -108,6 +108,12 @@ public final class ClusterService {
                 && state.current().owner(Placement.slot(tenant, id)) != shard;
     }
 
+    /** Whether this shard owns the tenant's {@code id} once a scale under way is committed (or now, without one). */
+    boolean ownsAfterScale(String tenant, String id) {
+        SlotTable pending = state.pending();
+        return (pending != null ? pending : state.current()).owner(Placement.slot(tenant, id)) == state.self();
+    }
+
     /** Whether this shard may mint {@code id}: it owns its slot now and after a scale under way. */
     public boolean mintable(String tenant, String id) {
         int slot = Placement.slot(tenant, id);
