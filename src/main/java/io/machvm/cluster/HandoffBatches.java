@@ -17,8 +17,12 @@ import java.util.Map;
 final class HandoffBatches {
     /** Resident bytes of the families packed into one batch (a larger family is a batch of its own). */
     static final long BATCH_BYTES = 64L << 20;
-    /** Tasks packed into one batch (a larger family is a batch of its own). */
-    static final int BATCH_TASKS = 256;
+    /**
+     * Tasks packed into one batch (a larger family is a batch of its own). Each batch costs the new owner a pass of
+     * its checkpoint log over all its tasks, so small tasks move best in few batches; the fence of a batch this size
+     * still lets most other tasks' calls through (it holds at most a quarter of the fence's stripes).
+     */
+    static final int BATCH_TASKS = 1024;
 
     private HandoffBatches() {
     }
