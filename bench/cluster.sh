@@ -26,6 +26,22 @@ command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteract
 log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
 ticks() { local t=0 p; for p in "$@"; do t=$(( t + $(awk '{ print $14 + $15 }' "/proc/$p/stat") )); done; echo "$t"; }
 field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" "$2"; }
+# watch_cpu DIR OUT: samples the CPU ticks of shards 0 and 1 of the cluster in DIR every 0.1 s into OUT, in the
+# background (a shard that exits keeps its last sample); cpu_seconds OUT: both shards' CPU seconds over the samples
+watch_cpu() {
+    local p0 p1 t0 t1
+    p0="$(cat "$1/shard-0/pid")"; p1="$(cat "$1/shard-1/pid")"
+    while :; do
+        t0="$(awk '{ print $14 + $15 }' "/proc/$p0/stat" 2>/dev/null || true)"
+        t1="$(awk '{ print $14 + $15 }' "/proc/$p1/stat" 2>/dev/null || true)"
+        [ -n "$t0" ] && [ -n "$t1" ] && echo "$t0 $t1"
+        sleep 0.1
+    done > "$2"
+}
+cpu_seconds() {
+    awk -v hz="$HZ" 'NR == 1 { a0 = $1; a1 = $2 } { b0 = $1; b1 = $2 }
+        END { printf "cpu_seconds_target=%.2f cpu_seconds_source=%.2f", (b0 - a0) / hz, (b1 - a1) / hz }' "$1"
+}
 shard_url() { sed -n "s/^SHARD $1 //p" "$2"; }
 
 DIRS=()
@@ -107,12 +123,14 @@ handoff_big() {
     done
     sha_before="$(curl -fsS "$proxy/tasks/$id/memory/0x100000000?size=1073741824" | sha256sum)"
     sleep 5 # the shard's checkpoint of the written GiB is done
+    watch_cpu "$C" "$C.cpu" & local watcher=$!
     start=$(date +%s.%N)
     "$CLUSTER" scale 1 "$C" > /dev/null
     end=$(date +%s.%N)
+    kill "$watcher"; wait "$watcher" 2>/dev/null || true
     sha_after="$(curl -fsS "$proxy/tasks/$id/memory/0x100000000?size=1073741824" | sha256sum)"
     [ "$sha_before" = "$sha_after" ] || log "1 GiB task changed in the handoff!"
-    echo "big $label $(cat "$C/shard-1/migrate.json") scale_seconds=$(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.2f", b-a}') same_bytes=$([ "$sha_before" = "$sha_after" ] && echo yes || echo no) load=$(cut -d' ' -f1 /proc/loadavg)" \
+    echo "big $label $(cat "$C/shard-1/migrate.json") scale_seconds=$(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.2f", b-a}') same_bytes=$([ "$sha_before" = "$sha_after" ] && echo yes || echo no) $(cpu_seconds "$C.cpu") load=$(cut -d' ' -f1 /proc/loadavg)" \
         | tee -a "$OUT/handoff.txt" >&2
     "$CLUSTER" down "$C"
 }
@@ -133,11 +151,13 @@ handoff_small() {
         "$proxy/tasks/s[1-2000]/memory/0x100000000"
     on1="$(curl -fsS -H 'Machvm-Direct: 1' "$s1/tasks" | grep -o '"id"' | wc -l)"
     sleep 2
+    watch_cpu "$C" "$C.cpu" & local watcher=$!
     start=$(date +%s.%N)
     "$CLUSTER" scale 1 "$C" > /dev/null
     end=$(date +%s.%N)
+    kill "$watcher"; wait "$watcher" 2>/dev/null || true
     total="$(curl -fsS "$proxy/tasks" | grep -o '"id"' | wc -l)"
-    echo "small $label on_shard1=$on1 $(cat "$C/shard-1/migrate.json") scale_seconds=$(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.2f", b-a}') tasks_after=$total load=$(cut -d' ' -f1 /proc/loadavg)" \
+    echo "small $label on_shard1=$on1 $(cat "$C/shard-1/migrate.json") scale_seconds=$(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.2f", b-a}') tasks_after=$total $(cpu_seconds "$C.cpu") load=$(cut -d' ' -f1 /proc/loadavg)" \
         | tee -a "$OUT/handoff.txt" >&2
     "$CLUSTER" down "$C"
 }
