@@ -31,7 +31,8 @@ import java.util.zip.Checksum;
  * <p>Format, big-endian: {@code "MACHVMTI"}, u16 version (1), u8+ASCII flavor, u8+ASCII error model, u16+UTF-8
  * name (0: none), u32 entry count, entries ({@code u64 start, u64 end, u8 protection, u8 max protection,
  * u8 inheritance, u64 offset}), u64 page count, pages ({@code u64 page index, page bytes, u32 CRC-32C of index and
- * bytes}, indexes ascending), {@code "MACHVMEN"}, u32 CRC-32C of everything before it.
+ * bytes}, indexes ascending), {@code "MACHVMEN"}, u32 CRC-32C of everything before it. Several tasks that keep
+ * sharing their pages travel in the group form, version 2 ({@link GroupImage}).
  */
 public final class TaskImage implements AutoCloseable {
     /** The media type of an image over HTTP. */
