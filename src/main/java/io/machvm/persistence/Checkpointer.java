@@ -114,10 +114,12 @@ public final class Checkpointer {
     }
 
     /**
-     * Runs an import of tasks whose pages are appended to the log as they land, then a pass ({@link #appendPass})
-     * that writes the tasks and commits: the tasks are durable when this returns, and most of their bytes went to
-     * the file while they arrived rather than after. Other passes wait meanwhile. A body that fails leaves its pages
-     * uncommitted at the end of the log, where the next pass commits or the next compaction drops them.
+     * Runs an import of tasks whose pages are appended to the log as they land, by a thread of their own
+     * ({@link ImportWriter}) so that reading the import and writing the log overlap, then a pass
+     * ({@link #appendPass}) that writes the tasks and commits: the tasks are durable when this returns, and most of
+     * their bytes went to the file while they arrived rather than after. Other passes wait meanwhile. A body that fails
+     * leaves the pages written so far uncommitted at the end of the log, where the next pass commits or the next
+     * compaction drops them.
      */
     public synchronized <T> T importPass(Import<T> body) throws IOException {
         if (appender == null) {
@@ -126,36 +128,37 @@ public final class Checkpointer {
             return result;
         }
         CheckpointLog.Appender out = appender;
-        boolean[] broken = {false};
         long before = out.size();
+        ImportWriter writer = new ImportWriter(out, writtenContent, FORCE_AHEAD_BYTES);
         T result;
         try {
-            result = body.run((store, handle) -> {
-                long id = store.contentId(handle);
-                if (!writtenContent.containsKey(id)) {
-                    try {
-                        out.page(id, store, handle);
-                        out.forceAhead(FORCE_AHEAD_BYTES);
-                    } catch (IOException | RuntimeException | Error e) {
-                        broken[0] = true;
-                        throw e;
-                    }
-                    writtenContent.put(id, 1);
-                }
-            });
+            result = body.run(writer);
         } catch (IOException | RuntimeException | Error e) {
-            if (broken[0]) {
-                // a record may be half written: nothing more is appended to this file, the next pass replaces it
-                compactNext = true;
-                appender.close();
-                appender = null;
+            try {
+                writer.finish(false);
+            } catch (IOException | RuntimeException | Error writeFailed) {
+                e.addSuppressed(writeFailed);
+                abandonAppender();
             }
+            throw e;
+        }
+        try {
+            writer.finish(true);
+        } catch (IOException | RuntimeException | Error e) {
+            abandonAppender();
             throw e;
         }
         // Imported pages are live state, not garbage a compaction would drop: they do not count towards one.
         compactedSize += out.size() - before;
         pass(false);
         return result;
+    }
+
+    /** After a record may have been half written: nothing more is appended to this file, the next pass replaces it. */
+    private void abandonAppender() throws IOException {
+        compactNext = true;
+        appender.close();
+        appender = null;
     }
 
     private int pass(boolean mayCompact) throws IOException {
