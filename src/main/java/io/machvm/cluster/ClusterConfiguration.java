@@ -1,7 +1,10 @@
 package io.machvm.cluster;
 
 import io.machvm.config.MachvmProperties;
+import io.machvm.service.PageStores;
+import io.machvm.service.TaskPersistence;
 import io.machvm.service.TaskRegistry;
+import io.machvm.service.TaskTransfers;
 import io.machvm.service.TenantResolver;
 import java.io.InputStream;
 import java.net.URI;
@@ -84,8 +87,10 @@ public class ClusterConfiguration {
     }
 
     @Bean
-    ClusterService clusterService(ClusterState state, TaskRegistry registry, ClusterProperties properties) {
-        ClusterService service = new ClusterService(state, registry, properties.moveWait());
+    ClusterService clusterService(ClusterState state, TaskRegistry registry, PageStores stores,
+            ObjectProvider<TaskPersistence> persistence, ClusterProperties properties) {
+        TaskTransfers transfers = new TaskTransfers(registry, stores, persistence.getIfAvailable());
+        ClusterService service = new ClusterService(state, registry, transfers, properties.moveWait());
         registry.placeMintedIds(service::mintable);
         return service;
     }

@@ -2,13 +2,17 @@ package io.machvm.cluster;
 
 import io.machvm.service.Task;
 import io.machvm.service.TaskRegistry;
+import io.machvm.vm.GroupImage;
+import io.machvm.vm.GroupImageReader;
 import io.machvm.vm.TaskImage;
 import io.machvm.vm.VmMap;
 import io.swagger.v3.oas.annotations.Hidden;
+import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.ProblemDetail;
@@ -90,6 +94,42 @@ public class ClusterController {
         } catch (IllegalStateException e) {
             return conflict(e);
         }
+    }
+
+    /**
+     * Takes the tasks of a group image another shard hands off here, and answers {@code 201} once they are durable;
+     * calls on them wait meanwhile. A task this shard will not own is a {@code 421}, and an id that is taken a
+     * {@code 409}, both before any page is read; with {@code replace} the task under a taken id is replaced (the
+     * sender holds the live copy of a task an earlier attempt left here).
+     */
+    @PostMapping(path = "/cluster/import", consumes = GroupImage.MEDIA_TYPE)
+    public void importTasks(@RequestParam(name = "replace", defaultValue = "false") boolean replace,
+            HttpServletRequest request, HttpServletResponse response) throws Exception {
+        GroupImageReader image = GroupImageReader.open(request.getInputStream());
+        List<String> ids = new ArrayList<>();
+        for (GroupImageReader.Heading heading : image.headings()) {
+            if (!cluster.ownsAfterScale(heading.tenant(), heading.id())) {
+                // a copy here would be a task no route reaches, and a second one of it
+                ClusterProblems.write(mapper, response, 421, "Misdirected Request", "task " + heading.id()
+                        + " of tenant " + heading.tenant() + " is not this shard's, now or after the scale under way",
+                        request.getRequestURI(), Map.of(), Map.of());
+                return;
+            }
+            ids.add(heading.id());
+        }
+        List<Task> tasks;
+        try (AutoCloseable fence = cluster.fences().hold(ids, true, cluster.moveWait())) {
+            tasks = cluster.transfers().receive(image, replace);
+        } catch (Fences.Busy busy) {
+            ClusterProblems.write(mapper, response, 503, "Service Unavailable", "tasks of this image are being "
+                    + "called; retry", request.getRequestURI(), Map.of(), Map.of("Retry-After", "1"));
+            return;
+        }
+        byte[] body = mapper.writeValueAsBytes(Map.of("tasks", tasks.size()));
+        response.setStatus(HttpStatus.CREATED.value());
+        response.setContentType("application/json");
+        response.setContentLength(body.length);
+        response.getOutputStream().write(body);
     }
 
     /**

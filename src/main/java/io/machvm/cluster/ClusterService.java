@@ -2,20 +2,23 @@ package io.machvm.cluster;
 
 import io.machvm.service.Task;
 import io.machvm.service.TaskRegistry;
-import io.machvm.service.Tenant;
-import io.machvm.vm.KernException;
-import io.machvm.vm.TaskImage;
+import io.machvm.service.TaskTransfers;
+import io.machvm.vm.GroupImage;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.HttpURLConnection;
+import java.net.Proxy;
 import java.net.URI;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -35,13 +38,15 @@ public final class ClusterService {
 
     private final ClusterState state;
     private final TaskRegistry registry;
+    private final TaskTransfers transfers;
     private final Fences fences = new Fences();
     private final Forwarder forwarder = new Forwarder();
     private final Duration moveWait;
 
-    public ClusterService(ClusterState state, TaskRegistry registry, Duration moveWait) {
+    public ClusterService(ClusterState state, TaskRegistry registry, TaskTransfers transfers, Duration moveWait) {
         this.state = state;
         this.registry = registry;
+        this.transfers = transfers;
         this.moveWait = moveWait;
     }
 
@@ -55,6 +60,10 @@ public final class ClusterService {
 
     Forwarder forwarder() {
         return forwarder;
+    }
+
+    TaskTransfers transfers() {
+        return transfers;
     }
 
     Duration moveWait() {
@@ -97,6 +106,12 @@ public final class ClusterService {
         SlotTable pending = state.pending();
         return pending != null && pending.owner(Placement.slot(tenant, id)) == shard
                 && state.current().owner(Placement.slot(tenant, id)) != shard;
+    }
+
+    /** Whether this shard owns the tenant's {@code id} once a scale under way is committed (or now, without one). */
+    boolean ownsAfterScale(String tenant, String id) {
+        SlotTable pending = state.pending();
+        return (pending != null ? pending : state.current()).owner(Placement.slot(tenant, id)) == state.self();
     }
 
     /** Whether this shard may mint {@code id}: it owns its slot now and after a scale under way. */
@@ -150,8 +165,11 @@ public final class ClusterService {
     }
 
     /**
-     * Hands every task here whose owner in the pending table is another shard to that shard: fence (calls on it
-     * wait), stream its image to the new owner's {@code PUT /tasks/{id}}, delete it here when the owner has it.
+     * Hands every task here whose owner in the pending table is another shard to that shard, in batches
+     * ({@link HandoffBatches}) of which {@code parallelism} move at a time: fence the batch (calls on its tasks
+     * wait), stream its group image to the new owner's {@code POST /cluster/import}, which answers once the tasks are
+     * durable there, then terminate them here, durably too. Tasks that share pages move in one image and keep
+     * sharing them.
      */
     public Migration migrate(int parallelism) {
         SlotTable pending = state.pending();
@@ -159,97 +177,108 @@ public final class ClusterService {
         if (pending == null) {
             return new Migration(0, 0, 0, 0, List.of());
         }
-        List<Task> moving = new ArrayList<>();
-        for (Task task : registry.list()) {
-            if (pending.owner(Placement.slot(tenantOf(task), task.id())) != state.self()) {
-                moving.add(task);
+        Map<Integer, List<Task>> byTarget = new TreeMap<>();
+        int moving = 0;
+        for (Task task : registry.all()) {
+            int target = pending.owner(Placement.slot(tenantOf(task), task.id()));
+            if (target != state.self()) {
+                byTarget.computeIfAbsent(target, t -> new ArrayList<>()).add(task);
+                moving++;
             }
         }
         AtomicLong bytes = new AtomicLong();
-        List<String> errors = java.util.Collections.synchronizedList(new ArrayList<>());
-        int moved = 0;
+        AtomicInteger moved = new AtomicInteger();
+        List<String> errors = Collections.synchronizedList(new ArrayList<>());
         try (ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, parallelism),
                 Thread.ofVirtual().factory())) {
-            List<Future<Boolean>> results = new ArrayList<>();
-            for (Task task : moving) {
-                int target = pending.owner(Placement.slot(tenantOf(task), task.id()));
-                results.add(pool.submit(() -> {
-                    try {
-                        bytes.addAndGet(handOff(task.id(), pending.url(target)));
-                        return true;
-                    } catch (Exception e) {
-                        errors.add(task.id() + ": " + e.getMessage());
-                        log.warn("cannot hand task {} off to shard {}: {}", task.id(), target, e.toString());
-                        return false;
-                    }
-                }));
-            }
-            for (Future<Boolean> result : results) {
-                try {
-                    if (result.get()) {
-                        moved++;
-                    }
-                } catch (Exception e) {
-                    errors.add(e.toString());
+            for (Map.Entry<Integer, List<Task>> target : byTarget.entrySet()) {
+                String url = pending.url(target.getKey());
+                for (List<Task> batch : HandoffBatches.of(target.getValue())) {
+                    pool.submit(() -> {
+                        try {
+                            bytes.addAndGet(handOff(batch, url));
+                            moved.addAndGet(batch.size());
+                        } catch (Exception e) {
+                            errors.add(ids(batch) + ": " + e.getMessage());
+                            log.warn("cannot hand {} task(s) off to shard {}: {}", batch.size(), target.getKey(),
+                                    e.toString());
+                        }
+                    });
                 }
             }
         }
         long millis = (System.nanoTime() - start) / 1_000_000;
-        log.info("handed {} of {} task(s) off ({} bytes) in {} ms", moved, moving.size(), bytes.get(), millis);
-        return new Migration(moved, moving.size() - moved, bytes.get(), millis, errors);
+        log.info("handed {} of {} task(s) off ({} bytes) in {} ms", moved.get(), moving, bytes.get(), millis);
+        return new Migration(moved.get(), moving - moved.get(), bytes.get(), millis, errors);
     }
 
-    /** Moves one task; returns the image's size. */
-    private long handOff(String id, String targetUrl) throws Exception {
-        try (AutoCloseable fence = fences.hold(List.of(id), true, Duration.ofSeconds(60))) {
-            Task task;
-            try {
-                task = registry.get(id);
-            } catch (KernException gone) {
-                return 0; // terminated meanwhile
-            }
-            long size;
-            int status;
-            try (TaskImage image = task.map().exportImage(task.name(), false)) {
-                size = image.sizeBytes();
-                status = put(image, id, targetUrl);
-            }
-            if (status == 409) {
-                // A copy from an earlier attempt that stopped before the delete here: this one is the live one.
-                HttpResponse<InputStream> deleted = forwarder.send(HttpRequest.newBuilder(
-                        URI.create(targetUrl + "/tasks/" + id)).header(ASKING, "1").header("Machvm-Hop", "2")
-                        .DELETE().build());
-                deleted.body().close();
-                try (TaskImage image = task.map().exportImage(task.name(), false)) {
-                    status = put(image, id, targetUrl);
+    /** Moves one batch; returns the size of its image. */
+    private long handOff(List<Task> batch, String targetUrl) throws Exception {
+        List<String> ids = new ArrayList<>(batch.size());
+        for (Task task : batch) {
+            ids.add(task.id());
+        }
+        try (AutoCloseable fence = fences.hold(ids, true, Duration.ofSeconds(60))) {
+            List<Task> live = new ArrayList<>(batch.size());
+            for (Task task : batch) {
+                if (registry.find(task.tenant(), task.id()) == task) {
+                    live.add(task); // not terminated while the batch waited for its fence
                 }
             }
-            if (status != 201) {
-                throw new IOException("the new owner answered " + status);
+            if (live.isEmpty()) {
+                return 0;
             }
-            registry.terminate(id);
+            long size;
+            try (GroupImage image = transfers.export(live)) {
+                size = image.sizeBytes();
+                // A task of the batch on the new owner can only be a copy an earlier attempt left there before it
+                // could delete the task here (calls on it are served here, fenced now): this copy is the live one.
+                int status = post(image, targetUrl);
+                if (status != 201) {
+                    throw new IOException("the new owner answered " + status);
+                }
+            }
+            transfers.release(live);
             return size;
         }
     }
 
-    private int put(TaskImage image, String id, String targetUrl) throws IOException {
-        HttpRequest request = HttpRequest.newBuilder(URI.create(targetUrl + "/tasks/" + id))
-                .header("Content-Type", TaskImage.MEDIA_TYPE)
-                .header(ASKING, "1")
-                .header("Machvm-Hop", "2")
-                .PUT(HttpRequest.BodyPublishers.fromPublisher(HttpRequest.BodyPublishers.ofInputStream(
-                        () -> stream(image)), image.sizeBytes()))
-                .build();
-        HttpResponse<InputStream> answer = forwarder.send(request);
-        try (InputStream body = answer.body()) {
-            body.transferTo(java.io.OutputStream.nullOutputStream());
+    /**
+     * Streams the image to the new owner on a blocking connection, from the image's buffer straight to the socket,
+     * and answers the status; its answer comes once the tasks are durable there.
+     */
+    private static int post(GroupImage image, String targetUrl) throws IOException {
+        HttpURLConnection out = (HttpURLConnection) URI.create(targetUrl + "/cluster/import?replace=true").toURL()
+                .openConnection(Proxy.NO_PROXY);
+        out.setRequestMethod("POST");
+        out.setConnectTimeout(2000);
+        out.setUseCaches(false);
+        out.setDoOutput(true);
+        out.setFixedLengthStreamingMode(image.sizeBytes());
+        out.setRequestProperty("Content-Type", GroupImage.MEDIA_TYPE);
+        out.setRequestProperty("Accept", "application/json, application/problem+json");
+        try (OutputStream body = out.getOutputStream()) {
+            image.writeTo(body);
         }
-        return answer.statusCode();
+        int status = out.getResponseCode();
+        try (InputStream answer = status >= 400 ? out.getErrorStream() : out.getInputStream()) {
+            if (answer != null) {
+                String text = new String(answer.readNBytes(4096), java.nio.charset.StandardCharsets.UTF_8);
+                answer.transferTo(OutputStream.nullOutputStream());
+                if (status != 201) {
+                    log.warn("{} answered {} to a handoff: {}", targetUrl, status, text);
+                }
+            }
+        }
+        return status;
     }
 
-    /** The image as a stream, written by a virtual thread. */
-    static InputStream stream(TaskImage image) {
-        return new ImageStream(image);
+    private static String ids(List<Task> tasks) {
+        List<String> ids = new ArrayList<>();
+        for (Task task : tasks.subList(0, Math.min(tasks.size(), 5))) {
+            ids.add(task.id());
+        }
+        return String.join(", ", ids) + (tasks.size() > 5 ? " and " + (tasks.size() - 5) + " more" : "");
     }
 
     /** The tenant a stored task belongs to, part of what places it. */

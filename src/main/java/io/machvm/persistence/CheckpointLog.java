@@ -27,6 +27,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
 import java.util.zip.CRC32C;
 import java.util.zip.CheckedInputStream;
@@ -69,6 +70,9 @@ public final class CheckpointLog {
         private final CRC32C crc = new CRC32C();
         private final ByteBuffer buffer = ByteBuffer.allocateDirect(BUFFER_BYTES);
         private long written;
+        /** Whether a {@link #forceAhead} is under way, and where the last one started. */
+        private final AtomicBoolean forcing = new AtomicBoolean();
+        private long forcedAhead;
 
         /** Opens {@code file} for appending; with {@code fresh} it is created empty (or truncated) with a header. */
         Appender(Path file, boolean fresh) throws IOException {
@@ -141,6 +145,26 @@ public final class CheckpointLog {
             buffer.put((byte) 'D');
             writeText(tenant);
             writeText(id);
+        }
+
+        /**
+         * Starts forcing what the file holds to disk in the background once {@code bytes} more have been written since
+         * the last time, unless that is still under way: a long pass (an import) then leaves the commit's force only
+         * its tail to write, instead of all of it after the last byte.
+         */
+        void forceAhead(long bytes) {
+            if (written - forcedAhead >= bytes && forcing.compareAndSet(false, true)) {
+                forcedAhead = written;
+                Thread.ofVirtual().name("checkpoint-force-ahead").start(() -> {
+                    try {
+                        channel.force(false);
+                    } catch (IOException | RuntimeException e) {
+                        // the commit's own force reports a failing disk; this one only saves it time
+                    } finally {
+                        forcing.set(false);
+                    }
+                });
+            }
         }
 
         /** Closes the pass and forces it to disk: once this returns, the pass survives a crash. */

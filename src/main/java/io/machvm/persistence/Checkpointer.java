@@ -3,6 +3,7 @@ package io.machvm.persistence;
 import io.machvm.store.PageStore;
 import io.machvm.vm.KernException;
 import io.machvm.vm.CheckpointImage;
+import io.machvm.vm.GroupImageReader;
 import io.machvm.vm.VmMap;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -28,6 +29,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class Checkpointer {
     static final long MIN_GROWTH_BEFORE_COMPACTION = 256L << 20;
+    /** How much of an import is written before it is forced to disk in the background, while the rest arrives. */
+    static final long FORCE_AHEAD_BYTES = 64L << 20;
     private static final Logger log = LoggerFactory.getLogger(Checkpointer.class);
 
     /** A seam for tests: runs before each task is taken, and may throw as a failing save would. */
@@ -90,8 +93,77 @@ public final class Checkpointer {
      * @return the number of tasks written in this pass
      */
     public synchronized int pass() throws IOException {
+        return pass(true);
+    }
+
+    /**
+     * Runs one pass that appends to the log even when a compaction is due (it waits for the next pass), so that what
+     * changed is durable at the cost of what changed; a whole pass when the log cannot be appended to.
+     *
+     * @return the number of tasks written in this pass
+     */
+    public synchronized int appendPass() throws IOException {
+        return pass(appender == null);
+    }
+
+    /** The body of {@link #importPass}. */
+    @FunctionalInterface
+    public interface Import<T> {
+        /** Reads the tasks in, handing each page to {@code sink} as it lands, and registers them. */
+        T run(GroupImageReader.PageSink sink) throws IOException;
+    }
+
+    /**
+     * Runs an import of tasks whose pages are appended to the log as they land, by a thread of their own
+     * ({@link ImportWriter}) so that reading the import and writing the log overlap, then a pass
+     * ({@link #appendPass}) that writes the tasks and commits: the tasks are durable when this returns, and most of
+     * their bytes went to the file while they arrived rather than after. Other passes wait meanwhile. A body that fails
+     * leaves the pages written so far uncommitted at the end of the log, where the next pass commits or the next
+     * compaction drops them.
+     */
+    public synchronized <T> T importPass(Import<T> body) throws IOException {
+        if (appender == null) {
+            T result = body.run((store, handle) -> { });
+            pass();
+            return result;
+        }
+        CheckpointLog.Appender out = appender;
+        long before = out.size();
+        ImportWriter writer = new ImportWriter(out, writtenContent, FORCE_AHEAD_BYTES);
+        T result;
+        try {
+            result = body.run(writer);
+        } catch (IOException | RuntimeException | Error e) {
+            try {
+                writer.finish(false);
+            } catch (IOException | RuntimeException | Error writeFailed) {
+                e.addSuppressed(writeFailed);
+                abandonAppender();
+            }
+            throw e;
+        }
+        try {
+            writer.finish(true);
+        } catch (IOException | RuntimeException | Error e) {
+            abandonAppender();
+            throw e;
+        }
+        // Imported pages are live state, not garbage a compaction would drop: they do not count towards one.
+        compactedSize += out.size() - before;
+        pass(false);
+        return result;
+    }
+
+    /** After a record may have been half written: nothing more is appended to this file, the next pass replaces it. */
+    private void abandonAppender() throws IOException {
+        compactNext = true;
+        appender.close();
+        appender = null;
+    }
+
+    private int pass(boolean mayCompact) throws IOException {
         long started = System.nanoTime();
-        boolean compaction = compactNext;
+        boolean compaction = compactNext && mayCompact;
         Path target = compaction ? directory.resolve(CheckpointLog.FILE + ".partial") : file;
         Map<VmMap, Written> nowWritten = compaction ? new IdentityHashMap<>() : new IdentityHashMap<>(written);
         Set<Long> nowMemories = compaction ? new HashSet<>() : new HashSet<>(writtenMemories);
@@ -116,37 +188,14 @@ public final class Checkpointer {
                     }
                 }
             }
-            CheckpointLog.Appender writer = out;
             for (DurableTask task : live) {
-                Written before = compaction ? null : written.get(task.map());
-                boolean full = before == null;
-                long[] hash = {0};
                 try {
                     hook.beforeTask(task);
-                    task.map().checkpoint(full, nowMemories::contains, taken -> {
-                        hash[0] = metadataHash(task, taken);
-                        if (!full && hash[0] == before.metadataHash() && taken.pages().count() == 0
-                                && taken.memories().isEmpty()) {
-                            return; // unchanged: nothing to write
-                        }
-                        try {
-                            writeTask(writer, task, taken, content);
-                        } catch (IOException | RuntimeException | Error e) {
-                            throw new WriteFailed(e); // a record may be half written: the pass cannot go on
-                        }
-                        for (Map.Entry<Long, CheckpointImage.Pages> m : taken.memories().entrySet()) {
-                            if (m.getValue().full()) {
-                                nowMemories.add(m.getKey());
-                            }
-                        }
-                    });
-                    nowWritten.put(task.map(), new Written(task, hash[0]));
+                    nowWritten.put(task.map(), new Written(task, take(out, task,
+                            compaction ? null : written.get(task.map()), nowMemories, content)));
                     count++;
                 } catch (WriteFailed e) {
-                    if (e.getCause() instanceof IOException io) {
-                        throw io;
-                    }
-                    throw e;
+                    throw e; // a record may be half written: the pass cannot go on
                 } catch (KernException terminated) {
                     // terminated since the list was taken: the next pass writes its deletion
                 } catch (OutOfMemoryError | RuntimeException e) {
@@ -183,10 +232,47 @@ public final class Checkpointer {
         written = nowWritten;
         writtenMemories = nowMemories;
         writtenContent = content;
-        compactNext = failedTask
+        compactNext = (compactNext && !compaction) || failedTask
                 || out.size() - compactedSize > Math.max(MIN_GROWTH_BEFORE_COMPACTION, 2 * compactedSize);
         lastPassNanos = System.nanoTime() - started;
         return count;
+    }
+
+    /**
+     * Takes a task and writes what changed since {@code before} (everything when null); returns the hash of its
+     * metadata.
+     *
+     * @throws KernException {@code MACH_SEND_INVALID_DEST} when the task has been terminated
+     */
+    private static long take(CheckpointLog.Appender out, DurableTask task, Written before, Set<Long> nowMemories,
+            LongLongMap content) throws IOException {
+        boolean full = before == null;
+        long[] hash = {0};
+        try {
+            task.map().checkpoint(full, nowMemories::contains, taken -> {
+                hash[0] = metadataHash(task, taken);
+                if (!full && hash[0] == before.metadataHash() && taken.pages().count() == 0
+                        && taken.memories().isEmpty()) {
+                    return; // unchanged: nothing to write
+                }
+                try {
+                    writeTask(out, task, taken, content);
+                } catch (IOException | RuntimeException | Error e) {
+                    throw new WriteFailed(e); // a record may be half written: the pass cannot go on
+                }
+                for (Map.Entry<Long, CheckpointImage.Pages> m : taken.memories().entrySet()) {
+                    if (m.getValue().full()) {
+                        nowMemories.add(m.getKey());
+                    }
+                }
+            });
+        } catch (WriteFailed e) {
+            if (e.getCause() instanceof IOException io) {
+                throw io;
+            }
+            throw e;
+        }
+        return hash[0];
     }
 
     private static long metadataHash(DurableTask task, CheckpointImage taken) {

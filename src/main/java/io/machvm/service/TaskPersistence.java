@@ -231,6 +231,30 @@ public final class TaskPersistence implements SmartLifecycle {
         checkpointer.pass();
     }
 
+    /**
+     * Makes what changed durable now, appending to the log even when a compaction is due: a handoff's deletions are
+     * on disk before it reports the tasks moved.
+     */
+    public void syncNow() throws IOException {
+        ensureRunning();
+        checkpointer.appendPass();
+    }
+
+    /**
+     * Runs an import of tasks so that they are durable when it returns, their pages written to the log as they
+     * arrive: see {@link Checkpointer#importPass}.
+     */
+    public <T> T importDurably(Checkpointer.Import<T> body) throws IOException {
+        ensureRunning();
+        return checkpointer.importPass(body);
+    }
+
+    private void ensureRunning() throws IOException {
+        if (!running) {
+            throw new IOException("the checkpoint log in " + directory + " is not open");
+        }
+    }
+
     /** The tenant of a legacy image's file name: {@code tenant~id} outside the default tenant. */
     private static String tenantOf(String fileId) {
         int q = fileId.indexOf(TaskRegistry.QUALIFIER);

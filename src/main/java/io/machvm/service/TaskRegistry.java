@@ -344,6 +344,17 @@ public final class TaskRegistry {
         return reserve(tenants.current(), id);
     }
 
+    /**
+     * {@link #reserve(String)} of {@code id} in the named tenant, whoever calls (tasks a shard receives from
+     * another).
+     */
+    public Reservation reserveIn(String tenant, String id) {
+        if (tenant == null || !TENANT_PATTERN.matcher(tenant).matches()) {
+            throw new KernException(KernReturn.KERN_INVALID_ARGUMENT, "not a tenant name: " + quote(tenant));
+        }
+        return reserve(new Tenant(tenant, false), id);
+    }
+
     private Reservation reserve(Tenant caller, String id) {
         Address address = id == null ? new Address(caller.name(), null) : newAddress(caller, id);
         reserveSlot(address.tenant());
@@ -483,6 +494,24 @@ public final class TaskRegistry {
         }
         task.map().terminate();
         releaseSlot(task.tenant());
+    }
+
+    /** The live task {@code id} of {@code tenant}, whoever asks; null when there is none. */
+    public Task find(String tenant, String id) {
+        return tasks.get(new Address(tenant, id).key());
+    }
+
+    /**
+     * Terminates {@code task} if it is still the live task under its id (a task handed off to another shard);
+     * returns whether it was.
+     */
+    public boolean remove(Task task) {
+        if (!tasks.remove(new Address(task.tenant(), task.id()).key(), task)) {
+            return false;
+        }
+        task.map().terminate();
+        releaseSlot(task.tenant());
+        return true;
     }
 
     /** The caller's live tasks, by id; for an admin every tenant's, its own first and the others qualified. */

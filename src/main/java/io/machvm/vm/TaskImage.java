@@ -30,7 +30,8 @@ import java.util.zip.Checksum;
  * <p>Format, big-endian: {@code "MACHVMTI"}, u16 version (1), u8+ASCII flavor, u8+ASCII error model, u16+UTF-8
  * name (0: none), u32 entry count, entries ({@code u64 start, u64 end, u8 protection, u8 max protection,
  * u8 inheritance, u64 offset}), u64 page count, pages ({@code u64 page index, page bytes, u32 CRC-32C of index and
- * bytes}, indexes ascending), {@code "MACHVMEN"}, u32 CRC-32C of everything before it.
+ * bytes}, indexes ascending), {@code "MACHVMEN"}, u32 CRC-32C of everything before it. Several tasks that keep
+ * sharing their pages travel in the group form, version 2 ({@link GroupImage}).
  */
 public final class TaskImage extends HeldPages {
     /** The media type of an image over HTTP. */
@@ -38,8 +39,8 @@ public final class TaskImage extends HeldPages {
     static final byte[] MAGIC = "MACHVMTI".getBytes(StandardCharsets.US_ASCII);
     static final byte[] END = "MACHVMEN".getBytes(StandardCharsets.US_ASCII);
     static final int VERSION = 1;
-    private static final int MAX_ENTRIES = 1 << 24;
-    private static final int MAX_NAME_BYTES = 1024;
+    static final int MAX_ENTRIES = 1 << 24;
+    static final int MAX_NAME_BYTES = 1024;
 
     private final Flavor flavor;
     private final ErrorModel errors;
@@ -177,7 +178,6 @@ public final class TaskImage extends HeldPages {
                 throw corrupt(entryCount + " entries");
             }
             MapImages.reserveForRestore(map, entryCount, 0);
-            long pageMask = flavor.pageSize() - 1L;
             long previousEnd = flavor.minAddress();
             List<VmEntry> entries = new ArrayList<>();
             for (long i = 0; i < entryCount; i++) {
@@ -187,11 +187,7 @@ public final class TaskImage extends HeldPages {
                 int maxProtection = in.readUnsignedByte();
                 VmInherit inheritance = VmInherit.fromValue(in.readUnsignedByte());
                 long offset = in.readLong();
-                if (((start | end | offset) & pageMask) != 0 || Long.compareUnsigned(start, previousEnd) < 0
-                        || Long.compareUnsigned(end, start) <= 0
-                        || Long.compareUnsigned(end, flavor.maxAddress()) > 0 || offset < 0
-                        || protection > VmProt.ALL || maxProtection > VmProt.ALL
-                        || (protection & ~maxProtection) != 0 || inheritance == null) {
+                if (!validEntry(flavor, previousEnd, start, end, protection, maxProtection, inheritance, offset)) {
                     throw corrupt("entry " + i + " is not a valid, ordered map entry");
                 }
                 entries.add(new VmEntry(start, end, protection, maxProtection, inheritance, i + 1, offset, false));
@@ -270,11 +266,21 @@ public final class TaskImage extends HeldPages {
         }
     }
 
+    /** Whether an entry read from an image is page-aligned, inside the flavor's map, after {@code previousEnd}. */
+    static boolean validEntry(Flavor flavor, long previousEnd, long start, long end, int protection,
+            int maxProtection, VmInherit inheritance, long offset) {
+        long pageMask = flavor.pageSize() - 1L;
+        return ((start | end | offset) & pageMask) == 0 && Long.compareUnsigned(start, previousEnd) >= 0
+                && Long.compareUnsigned(end, start) > 0 && Long.compareUnsigned(end, flavor.maxAddress()) <= 0
+                && offset >= 0 && protection <= VmProt.ALL && maxProtection <= VmProt.ALL
+                && (protection & ~maxProtection) == 0 && inheritance != null;
+    }
+
     /**
      * Decodes a name that must be well-formed UTF-8: a lenient decoding would replace bad bytes, and the task would
      * then re-export with a name other than the one it was restored from.
      */
-    private static String strictName(byte[] bytes) {
+    static String strictName(byte[] bytes) {
         try {
             return StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(bytes)).toString();
         } catch (java.nio.charset.CharacterCodingException e) {
@@ -286,7 +292,7 @@ public final class TaskImage extends HeldPages {
      * The name's UTF-8 bytes; a name that UTF-8 cannot carry exactly (a lone surrogate) is refused, as it could not
      * be restored as it was.
      */
-    private static byte[] nameBytes(String name) {
+    static byte[] nameBytes(String name) {
         if (name == null) {
             return new byte[0];
         }
@@ -310,7 +316,7 @@ public final class TaskImage extends HeldPages {
         return new String(bytes, StandardCharsets.US_ASCII);
     }
 
-    private static KernException corrupt(String why) {
+    static KernException corrupt(String why) {
         return new KernException(KERN_INVALID_ARGUMENT, "the snapshot image is corrupt: " + why);
     }
 }

@@ -35,8 +35,9 @@ import tools.jackson.databind.json.JsonMapper;
 
 /**
  * A real cluster of the packaged jar, driven through {@code scripts/local-cluster.sh}: scale up and down under
- * concurrent writers, SIGTERM and SIGKILL of a shard, forks and cross-shard calls, server-minted ids. Counts tasks
- * lost, duplicated and wrongly answered 404, which must all be 0. Run with {@code ./mvnw -Pcluster verify}.
+ * concurrent writers, SIGTERM and SIGKILL of a shard, forks and cross-shard calls, server-minted ids, a fork family
+ * that keeps sharing its pages across a scale. Counts tasks lost, duplicated and wrongly answered 404, which must all
+ * be 0. Run with {@code ./mvnw -Pcluster verify}.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -260,6 +261,61 @@ class LocalClusterIT {
         assertEveryTaskExactlyOnce();
     }
 
+    /**
+     * A parent and its fork with co-locating ids ({@code fam-N} and {@code fam-N.child}) move together when their
+     * shard is scaled away, and arrive sharing their copy-on-write pages and their share-inherited memory: the
+     * receiving shard's statistics gain exactly the sender's resident and shared pages, and writes afterwards stay
+     * private to the task that made them, except in the shared memory.
+     */
+    @Test
+    @Order(7)
+    void aForkFamilyMovedTogetherKeepsSharingItsPages() throws Exception {
+        String parent = idOn(1, "fam-");
+        String child = parent + ".child";
+        JsonNode stats1 = statistics(1);
+        long page = stats1.get("pageSize").asLong();
+        String region = "{\"address\": \"0x100000000\", \"size\": \"0x" + Long.toHexString(8 * page) + "\"";
+        assertThat(send("PUT", proxy + "/tasks/" + parent, null, null).statusCode()).isEqualTo(201);
+        assertThat(send("POST", proxy + "/tasks/" + parent + "/allocate", "application/json", region
+                + ", \"flags\": 0}").statusCode()).isEqualTo(201);
+        for (int p = 0; p < 8; p++) {
+            assertThat(writeAt(parent, p * page, "page " + p)).isEqualTo(204);
+        }
+        // the last two pages are inherited shared: the fork sees them as one memory with its parent
+        assertThat(send("POST", proxy + "/tasks/" + parent + "/inherit", "application/json",
+                "{\"address\": \"0x" + Long.toHexString(BASE + 6 * page) + "\", \"size\": \"0x"
+                        + Long.toHexString(2 * page) + "\", \"inheritance\": \"share\"}").statusCode())
+                .isEqualTo(204);
+        HttpResponse<String> fork = send("PUT", proxy + "/tasks/" + child, "application/json",
+                "{\"parent\": \"" + parent + "\"}");
+        assertThat(fork.statusCode()).as(fork.body()).isEqualTo(201);
+        assertThat(ownerOf(child)).isEqualTo(1);
+        assertThat(writeAt(child, 0, "child's own")).isEqualTo(204);
+        expected.put(parent, "page 0");
+        expected.put(child, "child's own");
+        JsonNode before0 = statistics(0);
+        JsonNode before1 = statistics(1);
+        assertThat(before1.get("sharedPages").asLong()).as("pages 1 to 5 of the family").isGreaterThanOrEqualTo(5);
+
+        run("scale", "1", dir.toString());
+        assertThat(shards).hasSize(1);
+
+        JsonNode after = statistics(0);
+        assertThat(after.get("residentPages").asLong()).as("no page was copied")
+                .isEqualTo(before0.get("residentPages").asLong() + before1.get("residentPages").asLong());
+        assertThat(after.get("sharedPages").asLong())
+                .isEqualTo(before0.get("sharedPages").asLong() + before1.get("sharedPages").asLong());
+        assertThat(writeAt(parent, page, "parent's write")).isEqualTo(204);
+        assertThat(writeAt(child, 2 * page, "child's write")).isEqualTo(204);
+        assertThat(read(child, page, 6)).isEqualTo("page 1");
+        assertThat(read(parent, 2 * page, 6)).isEqualTo("page 2");
+        assertThat(writeAt(child, 6 * page, "seen by both")).isEqualTo(204);
+        assertThat(read(parent, 6 * page, 12)).isEqualTo("seen by both");
+        assertThat(statistics(0).get("sharedPages").asLong()).as("each write copied one page")
+                .isEqualTo(after.get("sharedPages").asLong() - 2);
+        assertEveryTaskExactlyOnce();
+    }
+
     // ------------------------------------------------------------------ checks
 
     /** Every task made is on exactly one shard, reached through the entry point, with its last acknowledged bytes. */
@@ -338,6 +394,26 @@ class LocalClusterIT {
             }
             Thread.sleep(100);
         }
+    }
+
+    /** One shard's own statistics. */
+    private JsonNode statistics(int shard) throws Exception {
+        HttpResponse<String> answer = send("GET", shards.get(shard) + "/host/statistics", null, null,
+                "Machvm-Direct", "1");
+        assertThat(answer.statusCode()).as(answer.body()).isEqualTo(200);
+        return JSON.readTree(answer.body());
+    }
+
+    private int writeAt(String id, long offset, String value) throws Exception {
+        return send("PUT", proxy + "/tasks/" + id + "/memory/0x" + Long.toHexString(BASE + offset),
+                "application/octet-stream", value).statusCode();
+    }
+
+    private String read(String id, long offset, int length) throws Exception {
+        HttpResponse<String> got = send("GET", proxy + "/tasks/" + id + "/memory/0x"
+                + Long.toHexString(BASE + offset) + "?size=" + length, null, null);
+        assertThat(got.statusCode()).as(got.body()).isEqualTo(200);
+        return got.body();
     }
 
     private String read(String id, int length) throws Exception {

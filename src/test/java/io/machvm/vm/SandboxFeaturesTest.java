@@ -54,16 +54,7 @@ class SandboxFeaturesTest {
         assertThat(child.read(A, 4L * p)).isEqualTo(Arrays.copyOf(pattern(6 * p, 1), 4 * p));
         assertKern(KERN_INVALID_ADDRESS, () -> child.read(A + 4L * p, 1));
 
-        // copy: independent both ways
-        child.write(A, new byte[] {9});
-        parent.write(A + 1, new byte[] {8});
-        assertThat(parent.read(A, 2)).containsExactly(pattern(2, 1)[0], 8);
-        assertThat(child.read(A, 2)).containsExactly(9, pattern(2, 1)[1]);
-        // share: a write in one shows in the other, both ways, including on untouched pages
-        child.write(A + 2L * p + 5, new byte[] {42});
-        assertThat(parent.read(A + 2L * p + 5, 1)).containsExactly(42);
-        parent.write(A + 3L * p, new byte[] {43});
-        assertThat(child.read(A + 3L * p, 1)).containsExactly(43);
+        VmTestSupport.assertCopiedAndSharedPages(parent, child, A, p);
 
         parent.terminate();
         assertThat(child.read(A + 2L * p + 5, 1)).as("shared memory outlives one sharer").containsExactly(42);

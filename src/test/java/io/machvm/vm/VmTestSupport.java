@@ -70,6 +70,24 @@ final class VmTestSupport {
         assertKern(KernReturn.KERN_SUCCESS, call);
     }
 
+    /**
+     * Checks a fork's pair of maps over {@code [address, address + 4 pages)}, the first two pages inherited copy and
+     * the next two share: a write to a copied page stays in the map that made it, and a write to a shared page shows in
+     * both, both ways, untouched pages included.
+     */
+    static void assertCopiedAndSharedPages(VmMap parent, VmMap child, long address, int pageSize) {
+        byte[] before = parent.read(address, 2);
+        assertThat(child.read(address, 2)).isEqualTo(before);
+        child.write(address, new byte[] {9});
+        parent.write(address + 1, new byte[] {8});
+        assertThat(parent.read(address, 2)).containsExactly(before[0], 8);
+        assertThat(child.read(address, 2)).containsExactly(9, before[1]);
+        child.write(address + 2L * pageSize + 5, new byte[] {42});
+        assertThat(parent.read(address + 2L * pageSize + 5, 1)).containsExactly(42);
+        parent.write(address + 3L * pageSize, new byte[] {43});
+        assertThat(child.read(address + 3L * pageSize, 1)).containsExactly(43);
+    }
+
     /** Deterministic non-zero-ish bytes, different for different seeds. */
     static byte[] pattern(int length, int seed) {
         return io.machvm.TestBytes.pattern(length, seed);
