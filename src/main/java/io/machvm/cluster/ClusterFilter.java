@@ -3,6 +3,7 @@ package io.machvm.cluster;
 import io.machvm.api.U64;
 import io.machvm.service.TaskRegistry;
 import io.machvm.service.TenantResolver;
+import io.machvm.vm.KernReturn;
 import io.machvm.vm.TaskImage;
 import jakarta.servlet.FilterChain;
 import jakarta.servlet.ServletException;
@@ -210,7 +211,7 @@ public final class ClusterFilter extends OncePerRequestFilter {
                 extra.put("slot", Placement.slot(ask.tenant, id));
             }
             extra.put("epoch", cluster.state().current().epoch());
-            ClusterProblems.write(mapper, response, 421, "Misdirected Request", (id == null
+            ClusterProblems.write(mapper, response, KernReturn.KERN_NOT_RECEIVER, (id == null
                     ? "this shard mints no ids now" : "task " + id + " is owned by shard " + owner)
                     + ": send the request to " + url + " (or through the cluster's entry point)",
                     request.getRequestURI(), extra, Map.of(SHARD, Integer.toString(cluster.self()),
@@ -281,17 +282,16 @@ public final class ClusterFilter extends OncePerRequestFilter {
         String size = number(body, "size");
         String destAddress = number(body, "destAddress");
         if (address == null || size == null || destAddress == null) {
-            ClusterProblems.write(mapper, response, 400, "Bad Request",
-                    "address, size and destAddress are required", request.getRequestURI(), Map.of(
-                            "kern", "KERN_INVALID_ARGUMENT", "kernReturn", 4), Map.of());
+            ClusterProblems.write(mapper, response, KernReturn.KERN_INVALID_ARGUMENT,
+                    "address, size and destAddress are required", request.getRequestURI(), Map.of(), Map.of());
             return;
         }
         long length;
         try {
             length = U64.parse("size", size);
         } catch (RuntimeException e) {
-            ClusterProblems.write(mapper, response, 400, "Bad Request", "size must be a number: " + size,
-                    request.getRequestURI(), Map.of("kern", "KERN_INVALID_ARGUMENT", "kernReturn", 4), Map.of());
+            ClusterProblems.write(mapper, response, KernReturn.KERN_INVALID_ARGUMENT, e.getMessage(),
+                    request.getRequestURI(), Map.of(), Map.of());
             return;
         }
         String self = "http://127.0.0.1:" + request.getLocalPort();
@@ -362,7 +362,7 @@ public final class ClusterFilter extends OncePerRequestFilter {
             }
         }
         if (!missing.isEmpty()) {
-            ClusterProblems.write(mapper, response, 503, "Service Unavailable", "shard(s) " + String.join(", ",
+            ClusterProblems.write(mapper, response, KernReturn.MACH_SEND_TIMED_OUT, "shard(s) " + String.join(", ",
                     missing) + " did not answer: the cluster-wide " + path + " would be incomplete; each shard's "
                     + "own answer is had with the header " + DIRECT + ": 1", request.getRequestURI(),
                     Map.of("shards", missing), Map.of(SHARD, "all", "Retry-After", "1"));
@@ -413,7 +413,7 @@ public final class ClusterFilter extends OncePerRequestFilter {
 
     private void unavailable(HttpServletRequest request, HttpServletResponse response, String detail, int shard)
             throws IOException {
-        ClusterProblems.write(mapper, response, 503, "Service Unavailable", detail + "; retry", request
+        ClusterProblems.write(mapper, response, KernReturn.MACH_SEND_TIMED_OUT, detail + "; retry", request
                 .getRequestURI(), Map.of("shard", shard), Map.of(SHARD, Integer.toString(cluster.self()),
                         "Retry-After", "1"));
         log.debug("503 for {}: {}", request.getRequestURI(), detail);
