@@ -175,7 +175,9 @@ public final class ClusterService {
                 int target = pending.owner(Placement.slot(tenantOf(task), task.id()));
                 results.add(pool.submit(() -> {
                     try {
-                        bytes.addAndGet(handOff(task.id(), pending.url(target)));
+                        // by tenant~id: the call's caller is an admin, and the new owner acts as one
+                        bytes.addAndGet(handOff(task.tenant() + TaskRegistry.QUALIFIER + task.id(),
+                                pending.url(target)));
                         return true;
                     } catch (Exception e) {
                         errors.add(task.id() + ": " + e.getMessage());
@@ -199,7 +201,7 @@ public final class ClusterService {
         return new Migration(moved, moving.size() - moved, bytes.get(), millis, errors);
     }
 
-    /** Moves one task; returns the image's size. */
+    /** Moves one task, named {@code tenant~id}; returns the image's size. */
     private long handOff(String id, String targetUrl) throws Exception {
         try (AutoCloseable fence = fences.hold(List.of(id), true, Duration.ofSeconds(60))) {
             Task task;
