@@ -59,19 +59,22 @@ public final class ClusterFilter extends OncePerRequestFilter {
     private final TenantResolver tenants;
     private final JsonMapper mapper;
     private final boolean forward;
+    private final String secret;
 
-    public ClusterFilter(ClusterService cluster, TenantResolver tenants, JsonMapper mapper, boolean forward) {
+    public ClusterFilter(ClusterService cluster, TenantResolver tenants, JsonMapper mapper, boolean forward,
+            String secret) {
         this.cluster = cluster;
         this.tenants = tenants;
         this.mapper = mapper;
         this.forward = forward;
+        this.secret = secret;
     }
 
     /**
      * What one request is: its headers that steer routing, and its caller, whom the task ids of the request are
-     * resolved for ({@code tenant~id} from an admin).
+     * resolved for ({@code tenant~id} from an admin), and whether it brought credentials of its own.
      */
-    private record Ask(boolean direct, int hop, boolean asking, Tenant caller) {
+    private record Ask(boolean direct, int hop, boolean asking, Tenant caller, boolean credentials) {
     }
 
     @Override
@@ -80,7 +83,8 @@ public final class ClusterFilter extends OncePerRequestFilter {
         response.setHeader(SHARD, Integer.toString(cluster.self()));
         String path = request.getRequestURI();
         Ask ask = new Ask(!forward || truthy(request.getHeader(DIRECT)), hops(request.getHeader(HOP)),
-                request.getHeader(ClusterService.ASKING) != null, tenants.current());
+                request.getHeader(ClusterService.ASKING) != null, tenants.current(),
+                request.getHeader("Authorization") != null);
         String method = request.getMethod();
         if (path.startsWith("/cluster/tasks/")) {
             // a peer's call on a task here (the image of a fork): fenced like any call on it
@@ -94,7 +98,7 @@ public final class ClusterFilter extends OncePerRequestFilter {
         }
         if (path.equals("/tasks")) {
             if (method.equals("GET") && !ask.direct && ask.hop == 0) {
-                fanOut(request, response, "/tasks");
+                fanOut(request, response, ask, "/tasks");
             } else if (method.equals("POST")) {
                 createMinted(request, response, chain, ask);
             } else {
@@ -103,7 +107,7 @@ public final class ClusterFilter extends OncePerRequestFilter {
             return;
         }
         if (path.equals("/host/statistics") && method.equals("GET") && !ask.direct && ask.hop == 0) {
-            fanOut(request, response, "/host/statistics");
+            fanOut(request, response, ask, "/host/statistics");
             return;
         }
         if (!path.startsWith("/tasks/")) {
@@ -261,7 +265,7 @@ public final class ClusterFilter extends OncePerRequestFilter {
                             OWNER, owner + " " + url));
             return;
         }
-        Map<String, String> headers = new LinkedHashMap<>();
+        Map<String, String> headers = onBehalf(ask);
         headers.put(HOP, Integer.toString(ask.hop + 1));
         if (task != null && cluster.isImport(task.tenant(), task.id(), owner)) {
             headers.put(ClusterService.ASKING, "1");
@@ -272,6 +276,23 @@ public final class ClusterFilter extends OncePerRequestFilter {
             unavailable(request, response, "shard " + owner + " (" + url + "), which owns "
                     + (task == null ? "this request" : "task " + named(ask, task)) + ", is not reachable", owner);
         }
+    }
+
+    /**
+     * The headers that carry the caller to another shard. Credentials of its own go with the request, and the other
+     * shard authenticates them and acts for their tenant, as this one did. A caller without credentials (modes
+     * protected and none) is vouched for with the cluster secret, as the operator or as an anonymous client: what
+     * this shard made of it, never more.
+     */
+    private Map<String, String> onBehalf(Ask ask) {
+        Map<String, String> headers = new LinkedHashMap<>();
+        if (!ask.credentials) {
+            headers.put(ClusterProperties.SECRET_HEADER, secret);
+            if (!ask.caller.admin()) {
+                headers.put(ClusterProperties.CALLER_HEADER, ClusterProperties.ANONYMOUS_CALLER);
+            }
+        }
+        return headers;
     }
 
     /** The id as the caller knows the task: plain in its own tenant, {@code tenant~id} in another. */
@@ -296,6 +317,7 @@ public final class ClusterFilter extends OncePerRequestFilter {
         // the parent's shard resolves the parent's id for the same caller: a tenant forks only its own tasks
         HttpRequest.Builder out = Forwarder.copy(request, url, "/cluster/tasks/" + parent + "/fork-image" + query)
                 .header("Accept", TaskImage.MEDIA_TYPE).GET();
+        onBehalf(ask).forEach(out::setHeader);
         HttpResponse<InputStream> image;
         try {
             image = cluster.forwarder().send(out.build());
@@ -347,6 +369,7 @@ public final class ClusterFilter extends OncePerRequestFilter {
         String self = "http://127.0.0.1:" + request.getLocalPort();
         HttpRequest.Builder read = Forwarder.copy(request, self, "/tasks/" + source + "/memory/" + address
                 + "?size=" + size).header(DIRECT, "1").header("Accept", "application/octet-stream").GET();
+        onBehalf(ask).forEach(read::setHeader);
         HttpResponse<InputStream> bytes = cluster.forwarder().send(read.build());
         if (bytes.statusCode() != 200) {
             Forwarder.relay(bytes, response);
@@ -356,6 +379,7 @@ public final class ClusterFilter extends OncePerRequestFilter {
         HttpRequest.Builder write = Forwarder.copy(request, url, "/tasks/" + destName + "/memory/" + destAddress)
                 .header(HOP, Integer.toString(ask.hop + 1));
         write.setHeader("Content-Type", "application/octet-stream");
+        onBehalf(ask).forEach(write::setHeader);
         if (cluster.isImport(dest.tenant(), dest.id(), destOwner)) {
             write.header(ClusterService.ASKING, "1");
         }
@@ -383,7 +407,8 @@ public final class ClusterFilter extends OncePerRequestFilter {
     }
 
     /** {@code GET /tasks} or {@code /host/statistics} of every shard, merged. */
-    private void fanOut(HttpServletRequest request, HttpServletResponse response, String path) throws IOException {
+    private void fanOut(HttpServletRequest request, HttpServletResponse response, Ask ask, String path)
+            throws IOException {
         List<Integer> shards = cluster.allShards();
         Map<Integer, JsonNode> answers = new TreeMap<>();
         List<String> missing = new ArrayList<>();
@@ -391,8 +416,10 @@ public final class ClusterFilter extends OncePerRequestFilter {
             Map<Integer, Future<JsonNode>> pending = new LinkedHashMap<>();
             for (int shard : shards) {
                 String url = cluster.url(shard);
-                HttpRequest call = Forwarder.copy(request, url, Forwarder.pathAndQuery(request))
-                        .header(DIRECT, "1").GET().build();
+                HttpRequest.Builder builder = Forwarder.copy(request, url, Forwarder.pathAndQuery(request))
+                        .header(DIRECT, "1").GET();
+                onBehalf(ask).forEach(builder::setHeader);
+                HttpRequest call = builder.build();
                 pending.put(shard, pool.submit(() -> {
                     HttpResponse<InputStream> answer = cluster.forwarder().send(call);
                     try (InputStream in = answer.body()) {

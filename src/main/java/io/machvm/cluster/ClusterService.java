@@ -38,11 +38,14 @@ public final class ClusterService {
     private final Fences fences = new Fences();
     private final Forwarder forwarder = new Forwarder();
     private final Duration moveWait;
+    /** Sent with the calls this shard makes on its own account ({@link ClusterProperties#secret}). */
+    private final String secret;
 
-    public ClusterService(ClusterState state, TaskRegistry registry, Duration moveWait) {
+    public ClusterService(ClusterState state, TaskRegistry registry, Duration moveWait, String secret) {
         this.state = state;
         this.registry = registry;
         this.moveWait = moveWait;
+        this.secret = secret;
     }
 
     public ClusterState state() {
@@ -220,7 +223,7 @@ public final class ClusterService {
                 // A copy from an earlier attempt that stopped before the delete here: this one is the live one.
                 HttpResponse<InputStream> deleted = forwarder.send(HttpRequest.newBuilder(
                         URI.create(targetUrl + "/tasks/" + id)).header(ASKING, "1").header("Machvm-Hop", "2")
-                        .DELETE().build());
+                        .header(ClusterProperties.SECRET_HEADER, secret).DELETE().build());
                 deleted.body().close();
                 try (TaskImage image = task.map().exportImage(task.name(), false)) {
                     status = put(image, id, targetUrl);
@@ -239,6 +242,7 @@ public final class ClusterService {
                 .header("Content-Type", TaskImage.MEDIA_TYPE)
                 .header(ASKING, "1")
                 .header("Machvm-Hop", "2")
+                .header(ClusterProperties.SECRET_HEADER, secret)
                 .PUT(HttpRequest.BodyPublishers.fromPublisher(HttpRequest.BodyPublishers.ofInputStream(
                         () -> stream(image)), image.sizeBytes()))
                 .build();
