@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.net.InetAddress;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
@@ -24,19 +23,19 @@ import org.springframework.boot.test.web.server.LocalServerPort;
 class ClusterProtectedModeTest {
     private static final String SECRET = "Machvm-Cluster-Secret: " + ClusterApiKeyModeTest.SECRET + "\r\n";
     private static final String PEER_HOST = "Host: machvm-1.machvm-shards.default.svc.cluster.local:8080\r\n";
-    private static InetAddress outside;
-
     @LocalServerPort
     int port;
 
-    @BeforeAll
-    static void findOutsideAddress() throws IOException {
-        outside = Wire.nonLoopbackAddress();
+    /** A non-loopback address of this machine to connect from, as another pod would; skips the test without one. */
+    private static InetAddress anotherMachine() throws IOException {
+        InetAddress outside = Wire.nonLoopbackAddress();
+        assumeTrue(outside != null, "this machine has no non-loopback address");
+        return outside;
     }
 
     @Test
     void aPeerWithTheSecretIsServedFromAnotherMachine() throws IOException {
-        assumeTrue(outside != null, "this machine has no non-loopback address");
+        InetAddress outside = anotherMachine();
         assertThat(Wire.get(outside, port, "/cluster", PEER_HOST).status()).isEqualTo(403);
         assertThat(Wire.get(outside, port, "/cluster", PEER_HOST + SECRET).status()).isEqualTo(200);
         Wire.Answer created = Wire.send(outside, port, "PUT", "/tasks/from-a-peer", PEER_HOST + SECRET
@@ -50,7 +49,7 @@ class ClusterProtectedModeTest {
 
     @Test
     void anAnonymousClientVouchedForIsNoAdmin() throws IOException {
-        assumeTrue(outside != null, "this machine has no non-loopback address");
+        InetAddress outside = anotherMachine();
         String anonymous = PEER_HOST + SECRET + "Machvm-Cluster-Caller: anonymous\r\n";
         assertThat(Wire.get(outside, port, "/tasks", anonymous + "Machvm-Direct: 1\r\n").status())
                 .isEqualTo(200);
