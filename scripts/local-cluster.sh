@@ -13,6 +13,9 @@
 #   SHARD i http://127.0.0.1:PORT      one line per shard
 #
 # State, logs and persistence live under DIR: DIR/cluster.env, DIR/shard-I/{data,log,pid}, DIR/haproxy.*.
+# up makes the cluster secret (machvm.cluster.secret) in DIR/secret, and DIR/secret.header ("Machvm-Cluster-Secret:
+# ...", for curl -H @DIR/secret.header), both readable by this user only; every shard gets it as
+# MACHVM_CLUSTER_SECRET, and the /cluster steps of scale send it.
 # Environment: MACHVM_JAR (default: target/machvm-*.jar of this checkout), MACHVM_STORE_MIB (page store per shard,
 # default 64), MACHVM_HEAP_MIB (default 256), MACHVM_ARGS (more --machvm.* arguments for every shard),
 # MACHVM_READY_SECONDS (default 120).
@@ -79,6 +82,15 @@ load_state() {
     . "$DIR/cluster.env"
 }
 
+# The cluster secret, made once per DIR: 64 hex digits from the kernel's random source.
+make_secret() {
+    [ -s "$DIR/secret" ] && return
+    ( umask 077
+      od -An -N32 -tx1 /dev/urandom | tr -d ' \n' > "$DIR/secret.partial"
+      printf 'Machvm-Cluster-Secret: %s\n' "$(cat "$DIR/secret.partial")" > "$DIR/secret.header"
+      mv "$DIR/secret.partial" "$DIR/secret" )
+}
+
 save_state() {
     {
         echo "SHARDS=$SHARDS"
@@ -102,11 +114,13 @@ launch() {
     local sdir="$DIR/shard-$i" port
     port="$(port_of "$i")"
     mkdir -p "$sdir/data"
+    [ -s "$DIR/secret" ] || die "$DIR has no cluster secret ($DIR/secret)"
     if [ "$#" -gt 0 ]; then printf '%s\n' "$@" > "$sdir/args"; fi
     local -a args=()
     mapfile -t args < "$sdir/args"
+    # the secret goes by the environment (readable by this user only), not on the command line
     # shellcheck disable=SC2086
-    nohup "$(java_bin)" -Xmx"${HEAP_MIB}"m -XX:MaxDirectMemorySize=$(( STORE_MIB + 64 ))m -XX:+ExitOnOutOfMemoryError \
+    MACHVM_CLUSTER_SECRET="$(cat "$DIR/secret")" nohup "$(java_bin)" -Xmx"${HEAP_MIB}"m -XX:MaxDirectMemorySize=$(( STORE_MIB + 64 ))m -XX:+ExitOnOutOfMemoryError \
         -jar "$(jar)" --server.address=127.0.0.1 --server.port="$port" \
         --machvm.store.capacity="${STORE_MIB}MB" --machvm.persistence.directory="$sdir/data" \
         --machvm.cluster.enabled=true --machvm.cluster.shard="$i" "${args[@]}" ${MACHVM_ARGS:-} \
@@ -143,7 +157,7 @@ await_exit() {
 # shard that forwards (or answers 503 for the owner), so a wrong guess costs a hop, never a wrong answer.
 write_haproxy() {
     local cfg="$DIR/haproxy.cfg" i ranges
-    ranges="$(curl -fsS "$(url_of 0)/cluster" | tr -d ' \n' | sed 's/.*"table":{[^}]*"slots":\[\(\[[^]]*\]\(,\[[^]]*\]\)*\)\].*/\1/' \
+    ranges="$(curl -fsS -H @"$DIR/secret.header" "$(url_of 0)/cluster" | tr -d ' \n' | sed 's/.*"table":{[^}]*"slots":\[\(\[[^]]*\]\(,\[[^]]*\]\)*\)\].*/\1/' \
         | tr -d '[' | tr ']' '\n' | sed 's/^,//' | grep -E '^[0-9]+,[0-9]+,[0-9]+$' || true)"
     [ -n "$ranges" ] || die "cannot read the ownership table from shard 0"
     {
@@ -234,6 +248,7 @@ cmd_up() {
     ensure_haproxy
     jar > /dev/null
     SHARDS="$n"; MAX_SHARDS="$n"
+    make_secret
     PROXY_PORT="$(free_port)"
     local i peers=""
     for i in $(seq 0 $(( n - 1 ))); do
@@ -261,14 +276,15 @@ cmd_up() {
     print_lines
 }
 
-# POST to a shard's /cluster endpoint; fails on any status but 200.
+# POST to a shard's /cluster endpoint with the cluster secret; fails on any status but 200.
 admin() {
     local url="$1" path="$2" data="${3:-}" out status
     out="$(mktemp)"
     if [ -n "$data" ]; then
-        status="$(curl -sS -o "$out" -w '%{http_code}' -X POST -H 'Content-Type: application/json' --data-binary "$data" "$url$path")"
+        status="$(curl -sS -o "$out" -w '%{http_code}' -X POST -H @"$DIR/secret.header" \
+            -H 'Content-Type: application/json' --data-binary "$data" "$url$path")"
     else
-        status="$(curl -sS -o "$out" -w '%{http_code}' -X POST "$url$path")"
+        status="$(curl -sS -o "$out" -w '%{http_code}' -X POST -H @"$DIR/secret.header" "$url$path")"
     fi
     if [ "$status" != 200 ]; then
         echo "local-cluster.sh: $url$path answered $status: $(cat "$out")" >&2

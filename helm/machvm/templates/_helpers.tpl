@@ -179,4 +179,15 @@ a margin. A number in terminationGracePeriodSeconds replaces the computation.
   value: {{ include "machvm.peerTemplate" . | replace "{i}" "0" | quote }}
 - name: MACHVM_CLUSTER_MOVEWAIT
   value: "{{ int .Values.cluster.moveWaitSeconds }}s"
+# the shards' calls to each other authenticate with it (machvm.cluster.secret)
+- name: MACHVM_CLUSTER_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "machvm.clusterSecretName" . }}
+      key: {{ .Values.cluster.secret.key | quote }}
+{{- end }}
+
+{{/* The Secret that holds the cluster secret: the user's, or the one the chart makes. */}}
+{{- define "machvm.clusterSecretName" -}}
+{{- .Values.cluster.secret.existingSecret | default (printf "%s-cluster" (include "machvm.fullname" .)) }}
 {{- end }}

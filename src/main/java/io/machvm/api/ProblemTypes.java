@@ -43,6 +43,16 @@ public final class ProblemTypes {
         add(KernReturn.KERN_NAME_EXISTS, 409, "Name exists",
                 "PUT /tasks/{task} named a task that exists with other settings (flavor, error model or name), or, "
                         + "to fork a task or restore a snapshot image into it, a task that exists at all.");
+        add(KernReturn.KERN_NOT_RECEIVER, 421, "Not receiver",
+                "In a cluster, a shard was asked directly (Machvm-Direct: 1, or machvm.cluster.forward=false) about a "
+                        + "task another shard owns; owner, ownerUrl, slot and epoch name the owner, and so does the "
+                        + "header Machvm-Owner. Send the call there, or through the cluster's entry point. It never "
+                        + "means that the task does not exist.");
+        add(KernReturn.MACH_SEND_TIMED_OUT, 503, "Send timed out",
+                "In a cluster, the shard that owns the task is down or restarting, or the task is being handed off "
+                        + "to another shard and the wait (machvm.cluster.move-wait) ran out; also a cluster-wide "
+                        + "GET /tasks or /host/statistics when a shard does not answer. Retry after Retry-After "
+                        + "seconds: the call did not happen, and no other shard answers for the task meanwhile.");
         add(KernReturn.MACH_SEND_INVALID_DEST, 404, "Invalid destination",
                 "The task does not exist or was terminated: the call went through a dead task port. Also reported "
                         + "when destTask of vm_read_overwrite names no live task.");

@@ -187,8 +187,9 @@ public final class Responses {
             String instance,
             @Schema(description = "The Mach kern_return_t name.", example = "KERN_PROTECTION_FAILURE",
                     allowableValues = {"KERN_INVALID_ADDRESS", "KERN_PROTECTION_FAILURE", "KERN_NO_SPACE",
-                        "KERN_INVALID_ARGUMENT", "KERN_FAILURE", "KERN_RESOURCE_SHORTAGE", "KERN_NAME_EXISTS",
-                        "MACH_SEND_INVALID_DEST"}, requiredMode = Schema.RequiredMode.REQUIRED)
+                        "KERN_INVALID_ARGUMENT", "KERN_FAILURE", "KERN_RESOURCE_SHORTAGE", "KERN_NOT_RECEIVER",
+                        "KERN_NAME_EXISTS", "MACH_SEND_INVALID_DEST", "MACH_SEND_TIMED_OUT"},
+                    requiredMode = Schema.RequiredMode.REQUIRED)
             String kern,
             @Schema(description = "The Mach kern_return_t value (MACH_SEND_INVALID_DEST is 0x10000003 = 268435459).",
                     example = "2", requiredMode = Schema.RequiredMode.REQUIRED)

@@ -54,7 +54,7 @@ public class ClusterConfiguration {
                 // a shard removed by a scale and added again keeps an old table on its retained volume
                 try {
                     ClusterState peer = ClusterState.fromJson(self, fetch(properties.join() + "/cluster",
-                            Duration.ofSeconds(5)), file, mapper);
+                            properties.secret(), Duration.ofSeconds(5)), file, mapper);
                     if (peer.current().epoch() > state.current().epoch()) {
                         log.info("shard {}: table epoch {} from {} replaces epoch {}", self,
                                 peer.current().epoch(), properties.join(), state.current().epoch());
@@ -69,7 +69,7 @@ public class ClusterConfiguration {
             return state;
         }
         if (!properties.join().isBlank() && self >= properties.shards()) {
-            JsonNode json = fetch(properties.join() + "/cluster", Duration.ofSeconds(60));
+            JsonNode json = fetch(properties.join() + "/cluster", properties.secret(), Duration.ofSeconds(60));
             state = ClusterState.fromJson(self, json, file, mapper);
             state.save();
             log.info("shard {}: joined with table epoch {} from {}", self, state.current().epoch(), properties.join());
@@ -90,7 +90,8 @@ public class ClusterConfiguration {
     ClusterService clusterService(ClusterState state, TaskRegistry registry, PageStores stores,
             ObjectProvider<TaskPersistence> persistence, ClusterProperties properties) {
         TaskTransfers transfers = new TaskTransfers(registry, stores, persistence.getIfAvailable());
-        ClusterService service = new ClusterService(state, registry, transfers, properties.moveWait());
+        ClusterService service = new ClusterService(state, registry, transfers, properties.moveWait(),
+                properties.secret());
         registry.placeMintedIds(service::mintable);
         return service;
     }
@@ -99,7 +100,7 @@ public class ClusterConfiguration {
     FilterRegistrationBean<ClusterFilter> clusterFilter(ClusterService service, ClusterProperties properties,
             ObjectProvider<TenantResolver> tenants) {
         ClusterFilter filter = new ClusterFilter(service, tenants.getIfAvailable(() -> TenantResolver.ANONYMOUS),
-                mapper, properties.forward());
+                mapper, properties.forward(), properties.secret());
         FilterRegistrationBean<ClusterFilter> registration = new FilterRegistrationBean<>(filter);
         registration.setOrder(FILTER_ORDER);
         return registration;
@@ -142,16 +143,23 @@ public class ClusterConfiguration {
                 + " does not end in -<index>");
     }
 
-    private JsonNode fetch(String url, Duration patience) throws Exception {
+    /** The peer's {@code GET /cluster}, asked with the cluster secret; retried while the peer starts. */
+    private JsonNode fetch(String url, String secret, Duration patience) throws Exception {
         long deadline = System.nanoTime() + patience.toNanos();
         try (HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build()) {
             while (true) {
                 try {
-                    HttpResponse<InputStream> answer = client.send(HttpRequest.newBuilder(URI.create(url)).build(),
+                    HttpResponse<InputStream> answer = client.send(HttpRequest.newBuilder(URI.create(url))
+                            .header(ClusterProperties.SECRET_HEADER, secret).build(),
                             HttpResponse.BodyHandlers.ofInputStream());
                     try (InputStream in = answer.body()) {
                         if (answer.statusCode() == 200) {
                             return mapper.readTree(in);
+                        }
+                        if (answer.statusCode() == 401 || answer.statusCode() == 403) {
+                            throw new IllegalStateException(url + " refused the cluster secret (status "
+                                    + answer.statusCode() + "): machvm.cluster.secret must be the same on every "
+                                    + "shard");
                         }
                     }
                 } catch (java.io.IOException e) {

@@ -2,6 +2,7 @@ package io.machvm.cluster;
 
 import io.machvm.service.Task;
 import io.machvm.service.TaskRegistry;
+import io.machvm.vm.KernReturn;
 import io.machvm.vm.GroupImage;
 import io.machvm.vm.GroupImageReader;
 import io.machvm.vm.TaskImage;
@@ -110,18 +111,18 @@ public class ClusterController {
         for (GroupImageReader.Heading heading : image.headings()) {
             if (!cluster.ownsAfterScale(heading.tenant(), heading.id())) {
                 // a copy here would be a task no route reaches, and a second one of it
-                ClusterProblems.write(mapper, response, 421, "Misdirected Request", "task " + heading.id()
+                ClusterProblems.write(mapper, response, KernReturn.KERN_NOT_RECEIVER, "task " + heading.id()
                         + " of tenant " + heading.tenant() + " is not this shard's, now or after the scale under way",
                         request.getRequestURI(), Map.of(), Map.of());
                 return;
             }
-            ids.add(heading.id());
+            ids.add(heading.tenant() + TaskRegistry.QUALIFIER + heading.id()); // the keys calls are fenced by
         }
         List<Task> tasks;
         try (AutoCloseable fence = cluster.fences().hold(ids, true, cluster.moveWait())) {
             tasks = cluster.transfers().receive(image, replace);
         } catch (Fences.Busy busy) {
-            ClusterProblems.write(mapper, response, 503, "Service Unavailable", "tasks of this image are being "
+            ClusterProblems.write(mapper, response, KernReturn.MACH_SEND_TIMED_OUT, "tasks of this image are being "
                     + "called; retry", request.getRequestURI(), Map.of(), Map.of("Retry-After", "1"));
             return;
         }

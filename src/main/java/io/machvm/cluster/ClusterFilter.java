@@ -2,7 +2,9 @@ package io.machvm.cluster;
 
 import io.machvm.api.U64;
 import io.machvm.service.TaskRegistry;
+import io.machvm.service.Tenant;
 import io.machvm.service.TenantResolver;
+import io.machvm.vm.KernReturn;
 import io.machvm.vm.TaskImage;
 import jakarta.servlet.FilterChain;
 import jakarta.servlet.ServletException;
@@ -10,6 +12,7 @@ import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.URLDecoder;
 import java.net.URLEncoder;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -38,13 +41,17 @@ import tools.jackson.databind.node.ObjectNode;
  * owner when the request asks for this shard only ({@code Machvm-Direct: 1}) or forwarding is off. An owner that
  * cannot be reached is a {@code 503} with {@code Retry-After}, never a 404 from another shard. {@code GET /tasks}
  * and {@code GET /host/statistics} answer for the whole cluster ({@code Machvm-Shard: all}) unless asked directly.
- * Every answer names the shard that gave it in {@code Machvm-Shard}.
+ * Every answer names the shard that gave it in {@code Machvm-Shard}. A task's owner is the owner of its slot, from the
+ * tenant the id means for the caller and the id's placement key: an admin's {@code tenant~id} goes to that tenant's
+ * shard.
  */
 public final class ClusterFilter extends OncePerRequestFilter {
     private static final Logger log = LoggerFactory.getLogger(ClusterFilter.class);
     static final String SHARD = "Machvm-Shard";
     static final String DIRECT = "Machvm-Direct";
     static final String HOP = "Machvm-Hop";
+    /** Names the owner on a 421: {@code <shard> <url>}. */
+    static final String OWNER = "Machvm-Owner";
     /** Forwarded requests may be forwarded once more (a table changing under a request); then 421. */
     private static final int MAX_HOPS = 2;
 
@@ -52,16 +59,22 @@ public final class ClusterFilter extends OncePerRequestFilter {
     private final TenantResolver tenants;
     private final JsonMapper mapper;
     private final boolean forward;
+    private final String secret;
 
-    public ClusterFilter(ClusterService cluster, TenantResolver tenants, JsonMapper mapper, boolean forward) {
+    public ClusterFilter(ClusterService cluster, TenantResolver tenants, JsonMapper mapper, boolean forward,
+            String secret) {
         this.cluster = cluster;
         this.tenants = tenants;
         this.mapper = mapper;
         this.forward = forward;
+        this.secret = secret;
     }
 
-    /** What one request is: its headers that steer routing. */
-    private record Ask(boolean direct, int hop, boolean asking, String tenant) {
+    /**
+     * What one request is: its headers that steer routing, and its caller, whom the task ids of the request are
+     * resolved for ({@code tenant~id} from an admin), and whether it brought credentials of its own.
+     */
+    private record Ask(boolean direct, int hop, boolean asking, Tenant caller, boolean credentials) {
     }
 
     @Override
@@ -70,17 +83,22 @@ public final class ClusterFilter extends OncePerRequestFilter {
         response.setHeader(SHARD, Integer.toString(cluster.self()));
         String path = request.getRequestURI();
         Ask ask = new Ask(!forward || truthy(request.getHeader(DIRECT)), hops(request.getHeader(HOP)),
-                request.getHeader(ClusterService.ASKING) != null, tenants.current().name());
+                request.getHeader(ClusterService.ASKING) != null, tenants.current(),
+                request.getHeader("Authorization") != null);
         String method = request.getMethod();
         if (path.startsWith("/cluster/tasks/")) {
             // a peer's call on a task here (the image of a fork): fenced like any call on it
-            String id = segment(path, "/cluster/tasks/".length());
-            serveFenced(request, response, chain, List.of(id));
+            TaskRegistry.Address task = pathTask(ask.caller, segment(path, "/cluster/tasks/".length()));
+            if (task == null) {
+                chain.doFilter(request, response); // answered by the API like an unknown task
+            } else {
+                serveFenced(request, response, chain, List.of(task.key()));
+            }
             return;
         }
         if (path.equals("/tasks")) {
             if (method.equals("GET") && !ask.direct && ask.hop == 0) {
-                fanOut(request, response, "/tasks");
+                fanOut(request, response, ask, "/tasks");
             } else if (method.equals("POST")) {
                 createMinted(request, response, chain, ask);
             } else {
@@ -89,27 +107,54 @@ public final class ClusterFilter extends OncePerRequestFilter {
             return;
         }
         if (path.equals("/host/statistics") && method.equals("GET") && !ask.direct && ask.hop == 0) {
-            fanOut(request, response, "/host/statistics");
+            fanOut(request, response, ask, "/host/statistics");
             return;
         }
         if (!path.startsWith("/tasks/")) {
             chain.doFilter(request, response);
             return;
         }
-        String id = segment(path, "/tasks/".length());
-        if (!TaskRegistry.ID_PATTERN.matcher(id).matches()) {
-            chain.doFilter(request, response); // answered 400 by the API
+        String segment = segment(path, "/tasks/".length());
+        TaskRegistry.Address task = pathTask(ask.caller, segment);
+        if (task == null) {
+            // a malformed id (400), or another tenant's qualified id from a caller that may not use it: answered
+            // here by the API, exactly as an unknown task
+            chain.doFilter(request, response);
             return;
         }
-        String sub = path.substring("/tasks/".length() + id.length());
-        onTask(request, response, chain, ask, id, sub);
+        String sub = path.substring("/tasks/".length() + segment.length());
+        onTask(request, response, chain, ask, task, segment, sub);
+    }
+
+    /**
+     * Where a task id of a path points for the caller: the segment without path parameters, percent-decoded as the
+     * API decodes it, then a plain id in the caller's tenant or, from an admin, {@code tenant~id}; null when the
+     * API would not find it (malformed, or a qualifier the caller may not use).
+     */
+    static TaskRegistry.Address pathTask(Tenant caller, String segment) {
+        int parameters = segment.indexOf(';');
+        String id = parameters < 0 ? segment : segment.substring(0, parameters);
+        if (id.indexOf('%') >= 0) {
+            try {
+                id = URLDecoder.decode(id.replace("+", "%2B"), StandardCharsets.UTF_8);
+            } catch (IllegalArgumentException malformed) {
+                return null;
+            }
+        }
+        return task(caller, id);
+    }
+
+    /** Where a task id (of a path, or a body's {@code parent} or {@code destTask}) points for the caller, or null. */
+    static TaskRegistry.Address task(Tenant caller, String id) {
+        TaskRegistry.Address address = id == null ? null : TaskRegistry.address(caller, id);
+        return address != null && TaskRegistry.ID_PATTERN.matcher(address.id()).matches() ? address : null;
     }
 
     private void onTask(HttpServletRequest request, HttpServletResponse response, FilterChain chain, Ask ask,
-            String id, String sub) throws ServletException, IOException {
-        int owner = cluster.route(ask.tenant, id, ask.asking);
+            TaskRegistry.Address task, String segment, String sub) throws ServletException, IOException {
+        int owner = cluster.route(task.tenant(), task.id(), ask.asking);
         if (owner != cluster.self()) {
-            forwardOrRefuse(request, response, ask, id, owner);
+            forwardOrRefuse(request, response, ask, task, owner);
             return;
         }
         String method = request.getMethod();
@@ -124,31 +169,33 @@ public final class ClusterFilter extends OncePerRequestFilter {
                 body = parse(buffered.bytes());
             }
         }
-        Set<String> ids = new LinkedHashSet<>();
-        ids.add(id);
-        String other = body == null ? null : text(body, create ? "parent" : "destTask");
-        if (other != null && TaskRegistry.ID_PATTERN.matcher(other).matches()) {
-            int otherOwner = cluster.route(ask.tenant, other, false);
+        Set<String> keys = new LinkedHashSet<>();
+        keys.add(task.key());
+        String otherName = body == null ? null : text(body, create ? "parent" : "destTask");
+        TaskRegistry.Address other = task(ask.caller, otherName);
+        if (other != null) {
+            int otherOwner = cluster.route(other.tenant(), other.id(), false);
             if (otherOwner == cluster.self()) {
-                ids.add(other);
+                keys.add(other.key());
             } else if (create) {
-                forkAcross(req, response, chain, ask, id, other, otherOwner, body);
+                forkAcross(req, response, chain, ask, task, otherName, otherOwner, body);
                 return;
             } else if (readOverwrite) {
-                readOverwriteAcross(req, response, ask, id, other, otherOwner, body);
+                readOverwriteAcross(req, response, ask, segment, otherName, other, otherOwner, body);
                 return;
             }
         }
-        try (AutoCloseable fence = cluster.fences().hold(ids, false, cluster.moveWait())) {
-            int now = cluster.route(ask.tenant, id, ask.asking);
+        try (AutoCloseable fence = cluster.fences().hold(keys, false, cluster.moveWait())) {
+            int now = cluster.route(task.tenant(), task.id(), ask.asking);
             if (now != cluster.self()) {
                 // handed off while this call waited at the fence
-                forwardOrRefuse(req, response, ask, id, now);
+                forwardOrRefuse(req, response, ask, task, now);
                 return;
             }
             chain.doFilter(req, response);
         } catch (Fences.Busy busy) {
-            unavailable(request, response, "task " + id + " is being handed off to another shard", cluster.self());
+            unavailable(request, response, "task " + named(ask, task) + " is being handed off to another shard",
+                    cluster.self());
         } catch (IOException | ServletException | RuntimeException e) {
             throw e;
         } catch (Exception e) {
@@ -157,11 +204,11 @@ public final class ClusterFilter extends OncePerRequestFilter {
     }
 
     private void serveFenced(HttpServletRequest request, HttpServletResponse response, FilterChain chain,
-            List<String> ids) throws ServletException, IOException {
-        try (AutoCloseable fence = cluster.fences().hold(ids, false, cluster.moveWait())) {
+            List<String> keys) throws ServletException, IOException {
+        try (AutoCloseable fence = cluster.fences().hold(keys, false, cluster.moveWait())) {
             chain.doFilter(request, response);
         } catch (Fences.Busy busy) {
-            unavailable(request, response, "task " + ids.getFirst() + " is being handed off to another shard",
+            unavailable(request, response, "task " + keys.getFirst() + " is being handed off to another shard",
                     cluster.self());
         } catch (IOException | ServletException | RuntimeException e) {
             throw e;
@@ -175,18 +222,18 @@ public final class ClusterFilter extends OncePerRequestFilter {
             throws ServletException, IOException {
         HttpServletRequest req = request;
         BufferedRequest buffered = BufferedRequest.of(request);
-        String parent = null;
+        TaskRegistry.Address parent = null;
         if (buffered != null) {
             req = buffered;
             JsonNode body = parse(buffered.bytes());
-            parent = body == null ? null : text(body, "parent");
+            parent = body == null ? null : task(ask.caller, text(body, "parent"));
         }
-        if (parent != null && TaskRegistry.ID_PATTERN.matcher(parent).matches()) {
-            int owner = cluster.route(ask.tenant, parent, false);
+        if (parent != null) {
+            int owner = cluster.route(parent.tenant(), parent.id(), false);
             if (owner != cluster.self()) {
                 forwardOrRefuse(req, response, ask, parent, owner);
             } else {
-                serveFenced(req, response, chain, List.of(parent));
+                serveFenced(req, response, chain, List.of(parent.key()));
             }
             return;
         }
@@ -198,36 +245,59 @@ public final class ClusterFilter extends OncePerRequestFilter {
         chain.doFilter(req, response);
     }
 
-    private void forwardOrRefuse(HttpServletRequest request, HttpServletResponse response, Ask ask, String id,
-            int owner) throws IOException {
+    /** Forwards the request to the task's owner, or answers 421 naming it; {@code task} null for a minted id. */
+    private void forwardOrRefuse(HttpServletRequest request, HttpServletResponse response, Ask ask,
+            TaskRegistry.Address task, int owner) throws IOException {
         String url = cluster.url(owner);
         if (ask.direct || ask.hop >= MAX_HOPS) {
             Map<String, Object> extra = new LinkedHashMap<>();
             extra.put("shard", cluster.self());
             extra.put("owner", owner);
             extra.put("ownerUrl", url);
-            if (id != null) {
-                extra.put("slot", Placement.slot(ask.tenant, id));
+            if (task != null) {
+                extra.put("slot", Placement.slot(task.tenant(), task.id()));
             }
             extra.put("epoch", cluster.state().current().epoch());
-            ClusterProblems.write(mapper, response, 421, "Misdirected Request", (id == null
-                    ? "this shard mints no ids now" : "task " + id + " is owned by shard " + owner)
+            ClusterProblems.write(mapper, response, KernReturn.KERN_NOT_RECEIVER, (task == null
+                    ? "this shard mints no ids now" : "task " + named(ask, task) + " is owned by shard " + owner)
                     + ": send the request to " + url + " (or through the cluster's entry point)",
                     request.getRequestURI(), extra, Map.of(SHARD, Integer.toString(cluster.self()),
-                            "Machvm-Owner", owner + " " + url));
+                            OWNER, owner + " " + url));
             return;
         }
-        Map<String, String> headers = new LinkedHashMap<>();
+        Map<String, String> headers = onBehalf(ask);
         headers.put(HOP, Integer.toString(ask.hop + 1));
-        if (id != null && cluster.isImport(ask.tenant, id, owner)) {
+        if (task != null && cluster.isImport(task.tenant(), task.id(), owner)) {
             headers.put(ClusterService.ASKING, "1");
         }
         try {
             Forwarder.forward(request, response, url, headers);
         } catch (Forwarder.Unreachable e) {
             unavailable(request, response, "shard " + owner + " (" + url + "), which owns "
-                    + (id == null ? "this request" : "task " + id) + ", is not reachable", owner);
+                    + (task == null ? "this request" : "task " + named(ask, task)) + ", is not reachable", owner);
         }
+    }
+
+    /**
+     * The headers that carry the caller to another shard. Credentials of its own go with the request, and the other
+     * shard authenticates them and acts for their tenant, as this one did. A caller without credentials (modes
+     * protected and none) is vouched for with the cluster secret, as the operator or as an anonymous client: what
+     * this shard made of it, never more.
+     */
+    private Map<String, String> onBehalf(Ask ask) {
+        Map<String, String> headers = new LinkedHashMap<>();
+        if (!ask.credentials) {
+            headers.put(ClusterProperties.SECRET_HEADER, secret);
+            if (!ask.caller.admin()) {
+                headers.put(ClusterProperties.CALLER_HEADER, ClusterProperties.ANONYMOUS_CALLER);
+            }
+        }
+        return headers;
+    }
+
+    /** The id as the caller knows the task: plain in its own tenant, {@code tenant~id} in another. */
+    private static String named(Ask ask, TaskRegistry.Address task) {
+        return task.tenant().equals(ask.caller.name()) ? task.id() : task.key();
     }
 
     /**
@@ -235,16 +305,19 @@ public final class ClusterFilter extends OncePerRequestFilter {
      * image, which becomes the child here (a full copy: sharing cannot span shards).
      */
     private void forkAcross(HttpServletRequest request, HttpServletResponse response, FilterChain chain, Ask ask,
-            String child, String parent, int parentOwner, JsonNode body) throws ServletException, IOException {
-        if (cluster.has(ask.tenant, child)) {
+            TaskRegistry.Address child, String parent, int parentOwner, JsonNode body)
+            throws ServletException, IOException {
+        if (cluster.has(child.tenant(), child.id())) {
             chain.doFilter(request, response); // the API answers 409 before any fork
             return;
         }
         String name = text(body, "name");
         String url = cluster.url(parentOwner);
         String query = name == null ? "" : "?name=" + URLEncoder.encode(name, StandardCharsets.UTF_8);
+        // the parent's shard resolves the parent's id for the same caller: a tenant forks only its own tasks
         HttpRequest.Builder out = Forwarder.copy(request, url, "/cluster/tasks/" + parent + "/fork-image" + query)
                 .header("Accept", TaskImage.MEDIA_TYPE).GET();
+        onBehalf(ask).forEach(out::setHeader);
         HttpResponse<InputStream> image;
         try {
             image = cluster.forwarder().send(out.build());
@@ -259,10 +332,10 @@ public final class ClusterFilter extends OncePerRequestFilter {
         }
         long length = image.headers().firstValueAsLong("content-length").orElse(-1);
         try (InputStream in = image.body();
-                AutoCloseable fence = cluster.fences().hold(List.of(child), false, cluster.moveWait())) {
+                AutoCloseable fence = cluster.fences().hold(List.of(child.key()), false, cluster.moveWait())) {
             chain.doFilter(BufferedRequest.replaced(request, "PUT", TaskImage.MEDIA_TYPE, in, length), response);
         } catch (Fences.Busy busy) {
-            unavailable(request, response, "task " + child + " is being handed off to another shard",
+            unavailable(request, response, "task " + named(ask, child) + " is being handed off to another shard",
                     cluster.self());
         } catch (IOException | ServletException | RuntimeException e) {
             throw e;
@@ -276,37 +349,38 @@ public final class ClusterFilter extends OncePerRequestFilter {
      * there. Either side's refusal is answered as that side gave it.
      */
     private void readOverwriteAcross(HttpServletRequest request, HttpServletResponse response, Ask ask, String source,
-            String dest, int destOwner, JsonNode body) throws IOException {
+            String destName, TaskRegistry.Address dest, int destOwner, JsonNode body) throws IOException {
         String address = number(body, "address");
         String size = number(body, "size");
         String destAddress = number(body, "destAddress");
         if (address == null || size == null || destAddress == null) {
-            ClusterProblems.write(mapper, response, 400, "Bad Request",
-                    "address, size and destAddress are required", request.getRequestURI(), Map.of(
-                            "kern", "KERN_INVALID_ARGUMENT", "kernReturn", 4), Map.of());
+            ClusterProblems.write(mapper, response, KernReturn.KERN_INVALID_ARGUMENT,
+                    "address, size and destAddress are required", request.getRequestURI(), Map.of(), Map.of());
             return;
         }
         long length;
         try {
             length = U64.parse("size", size);
         } catch (RuntimeException e) {
-            ClusterProblems.write(mapper, response, 400, "Bad Request", "size must be a number: " + size,
-                    request.getRequestURI(), Map.of("kern", "KERN_INVALID_ARGUMENT", "kernReturn", 4), Map.of());
+            ClusterProblems.write(mapper, response, KernReturn.KERN_INVALID_ARGUMENT, e.getMessage(),
+                    request.getRequestURI(), Map.of(), Map.of());
             return;
         }
         String self = "http://127.0.0.1:" + request.getLocalPort();
         HttpRequest.Builder read = Forwarder.copy(request, self, "/tasks/" + source + "/memory/" + address
                 + "?size=" + size).header(DIRECT, "1").header("Accept", "application/octet-stream").GET();
+        onBehalf(ask).forEach(read::setHeader);
         HttpResponse<InputStream> bytes = cluster.forwarder().send(read.build());
         if (bytes.statusCode() != 200) {
             Forwarder.relay(bytes, response);
             return;
         }
         String url = cluster.url(destOwner);
-        HttpRequest.Builder write = Forwarder.copy(request, url, "/tasks/" + dest + "/memory/" + destAddress)
+        HttpRequest.Builder write = Forwarder.copy(request, url, "/tasks/" + destName + "/memory/" + destAddress)
                 .header(HOP, Integer.toString(ask.hop + 1));
         write.setHeader("Content-Type", "application/octet-stream");
-        if (cluster.isImport(ask.tenant, dest, destOwner)) {
+        onBehalf(ask).forEach(write::setHeader);
+        if (cluster.isImport(dest.tenant(), dest.id(), destOwner)) {
             write.header(ClusterService.ASKING, "1");
         }
         write.PUT(HttpRequest.BodyPublishers.fromPublisher(HttpRequest.BodyPublishers.ofInputStream(bytes::body),
@@ -316,7 +390,7 @@ public final class ClusterFilter extends OncePerRequestFilter {
             written = cluster.forwarder().send(write.build());
         } catch (Forwarder.Unreachable e) {
             bytes.body().close();
-            unavailable(request, response, "shard " + destOwner + " (" + url + "), which owns task " + dest
+            unavailable(request, response, "shard " + destOwner + " (" + url + "), which owns task " + destName
                     + ", is not reachable", destOwner);
             return;
         }
@@ -333,7 +407,8 @@ public final class ClusterFilter extends OncePerRequestFilter {
     }
 
     /** {@code GET /tasks} or {@code /host/statistics} of every shard, merged. */
-    private void fanOut(HttpServletRequest request, HttpServletResponse response, String path) throws IOException {
+    private void fanOut(HttpServletRequest request, HttpServletResponse response, Ask ask, String path)
+            throws IOException {
         List<Integer> shards = cluster.allShards();
         Map<Integer, JsonNode> answers = new TreeMap<>();
         List<String> missing = new ArrayList<>();
@@ -341,8 +416,10 @@ public final class ClusterFilter extends OncePerRequestFilter {
             Map<Integer, Future<JsonNode>> pending = new LinkedHashMap<>();
             for (int shard : shards) {
                 String url = cluster.url(shard);
-                HttpRequest call = Forwarder.copy(request, url, Forwarder.pathAndQuery(request))
-                        .header(DIRECT, "1").GET().build();
+                HttpRequest.Builder builder = Forwarder.copy(request, url, Forwarder.pathAndQuery(request))
+                        .header(DIRECT, "1").GET();
+                onBehalf(ask).forEach(builder::setHeader);
+                HttpRequest call = builder.build();
                 pending.put(shard, pool.submit(() -> {
                     HttpResponse<InputStream> answer = cluster.forwarder().send(call);
                     try (InputStream in = answer.body()) {
@@ -362,7 +439,7 @@ public final class ClusterFilter extends OncePerRequestFilter {
             }
         }
         if (!missing.isEmpty()) {
-            ClusterProblems.write(mapper, response, 503, "Service Unavailable", "shard(s) " + String.join(", ",
+            ClusterProblems.write(mapper, response, KernReturn.MACH_SEND_TIMED_OUT, "shard(s) " + String.join(", ",
                     missing) + " did not answer: the cluster-wide " + path + " would be incomplete; each shard's "
                     + "own answer is had with the header " + DIRECT + ": 1", request.getRequestURI(),
                     Map.of("shards", missing), Map.of(SHARD, "all", "Retry-After", "1"));
@@ -413,7 +490,7 @@ public final class ClusterFilter extends OncePerRequestFilter {
 
     private void unavailable(HttpServletRequest request, HttpServletResponse response, String detail, int shard)
             throws IOException {
-        ClusterProblems.write(mapper, response, 503, "Service Unavailable", detail + "; retry", request
+        ClusterProblems.write(mapper, response, KernReturn.MACH_SEND_TIMED_OUT, detail + "; retry", request
                 .getRequestURI(), Map.of("shard", shard), Map.of(SHARD, Integer.toString(cluster.self()),
                         "Retry-After", "1"));
         log.debug("503 for {}: {}", request.getRequestURI(), detail);

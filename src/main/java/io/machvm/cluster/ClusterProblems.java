@@ -1,33 +1,43 @@
 package io.machvm.cluster;
 
+import io.machvm.api.ProblemTypes;
+import io.machvm.vm.KernReturn;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.util.Map;
 import tools.jackson.databind.json.JsonMapper;
 import tools.jackson.databind.node.ObjectNode;
 
-/** Problem details (RFC 9457) of the cluster layer: 421 not this shard's task, 503 its shard is unavailable. */
+/**
+ * Problem details (RFC 9457) of the cluster layer, in the API's shape ({@code type, title, status, detail, instance,
+ * kern, kernReturn}) with the cluster's own members: {@code 421 KERN_NOT_RECEIVER} not this shard's task,
+ * {@code 503 MACH_SEND_TIMED_OUT} its shard is unavailable, {@code 400 KERN_INVALID_ARGUMENT} a call the cluster
+ * cannot route.
+ */
 final class ClusterProblems {
     static final String PROBLEM_JSON = "application/problem+json";
 
     private ClusterProblems() {
     }
 
-    static void write(JsonMapper mapper, HttpServletResponse response, int status, String title, String detail,
+    static void write(JsonMapper mapper, HttpServletResponse response, KernReturn kern, String detail,
             String instance, Map<String, Object> extra, Map<String, String> headers) throws IOException {
         if (response.isCommitted()) {
             return;
         }
+        ProblemTypes.ProblemType type = ProblemTypes.of(kern);
         ObjectNode body = mapper.createObjectNode();
-        body.put("type", "about:blank");
-        body.put("title", title);
-        body.put("status", status);
+        body.put("type", type.type());
+        body.put("title", type.title());
+        body.put("status", type.status());
         body.put("detail", detail);
         body.put("instance", instance);
+        body.put("kern", kern.name());
+        body.put("kernReturn", kern.value());
         extra.forEach((k, v) -> body.set(k, mapper.valueToTree(v)));
         byte[] bytes = mapper.writeValueAsBytes(body);
         response.reset();
-        response.setStatus(status);
+        response.setStatus(type.status());
         headers.forEach(response::setHeader);
         response.setContentType(PROBLEM_JSON);
         response.setContentLength(bytes.length);

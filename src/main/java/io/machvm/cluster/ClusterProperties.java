@@ -1,5 +1,6 @@
 package io.machvm.cluster;
 
+import io.machvm.config.InvalidSettingException;
 import java.time.Duration;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
@@ -18,10 +19,46 @@ import org.springframework.boot.context.properties.bind.DefaultValue;
  *                  {@code machvm.persistence.directory}, else only in memory
  * @param moveWait  how long a call on a task that is being handed off waits before it answers 503
  * @param forward   whether a shard forwards a request for another shard's task (off: it answers 421)
+ * @param secret    shared by every shard of the cluster, at least {@value #MIN_SECRET_LENGTH} characters: the shards'
+ *                  own calls to each other (handoff, table copies) and the operator's {@code /cluster} steps send it
+ *                  in {@value #SECRET_HEADER}; required with {@code enabled}
  */
 @ConfigurationProperties("machvm.cluster")
 public record ClusterProperties(@DefaultValue("false") boolean enabled, @DefaultValue("-1") int shard,
         @DefaultValue("0") int shards, @DefaultValue("") String peers, @DefaultValue("") String join,
         @DefaultValue("") String tableFile, @DefaultValue("5s") Duration moveWait,
-        @DefaultValue("true") boolean forward) {
+        @DefaultValue("true") boolean forward, @DefaultValue("") String secret) {
+    /** The request header that carries the cluster secret. */
+    public static final String SECRET_HEADER = "Machvm-Cluster-Secret";
+    /**
+     * Sent with the secret by a shard that forwards the request of a client without credentials: absent when that
+     * client was the node's operator (protected mode), {@value #ANONYMOUS_CALLER} otherwise (mode {@code none}).
+     */
+    public static final String CALLER_HEADER = "Machvm-Cluster-Caller";
+    public static final String ANONYMOUS_CALLER = "anonymous";
+    public static final int MIN_SECRET_LENGTH = 32;
+
+    public ClusterProperties {
+        secret = secret == null ? "" : secret;
+        if (!secret.isEmpty() && secret.length() < MIN_SECRET_LENGTH) {
+            throw new InvalidSettingException("machvm.cluster.secret", "machvm.cluster.secret must be at least "
+                    + MIN_SECRET_LENGTH + " characters long", "Use a random secret, e.g. openssl rand -hex 32, the "
+                    + "same on every shard.");
+        }
+        if (enabled && secret.isEmpty()) {
+            throw new InvalidSettingException("machvm.cluster.secret", "machvm.cluster.enabled=true needs "
+                    + "machvm.cluster.secret: the shards authenticate their calls to each other with it",
+                    "Set machvm.cluster.secret (environment MACHVM_CLUSTER_SECRET) to the same random value of at "
+                            + "least " + MIN_SECRET_LENGTH + " characters on every shard, e.g. openssl rand -hex 32 "
+                            + "(the Helm chart and scripts/local-cluster.sh make one).");
+        }
+    }
+
+    /** Without the secret: the settings may be logged, the secret never. */
+    @Override
+    public String toString() {
+        return "ClusterProperties[enabled=" + enabled + ", shard=" + shard + ", shards=" + shards + ", peers="
+                + peers + ", join=" + join + ", tableFile=" + tableFile + ", moveWait=" + moveWait + ", forward="
+                + forward + ", secret=" + (secret.isEmpty() ? "(none)" : "(set)") + "]";
+    }
 }

@@ -42,12 +42,16 @@ public final class ClusterService {
     private final Fences fences = new Fences();
     private final Forwarder forwarder = new Forwarder();
     private final Duration moveWait;
+    /** Sent with the calls this shard makes on its own account ({@link ClusterProperties#secret}). */
+    private final String secret;
 
-    public ClusterService(ClusterState state, TaskRegistry registry, TaskTransfers transfers, Duration moveWait) {
+    public ClusterService(ClusterState state, TaskRegistry registry, TaskTransfers transfers, Duration moveWait,
+            String secret) {
         this.state = state;
         this.registry = registry;
         this.transfers = transfers;
         this.moveWait = moveWait;
+        this.secret = secret;
     }
 
     public ClusterState state() {
@@ -216,7 +220,7 @@ public final class ClusterService {
     private long handOff(List<Task> batch, String targetUrl) throws Exception {
         List<String> ids = new ArrayList<>(batch.size());
         for (Task task : batch) {
-            ids.add(task.id());
+            ids.add(task.tenant() + TaskRegistry.QUALIFIER + task.id()); // the keys calls are fenced by
         }
         try (AutoCloseable fence = fences.hold(ids, true, Duration.ofSeconds(60))) {
             List<Task> live = new ArrayList<>(batch.size());
@@ -247,7 +251,7 @@ public final class ClusterService {
      * Streams the image to the new owner on a blocking connection, from the image's buffer straight to the socket,
      * and answers the status; its answer comes once the tasks are durable there.
      */
-    private static int post(GroupImage image, String targetUrl) throws IOException {
+    private int post(GroupImage image, String targetUrl) throws IOException {
         HttpURLConnection out = (HttpURLConnection) URI.create(targetUrl + "/cluster/import?replace=true").toURL()
                 .openConnection(Proxy.NO_PROXY);
         out.setRequestMethod("POST");
@@ -257,6 +261,7 @@ public final class ClusterService {
         out.setFixedLengthStreamingMode(image.sizeBytes());
         out.setRequestProperty("Content-Type", GroupImage.MEDIA_TYPE);
         out.setRequestProperty("Accept", "application/json, application/problem+json");
+        out.setRequestProperty(ClusterProperties.SECRET_HEADER, secret);
         try (OutputStream body = out.getOutputStream()) {
             image.writeTo(body);
         }

@@ -7,6 +7,7 @@ import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.util.List;
 import org.springframework.security.authentication.UsernamePasswordAuthenticationToken;
+import org.springframework.security.core.Authentication;
 import org.springframework.security.core.authority.AuthorityUtils;
 import org.springframework.security.core.context.SecurityContext;
 import org.springframework.security.core.context.SecurityContextHolder;
@@ -25,6 +26,8 @@ import org.springframework.web.filter.OncePerRequestFilter;
  * {@code Sec-Fetch-Site} other than {@code same-origin} or {@code none}; and no form content type, which
  * {@link FormContentInterceptor} refuses once the path and method are known to exist.</li>
  * </ul>
+ * A call already authenticated with the cluster secret ({@link ClusterSecretFilter}) passes: it comes from a shard,
+ * which checked its client, or from the operator, maybe on another machine, and no browser sends the secret.
  */
 final class AnonymousAccessFilter extends OncePerRequestFilter {
     static final String CONFIGURE = "Set machvm.security.mode=api-key with machvm.security.api-keys.<tenant>=<key> "
@@ -43,6 +46,12 @@ final class AnonymousAccessFilter extends OncePerRequestFilter {
     @Override
     protected void doFilterInternal(HttpServletRequest request, HttpServletResponse response, FilterChain chain)
             throws ServletException, IOException {
+        Authentication authenticated = contexts.getContext().getAuthentication();
+        if (authenticated != null && authenticated.isAuthenticated()) {
+            // a shard's call with the cluster secret: from another machine maybe, and no browser's
+            chain.doFilter(request, response);
+            return;
+        }
         boolean probe = ClientChecks.isProbe(request);
         boolean local = false;
         if (loopbackOnly) {

@@ -1,8 +1,10 @@
 package io.machvm.security;
 
+import io.machvm.cluster.ClusterProperties;
 import io.machvm.config.InvalidSettingException;
 import io.machvm.service.TenantResolver;
 import jakarta.servlet.DispatcherType;
+import jakarta.servlet.Filter;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
@@ -64,7 +66,7 @@ public class SecurityConfiguration {
 
     @Bean
     SecurityFilterChain machvmSecurity(HttpSecurity http, MachvmSecurityProperties properties,
-            ObjectProvider<JwtDecoder> jwtDecoder) throws Exception {
+            ClusterProperties cluster, ObjectProvider<JwtDecoder> jwtDecoder) throws Exception {
         SecurityMode mode = properties.securityMode();
         AuthenticationEntryPoint entryPoint = SecurityConfiguration::unauthorized;
         AccessDeniedHandler denied = SecurityConfiguration::forbidden;
@@ -75,15 +77,20 @@ public class SecurityConfiguration {
                 .requestCache(cache -> cache.disable())
                 .sessionManagement(session -> session.sessionCreationPolicy(SessionCreationPolicy.STATELESS))
                 .exceptionHandling(e -> e.authenticationEntryPoint(entryPoint).accessDeniedHandler(denied));
+        // the shards' calls to each other, in every mode; first, so that protected mode's checks see them
+        // authenticated
+        Class<? extends Filter> anonymousAfter = SecurityContextHolderFilter.class;
+        if (!cluster.secret().isEmpty()) {
+            http.addFilterAfter(new ClusterSecretFilter(cluster.secret()), SecurityContextHolderFilter.class);
+            anonymousAfter = ClusterSecretFilter.class;
+        }
         switch (mode) {
             case PROTECTED -> {
-                http.addFilterAfter(new AnonymousAccessFilter(true, properties.allowedHosts()),
-                        SecurityContextHolderFilter.class);
+                http.addFilterAfter(new AnonymousAccessFilter(true, properties.allowedHosts()), anonymousAfter);
                 log.info("machvm.security.mode=protected: answering only clients on loopback");
             }
             case NONE -> {
-                http.addFilterAfter(new AnonymousAccessFilter(false, properties.allowedHosts()),
-                        SecurityContextHolderFilter.class);
+                http.addFilterAfter(new AnonymousAccessFilter(false, properties.allowedHosts()), anonymousAfter);
                 log.warn("machvm.security.mode=none: anyone who reaches this server can read, change and terminate "
                         + "every task; set machvm.security.mode=api-key or jwt to require credentials");
             }
@@ -107,6 +114,8 @@ public class SecurityConfiguration {
         http.authorizeHttpRequests(requests -> {
             requests.dispatcherTypeMatchers(DispatcherType.ERROR, DispatcherType.ASYNC).permitAll();
             requests.requestMatchers("/actuator/health/liveness", "/actuator/health/readiness").permitAll();
+            // the cluster's table and the steps of a scale, in every mode (/cluster/tasks/** are a tenant's calls)
+            requests.requestMatchers("/cluster", "/cluster/*").hasAuthority(MachvmAuthorities.ADMIN);
             if (mode.authenticates()) {
                 requests.requestMatchers("/actuator", "/actuator/**").hasAuthority(MachvmAuthorities.ADMIN);
                 requests.requestMatchers("/problems", "/problems/**", "/v3/api-docs", "/v3/api-docs/**",

@@ -105,8 +105,9 @@ public final class TaskRegistry {
     }
 
     /** A task's place: its tenant and its id within the tenant. */
-    private record Address(String tenant, String id) {
-        String key() {
+    public record Address(String tenant, String id) {
+        /** {@code tenant~id}: the task's key, and how an admin names it. */
+        public String key() {
             return tenant + QUALIFIER + id;
         }
     }
@@ -119,7 +120,12 @@ public final class TaskRegistry {
         return address(tenants.current(), id);
     }
 
-    private static Address address(Tenant caller, String id) {
+    /**
+     * Where {@code id} points for {@code caller}: a plain id in the caller's tenant, {@code tenant~id} in the tenant
+     * it names when the caller is an admin or that tenant; null when the caller may not address it. The id part is
+     * not checked against {@link #ID_PATTERN}.
+     */
+    public static Address address(Tenant caller, String id) {
         if (id == null) {
             return null;
         }

@@ -9,10 +9,17 @@ public enum KernReturn {
     KERN_INVALID_ARGUMENT(4),
     KERN_FAILURE(5),
     KERN_RESOURCE_SHORTAGE(6),
+    /**
+     * The caller does not hold the receive right of the port: in a cluster, a shard asked directly about a task
+     * that another shard owns.
+     */
+    KERN_NOT_RECEIVER(8),
     /** A name (here: a task id) that is already in use with other settings. */
     KERN_NAME_EXISTS(13),
     /** A call through a dead or unknown task port. */
-    MACH_SEND_INVALID_DEST(0x10000003);
+    MACH_SEND_INVALID_DEST(0x10000003),
+    /** A message not sent before its timeout: in a cluster, the task's shard is down, restarting or moving it. */
+    MACH_SEND_TIMED_OUT(0x10000004);
 
     private final int value;
 

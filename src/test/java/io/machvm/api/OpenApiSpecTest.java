@@ -11,6 +11,7 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.yaml.snakeyaml.DumperOptions;
 import org.yaml.snakeyaml.Yaml;
+import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
@@ -57,6 +58,40 @@ class OpenApiSpecTest extends ApiTestSupport {
                 "\"operationId\":\"vm_inherit\"", "\"operationId\":\"vm_write\"", "\"operationId\":\"vm_read\"",
                 "\"operationId\":\"vm_copy\"", "\"operationId\":\"vm_read_overwrite\"", "\"operationId\":\"vm_region\"",
                 "\"operationId\":\"vm_region_walk\"", "\"operationId\":\"problem_type\"");
+    }
+
+    /** A cluster's own answers, as a shard routes: 421 naming the owner and 503 with Retry-After, with their kern. */
+    @Test
+    void everyRoutedOperationDeclaresTheClustersAnswers() {
+        JsonNode paths = JsonMapper.builder().build().readTree(given().when().get("/v3/api-docs").then()
+                .statusCode(200).extract().asString()).get("paths");
+        int routed = 0;
+        for (Map.Entry<String, JsonNode> path : paths.properties()) {
+            for (Map.Entry<String, JsonNode> operation : path.getValue().properties()) {
+                JsonNode responses = operation.getValue().get("responses");
+                String where = operation.getKey() + " " + path.getKey();
+                if (path.getKey().startsWith("/tasks/")) {
+                    routed++;
+                    JsonNode misdirected = responses.get("421");
+                    assertThat(misdirected).as(where).isNotNull();
+                    assertThat(misdirected.at("/headers/Machvm-Owner").isMissingNode()).as(where).isFalse();
+                    JsonNode problem = misdirected.at("/content/application~1problem+json");
+                    assertThat(problem.at("/schema/$ref").asString())
+                            .isEqualTo("#/components/schemas/ProblemDetail");
+                    assertThat(problem.at("/example/kern").asString()).isEqualTo("KERN_NOT_RECEIVER");
+                    assertThat(problem.at("/example/ownerUrl").isString()).isTrue();
+                }
+                if (path.getKey().startsWith("/tasks") || path.getKey().equals("/host/statistics")) {
+                    JsonNode unavailable = responses.get("503");
+                    assertThat(unavailable).as(where).isNotNull();
+                    assertThat(unavailable.at("/headers/Retry-After/schema/type").asString()).isEqualTo("integer");
+                    assertThat(unavailable.at("/content/application~1problem+json/example/kern").asString())
+                            .isEqualTo("MACH_SEND_TIMED_OUT");
+                }
+            }
+        }
+        assertThat(routed).as("operations under /tasks/").isGreaterThanOrEqualTo(20);
+        assertThat(paths.at("/~1host~1page-size/get/responses").has("503")).isFalse();
     }
 
     @SuppressWarnings("unchecked")

@@ -3,12 +3,7 @@ package io.machvm.cluster;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -21,8 +16,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -42,30 +35,27 @@ import tools.jackson.databind.json.JsonMapper;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class LocalClusterIT {
-    private static final Path SCRIPT = Path.of("scripts", "local-cluster.sh").toAbsolutePath();
     private static final long BASE = 0x100000000L;
     private static final JsonMapper JSON = JsonMapper.builder().build();
 
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private final LocalCluster cluster = new LocalCluster("");
     private Path dir;
     private String proxy;
-    private final Map<Integer, String> shards = new HashMap<>();
+    private final Map<Integer, String> shards = cluster.shards();
     /** The last acknowledged content of every task the tests made: what must be read back. */
     private final Map<String, String> expected = new ConcurrentHashMap<>();
     private final AtomicInteger connectionRetries = new AtomicInteger();
 
     @BeforeAll
     void up() throws Exception {
-        dir = Files.createTempDirectory("machvm-cluster");
-        run("up", "2", dir.toString());
-        assertThat(shards).hasSize(2);
+        cluster.up(2);
+        dir = cluster.dir();
+        proxy = cluster.proxy();
     }
 
     @AfterAll
     void down() throws Exception {
-        if (dir != null) {
-            run("down", dir.toString());
-        }
+        cluster.down();
     }
 
     @Test
@@ -110,6 +100,11 @@ class LocalClusterIT {
         assertThat(problem.get("ownerUrl").asString()).isEqualTo(shards.get(owner));
         // forwarded when not asked directly
         assertThat(send("GET", shards.get(other) + "/tasks/" + id, null, null).statusCode()).isEqualTo(200);
+        // the local operator is an admin: its tenant~id is placed as the plain id of that tenant
+        assertThat(send("GET", shards.get(other) + "/tasks/default~" + id, null, null, "Machvm-Direct", "1")
+                .statusCode()).isEqualTo(421);
+        assertThat(send("GET", shards.get(owner) + "/tasks/default~" + id, null, null, "Machvm-Direct", "1")
+                .statusCode()).isEqualTo(200);
         // the whole cluster's list and statistics through the entry point
         HttpResponse<String> stats = send("GET", proxy + "/host/statistics", null, null);
         assertThat(stats.headers().firstValue("Machvm-Shard")).hasValue("all");
@@ -448,38 +443,12 @@ class LocalClusterIT {
 
     private HttpResponse<String> send(String method, String url, String type, String body, String... headers)
             throws IOException, InterruptedException {
-        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(60))
-                .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
-                        : HttpRequest.BodyPublishers.ofString(body));
-        if (type != null) {
-            request.header("Content-Type", type);
-        }
-        for (int i = 0; i < headers.length; i += 2) {
-            request.header(headers[i], headers[i + 1]);
-        }
-        return http.send(request.build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.ISO_8859_1));
+        return cluster.send(method, url, type, body, headers);
     }
 
-    private static final Pattern PROXY = Pattern.compile("^PROXY=(\\S+)$", Pattern.MULTILINE);
-    private static final Pattern SHARD = Pattern.compile("^SHARD (\\d+) (\\S+)$", Pattern.MULTILINE);
-
-    /** Runs the script; parses the PROXY and SHARD lines it prints. */
+    /** Runs the script (scale, stop, start) on this cluster. */
     private void run(String... args) throws Exception {
-        List<String> command = new ArrayList<>(List.of("bash", SCRIPT.toString()));
-        command.addAll(List.of(args));
-        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
-        builder.environment().putIfAbsent("JAVA_HOME", System.getProperty("java.home"));
-        Process process = builder.start();
-        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(process.waitFor()).as(String.join(" ", args) + ":\n" + output).isZero();
-        Matcher proxyLine = PROXY.matcher(output);
-        if (proxyLine.find()) {
-            proxy = proxyLine.group(1);
-            shards.clear();
-            Matcher shardLine = SHARD.matcher(output);
-            while (shardLine.find()) {
-                shards.put(Integer.parseInt(shardLine.group(1)), shardLine.group(2));
-            }
-        }
+        cluster.run(args);
+        proxy = cluster.proxy();
     }
 }

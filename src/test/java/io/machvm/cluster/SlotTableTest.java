@@ -93,11 +93,12 @@ class SlotTableTest {
     @Test
     void peersTemplateExpands() {
         ClusterProperties p = new ClusterProperties(true, 0, 3, "http://m-{i}.hl:8080", "", "",
-                java.time.Duration.ofSeconds(5), true);
+                java.time.Duration.ofSeconds(5), true, ClusterSettingsTest.SECRET);
         assertThat(ClusterConfiguration.peers(p)).containsExactly("http://m-0.hl:8080", "http://m-1.hl:8080",
                 "http://m-2.hl:8080");
         List<String> listed = new ArrayList<>(ClusterConfiguration.peers(new ClusterProperties(true, 0, 0,
-                "http://a:1, http://b:2", "", "", java.time.Duration.ofSeconds(5), true)));
+                "http://a:1, http://b:2", "", "", java.time.Duration.ofSeconds(5), true,
+                ClusterSettingsTest.SECRET)));
         assertThat(listed).containsExactly("http://a:1", "http://b:2");
     }
 

@@ -8,9 +8,11 @@ import com.marcnuri.helm.LintResult;
 import com.marcnuri.helm.TemplateCommand;
 import io.machvm.ops.EntrypointScript.Result;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -35,10 +37,10 @@ class HelmChartTest {
     }
 
     @Test
-    void defaultsRenderStatefulSetServicesAndDisruptionBudgetOnly() {
+    void defaultsRenderStatefulSetServicesDisruptionBudgetAndClusterSecretOnly() {
         Map<String, Map<String, Object>> objects = render(Map.of());
         assertThat(objects.keySet()).containsExactlyInAnyOrder("StatefulSet/ops-machvm", "Service/ops-machvm",
-                "Service/ops-machvm-shards", "PodDisruptionBudget/ops-machvm");
+                "Service/ops-machvm-shards", "PodDisruptionBudget/ops-machvm", "Secret/ops-machvm-cluster");
     }
 
     @Test
@@ -314,6 +316,29 @@ class HelmChartTest {
     }
 
     @Test
+    void theClusterSecretIsMadeByTheChartOrTakenFromTheUsersSecret() {
+        Map<String, Map<String, Object>> objects = render(Map.of());
+        Map<String, Object> secret = objects.get("Secret/ops-machvm-cluster");
+        String value = new String(Base64.getDecoder().decode((String) value(secret, "data.secret")),
+                StandardCharsets.UTF_8);
+        assertThat(value).hasSizeGreaterThanOrEqualTo(32).matches("[A-Za-z0-9]+");
+        // random per installation: a second render (a second release) gets another one
+        assertThat(value(render(Map.of()).get("Secret/ops-machvm-cluster"), "data.secret"))
+                .isNotEqualTo(value(secret, "data.secret"));
+        Map<String, Object> variable = envVariable(container(objects), "MACHVM_CLUSTER_SECRET");
+        assertThat(variable).doesNotContainKey("value");
+        assertThat(value(variable, "valueFrom.secretKeyRef.name")).isEqualTo("ops-machvm-cluster");
+        assertThat(value(variable, "valueFrom.secretKeyRef.key")).isEqualTo("secret");
+
+        Map<String, Map<String, Object>> own = render(Map.of("cluster.secret.existingSecret", "machvm-cluster-key",
+                "cluster.secret.key", "token"));
+        assertThat(own.keySet()).noneMatch(key -> key.startsWith("Secret/"));
+        Map<String, Object> fromOwn = envVariable(container(own), "MACHVM_CLUSTER_SECRET");
+        assertThat(value(fromOwn, "valueFrom.secretKeyRef.name")).isEqualTo("machvm-cluster-key");
+        assertThat(value(fromOwn, "valueFrom.secretKeyRef.key")).isEqualTo("token");
+    }
+
+    @Test
     void gatewayRouteReachesTheServiceWithoutLimits() {
         assertThat(render(Map.of()).keySet()).noneMatch(key -> key.startsWith("HTTPRoute/"));
         Map<String, Map<String, Object>> objects = render(Map.of("gateway.enabled", true,
@@ -363,6 +388,12 @@ class HelmChartTest {
         Map<String, String> byName = new LinkedHashMap<>();
         env.forEach(variable -> byName.put((String) variable.get("name"), (String) variable.get("value")));
         return byName;
+    }
+
+    private static Map<String, Object> envVariable(Map<String, Object> container, String name) {
+        List<Map<String, Object>> env = get(container, "env");
+        return env.stream().filter(variable -> name.equals(variable.get("name"))).findFirst()
+                .orElseThrow(() -> new AssertionError("no variable " + name));
     }
 
     private static Object value(Object root, String path) {
