@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The cluster's own costs, on a local cluster (scripts/local-cluster.sh) on 127.0.0.1:
-#   1. the routing hop: vm_write of 4 KiB with wrk (CPU per request summed over every shard and HAProxy, p99) and
-#      vm_write / vm_read of 256 MiB with curl (GB/s), sent to the owner directly, to the other shard (always one
-#      forwarding hop) and to the entry point (HAProxy round robin: half the requests take the hop with 2 shards)
+#   1. the routing hop: vm_write of 4 KiB with wrk (CPU per request summed over both shards and the target's
+#      HAProxy, p99) and vm_write / vm_read of 256 MiB with curl (GB/s), sent to the owner directly, to the other
+#      shard (always one forwarding hop) and to the entry point (HAProxy, which sends it to the owner)
 #   2. handoff: a task with 1 GiB resident, and 1,000 small tasks, moved by a scale from 2 shards to 1
 #
 #   bench/cluster.sh [OUT_DIR]          (needs target/machvm-*.jar: ./mvnw -B -ntp package -DskipTests)
@@ -10,7 +10,9 @@
 # Environment: WARMUP and DURATION (seconds per wrk run, default 20 and 20), ROUNDS (default 2); HOP_ONLY=1 skips
 # the handoff part, HANDOFF_ONLY=1 the hop part. BEFORE_JAR=/path/to/older/machvm.jar runs each handoff with that
 # jar too, alternating with this checkout's, HANDOFF_ROUNDS (default 1) times, so both are measured under the same
-# load.
+# load. BEFORE_SCRIPT=<an older scripts/local-cluster.sh> adds a fourth routing target, "before": a second HAProxy
+# with the configuration that script's write_haproxy makes for the same shards (e.g. git show
+# main:scripts/local-cluster.sh > /tmp/before.sh), measured in the same rounds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:-bench/results/cluster-$(date -u +%Y%m%dT%H%M%SZ)}"
@@ -62,13 +64,31 @@ OWNER_URL="$(shard_url "$OWNER" "$OUT/hop-up.txt")"
 OTHER_URL="$(shard_url $(( 1 - OWNER )) "$OUT/hop-up.txt")"
 curl -fsS -o /dev/null -X POST -H 'Content-Type: application/json' \
     -d '{"address":"0x100000000","size":"0x12000000","flags":0}' "$PROXY/tasks/hop/allocate"
-PIDS=("$(cat "$C/shard-0/pid")" "$(cat "$C/shard-1/pid")" "$(cat "$C/haproxy.pid")")
+SHARD_PIDS=("$(cat "$C/shard-0/pid")" "$(cat "$C/shard-1/pid")")
+declare -A PROXY_PID=([proxy]="$(cat "$C/haproxy.pid")")
+TARGETS=("direct $OWNER_URL" "hop $OTHER_URL" "proxy $PROXY")
+if [ -n "${BEFORE_SCRIPT:-}" ]; then
+    # the older script's entry point for the same shards, on a port of its own
+    mkdir -p "$C/before"
+    cp "$C/cluster.env" "$C/secret" "$C/secret.header" "$C/before/"
+    DIR="$C/before" bash -c 'set -euo pipefail; source <(sed "/^\[ \"\$#\" -ge 2 \]/,\$d" "$1"); load_state; write_haproxy' \
+        _ "$BEFORE_SCRIPT"
+    BEFORE_PORT="$(( 20000 + RANDOM % 40000 ))"
+    sed -i "s/bind 127.0.0.1:[0-9]*/bind 127.0.0.1:$BEFORE_PORT/" "$C/before/haproxy.cfg"
+    haproxy -q -f "$C/before/haproxy.cfg" -p "$C/before/haproxy.pid" -D
+    PROXY_PID[before]="$(cat "$C/before/haproxy.pid")"
+    TARGETS+=("before http://127.0.0.1:$BEFORE_PORT")
+    sleep 2 # its first health checks
+fi
 
 wrk_run() { # name url seconds -> prints "requests cpu_us_per_request p50_us p99_us"
     local name="$1" url="$2" secs="$3" out="$OUT/wrk-$1-$4.txt" c0 c1
-    c0="$(ticks "${PIDS[@]}")"
+    # the shards, and the entry point that this target goes through
+    local pids=("${SHARD_PIDS[@]}")
+    [ -n "${PROXY_PID[$name]:-}" ] && pids+=("${PROXY_PID[$name]}")
+    c0="$(ticks "${pids[@]}")"
     wrk -t1 -c8 -d"${secs}s" --timeout 10s -s bench/wrk/memory.lua "$url" -- write hop 4294967296 4096 256 > "$out" 2>&1
-    c1="$(ticks "${PIDS[@]}")"
+    c1="$(ticks "${pids[@]}")"
     local req p50 p99
     req="$(field requests "$out")"; p50="$(field p50_us "$out")"; p99="$(field p99_us "$out")"
     [ "$(field err_status "$out")" = 0 ] || log "$name: status errors: $(grep -m3 HTTP "$out")"
@@ -77,10 +97,10 @@ wrk_run() { # name url seconds -> prints "requests cpu_us_per_request p50_us p99
 }
 
 log "warm-up ${WARMUP}s per target"
-for t in "direct $OWNER_URL" "hop $OTHER_URL" "proxy $PROXY"; do set -- $t; wrk_run "$1" "$2" "$WARMUP" warm > /dev/null; done
+for t in "${TARGETS[@]}"; do set -- $t; wrk_run "$1" "$2" "$WARMUP" warm > /dev/null; done
 : > "$OUT/hop.tsv"
 for r in $(seq 1 "$ROUNDS"); do
-    for t in "direct $OWNER_URL" "hop $OTHER_URL" "proxy $PROXY"; do
+    for t in "${TARGETS[@]}"; do
         set -- $t
         echo "$1 $(wrk_run "$1" "$2" "$DURATION" "r$r")" | tee -a "$OUT/hop.tsv" >&2
     done
@@ -89,7 +109,7 @@ done
 log "256 MiB streams"
 : > "$OUT/big.tsv"
 for r in 1 2 3; do
-    for t in "direct $OWNER_URL" "hop $OTHER_URL" "proxy $PROXY"; do
+    for t in "${TARGETS[@]}"; do
         set -- $t
         w="$(curl -fsS -o /dev/null -w '%{time_total}' -X PUT -H 'Content-Type: application/octet-stream' \
             -T "$OUT/big.bin" "$2/tasks/hop/memory/0x100000000")"
@@ -97,6 +117,7 @@ for r in 1 2 3; do
         echo "$1 $w $g" | tee -a "$OUT/big.tsv" >&2
     done
 done
+[ -n "${PROXY_PID[before]:-}" ] && kill "${PROXY_PID[before]}"
 "$CLUSTER" down "$C"
 fi
 if [ "${HOP_ONLY:-}" = 1 ]; then rm -f "$OUT/big.bin"; exit 0; fi

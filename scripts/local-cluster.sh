@@ -151,26 +151,61 @@ await_exit() {
     done
 }
 
-# The entry point: HAProxy computes each task's slot as the shards do, for the default tenant
-# (crc32("default:" + the id up to its first '.') & 16383), and sends the request to the owner in shard 0's table,
-# so the common case takes no forwarding hop. Other tenants, a scale under way, or an owner that is down land on a
-# shard that forwards (or answers 503 for the owner), so a wrong guess costs a hop, never a wrong answer.
+# The tenants' API keys of api-key mode, from MACHVM_ARGS (--machvm.security.api-keys.<tenant>=<key>) and the
+# environment (MACHVM_SECURITY_APIKEYS_<TENANT>): one line "<sha256 of the key> <tenant>" each, for the entry point.
+tenant_keys() {
+    local arg tenant key var
+    for arg in ${MACHVM_ARGS:-}; do
+        case "$arg" in
+            --machvm.security.api-keys.*=*)
+                tenant="${arg#--machvm.security.api-keys.}"; tenant="${tenant%%=*}"; key="${arg#*=}"
+                key_line "$tenant" "$key" ;;
+        esac
+    done
+    for var in $(compgen -e | grep '^MACHVM_SECURITY_APIKEYS_' || true); do
+        tenant="$(printf '%s' "${var#MACHVM_SECURITY_APIKEYS_}" | tr 'A-Z_' 'a-z.')"
+        key_line "$tenant" "${!var}"
+    done
+}
+
+key_line() {
+    case "$2" in
+        "{sha256}"*) printf '%s %s\n' "$(printf '%s' "${2#"{sha256}"}" | tr 'A-F' 'a-f')" "$1" ;;
+        *) printf '%s %s\n' "$(printf '%s' "$2" | sha256sum | cut -d' ' -f1)" "$1" ;;
+    esac
+}
+
+# The entry point: HAProxy computes each task's slot as the shards do, CRC-32(tenant ":" placement key) & 16383, and
+# sends the request to the slot's owner in shard 0's table (DIR/slots.map), so a request takes no forwarding hop.
+# The tenant is "default", the tenant of an API key (DIR/tenants.map, made from the keys the shards are given), or
+# the one an admin's tenant~id names. A wrong guess (a scale under way, an owner that is down, a tenant it cannot
+# tell) lands on a shard that forwards, or answers 503 for the owner: it costs a hop, never a wrong answer.
+# Cheap per request: no traffic log, idle server connections shared by all clients, 64 KiB buffers for streams.
 write_haproxy() {
-    local cfg="$DIR/haproxy.cfg" i ranges
+    local cfg="$DIR/haproxy.cfg" i ranges tenant_rule=""
     ranges="$(curl -fsS -H @"$DIR/secret.header" "$(url_of 0)/cluster" | tr -d ' \n' | sed 's/.*"table":{[^}]*"slots":\[\(\[[^]]*\]\(,\[[^]]*\]\)*\)\].*/\1/' \
         | tr -d '[' | tr ']' '\n' | sed 's/^,//' | grep -E '^[0-9]+,[0-9]+,[0-9]+$' || true)"
     [ -n "$ranges" ] || die "cannot read the ownership table from shard 0"
+    echo "$ranges" | while IFS=, read -r from to shard; do
+        [ "$shard" -lt "$SHARDS" ] && echo "$from:$to shard-$shard"
+    done > "$DIR/slots.map.partial"
+    mv "$DIR/slots.map.partial" "$DIR/slots.map"
+    ( umask 077; tenant_keys > "$DIR/tenants.map" )
+    if [ -s "$DIR/tenants.map" ]; then
+        tenant_rule="    http-request set-var(txn.tenant) http_auth_bearer,digest(sha256),hex,lower,map($DIR/tenants.map) if { var(txn.id) -m found } { http_auth_bearer -m found }"
+    fi
     {
         cat <<CFG
 global
     maxconn 4096
     # one thread is plenty next to the shards on a small machine, and spends less CPU per request
     nbthread 1
-    log stdout format raw local0 warning
+    # a 256 MiB body moves in 64 KiB steps rather than 16 KiB ones (2 buffers per request in flight)
+    tune.bufsize 65536
 
 defaults
     mode http
-    log global
+    # no traffic log: building each request's log line costs a system call (getpid) even when no line is sent
     timeout connect 2s
     timeout client 10m
     timeout server 10m
@@ -180,21 +215,26 @@ defaults
     retry-on conn-failure
     option redispatch
     option http-keep-alive
+    # any request may take any idle connection to its shard; idle ones are closed after 5 s (pool-purge-delay),
+    # long before a shard would close them (server.tomcat.keep-alive-timeout, 30 s)
+    http-reuse always
     # when the proxy itself cannot reach the owner (before its health check notices), it answers as a shard would
-    http-error status 503 content-type application/problem+json string "{\\"type\\":\\"about:blank\\",\\"title\\":\\"Service Unavailable\\",\\"status\\":503,\\"detail\\":\\"the shard that owns this task is not reachable; retry\\"}" hdr Retry-After 1
+    http-error status 503 content-type application/problem+json string "{\\"type\\":\\"/problems/MACH_SEND_TIMED_OUT\\",\\"title\\":\\"Send timed out\\",\\"status\\":503,\\"detail\\":\\"the shard that owns this task is not reachable; retry\\",\\"kern\\":\\"MACH_SEND_TIMED_OUT\\",\\"kernReturn\\":268435460}" hdr Retry-After 1
 
 frontend machvm
     bind 127.0.0.1:$PROXY_PORT
-    http-request set-var(txn.key) path,field(3,/),field(1,.) if { path_beg /tasks/ }
-    http-request set-var(txn.slot) str(default:),concat(,txn.key,),crc32,and(16383) if { var(txn.key) -m found }
+    # the task's slot: CRC-32(tenant ":" the id up to its first '.') & 16383
+    http-request set-var(txn.id) path,field(3,/) if { path_beg /tasks/ }
+    http-request set-var(txn.tenant) str(default) if { var(txn.id) -m found }
+$tenant_rule
+    http-request set-var(txn.tenant) var(txn.id),field(1,~) if { var(txn.id) -m sub ~ }
+    http-request set-var(txn.id) var(txn.id),field(2,~) if { var(txn.id) -m sub ~ }
+    http-request set-var(txn.key) var(txn.id),field(1,.) if { var(txn.id) -m found }
+    http-request set-var(txn.slot) var(txn.tenant),concat(:,txn.key,),crc32,and(16383) if { var(txn.key) -m found }
+    http-request set-var(txn.owner) var(txn.slot),map_int($DIR/slots.map) if { var(txn.slot) -m found }
     # which shard the entry point chose (the answer's Machvm-Shard says which one answered)
     http-response set-header Machvm-Entry %[srv_name]
-CFG
-        echo "$ranges" | while IFS=, read -r from to shard; do
-            [ "$shard" -lt "$SHARDS" ] || continue
-            echo "    use_backend shard-$shard if { var(txn.slot) -m int $from:$to } { nbsrv(shard-$shard) gt 0 }"
-        done
-        cat <<CFG
+    use_backend %[var(txn.owner)] if { var(txn.owner),nbsrv gt 0 }
     default_backend shards
 
 backend shards

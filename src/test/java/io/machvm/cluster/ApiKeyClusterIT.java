@@ -61,6 +61,12 @@ class ApiKeyClusterIT {
             make("acme", "t-" + i, "acme:t-" + i);
             make("beta", "t-" + i, "beta:t-" + i);
         }
+        // the entry point tells the tenant from the API key: each request goes straight to the owner
+        for (int i = 0; i < 12; i++) {
+            HttpResponse<String> info = call("beta", "GET", cluster.proxy() + "/tasks/t-" + i, null);
+            assertThat(info.headers().firstValue("Machvm-Entry"))
+                    .hasValue("shard-" + info.headers().firstValue("Machvm-Shard").orElseThrow());
+        }
         for (Map.Entry<Integer, String> shard : cluster.shards().entrySet()) {
             for (int i = 0; i < 12; i++) {
                 String id = "t-" + i;
@@ -146,6 +152,9 @@ class ApiKeyClusterIT {
             HttpResponse<String> viaOther = read("ops", other, "acme~" + id, ("acme:" + id).length());
             assertThat(viaOther.body()).isEqualTo("acme:" + id);
             assertThat(viaOther.headers().firstValue("Machvm-Shard")).hasValue(Integer.toString(owner));
+            // and the entry point places acme~id by acme's slot
+            assertThat(read("ops", cluster.proxy(), "acme~" + id, 1).headers().firstValue("Machvm-Entry"))
+                    .hasValue("shard-" + owner);
             HttpResponse<String> misdirected = cluster.send("GET", other + "/tasks/acme~" + id, null, null,
                     "Authorization", "Bearer " + KEYS.get("ops"), "Machvm-Direct", "1");
             assertThat(misdirected.statusCode()).isEqualTo(421);
