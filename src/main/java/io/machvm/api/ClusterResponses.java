@@ -14,7 +14,6 @@ import io.swagger.v3.oas.models.responses.ApiResponse;
 import io.swagger.v3.oas.models.responses.ApiResponses;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.springdoc.core.customizers.OpenApiCustomizer;
@@ -100,16 +99,7 @@ class ClusterResponses implements OpenApiCustomizer {
     }
 
     private static Map<String, Object> problem(KernReturn kern, String detail, String instance) {
-        ProblemTypes.ProblemType type = ProblemTypes.of(kern);
-        Map<String, Object> example = new LinkedHashMap<>();
-        example.put("type", type.type());
-        example.put("title", type.title());
-        example.put("status", type.status());
-        example.put("detail", detail);
-        example.put("instance", instance);
-        example.put("kern", kern.name());
-        example.put("kernReturn", kern.value());
-        return example;
+        return ProblemTypes.members(kern, detail, instance);
     }
 
     private static Content problemContent(Map<String, Object> example) {

@@ -2,6 +2,7 @@ package io.machvm.api;
 
 import io.machvm.vm.KernReturn;
 import java.util.EnumMap;
+import java.util.LinkedHashMap;
 import java.util.Map;
 
 /** The problem types: one per Mach code, with its HTTP status, title and documentation. */
@@ -78,6 +79,23 @@ public final class ProblemTypes {
     public static ProblemType byName(String name) {
         KernReturn kern = KernReturn.byName(name);
         return kern == null ? null : TYPES.get(kern);
+    }
+
+    /**
+     * The members every problem of a {@code kern} has, in the order the API writes them: {@code type, title, status,
+     * detail, instance, kern, kernReturn}.
+     */
+    public static Map<String, Object> members(KernReturn kern, String detail, String instance) {
+        ProblemType type = of(kern);
+        Map<String, Object> members = new LinkedHashMap<>();
+        members.put("type", type.type());
+        members.put("title", type.title());
+        members.put("status", type.status());
+        members.put("detail", detail);
+        members.put("instance", instance);
+        members.put("kern", kern.name());
+        members.put("kernReturn", kern.value());
+        return members;
     }
 
     /** The HTTP status of a failure with this code. */

@@ -205,10 +205,16 @@ public final class ClusterFilter extends OncePerRequestFilter {
 
     private void serveFenced(HttpServletRequest request, HttpServletResponse response, FilterChain chain,
             List<String> keys) throws ServletException, IOException {
+        serveFenced(request, response, chain, keys, keys.getFirst());
+    }
+
+    /** Serves the call here while no handoff holds the tasks of {@code keys}; {@code name} names the first. */
+    private void serveFenced(HttpServletRequest request, HttpServletResponse response, FilterChain chain,
+            List<String> keys, String name) throws ServletException, IOException {
         try (AutoCloseable fence = cluster.fences().hold(keys, false, cluster.moveWait())) {
             chain.doFilter(request, response);
         } catch (Fences.Busy busy) {
-            unavailable(request, response, "task " + keys.getFirst() + " is being handed off to another shard",
+            unavailable(request, response, "task " + name + " is being handed off to another shard",
                     cluster.self());
         } catch (IOException | ServletException | RuntimeException e) {
             throw e;
@@ -331,16 +337,9 @@ public final class ClusterFilter extends OncePerRequestFilter {
             return;
         }
         long length = image.headers().firstValueAsLong("content-length").orElse(-1);
-        try (InputStream in = image.body();
-                AutoCloseable fence = cluster.fences().hold(List.of(child.key()), false, cluster.moveWait())) {
-            chain.doFilter(BufferedRequest.replaced(request, "PUT", TaskImage.MEDIA_TYPE, in, length), response);
-        } catch (Fences.Busy busy) {
-            unavailable(request, response, "task " + named(ask, child) + " is being handed off to another shard",
-                    cluster.self());
-        } catch (IOException | ServletException | RuntimeException e) {
-            throw e;
-        } catch (Exception e) {
-            throw new ServletException(e);
+        try (InputStream in = image.body()) {
+            serveFenced(BufferedRequest.replaced(request, "PUT", TaskImage.MEDIA_TYPE, in, length), response, chain,
+                    List.of(child.key()), named(ask, child));
         }
     }
 

@@ -25,19 +25,11 @@ final class ClusterProblems {
         if (response.isCommitted()) {
             return;
         }
-        ProblemTypes.ProblemType type = ProblemTypes.of(kern);
-        ObjectNode body = mapper.createObjectNode();
-        body.put("type", type.type());
-        body.put("title", type.title());
-        body.put("status", type.status());
-        body.put("detail", detail);
-        body.put("instance", instance);
-        body.put("kern", kern.name());
-        body.put("kernReturn", kern.value());
+        ObjectNode body = mapper.valueToTree(ProblemTypes.members(kern, detail, instance));
         extra.forEach((k, v) -> body.set(k, mapper.valueToTree(v)));
         byte[] bytes = mapper.writeValueAsBytes(body);
         response.reset();
-        response.setStatus(type.status());
+        response.setStatus(ProblemTypes.status(kern));
         headers.forEach(response::setHeader);
         response.setContentType(PROBLEM_JSON);
         response.setContentLength(bytes.length);
