@@ -180,7 +180,7 @@ key_line() {
 # The tenant is "default", the tenant of an API key (DIR/tenants.map, made from the keys the shards are given), or
 # the one an admin's tenant~id names. A wrong guess (a scale under way, an owner that is down, a tenant it cannot
 # tell) lands on a shard that forwards, or answers 503 for the owner: it costs a hop, never a wrong answer.
-# Cheap per request: no traffic log, idle server connections shared by all clients, 64 KiB buffers for streams.
+# Measured against other configurations (BENCHMARKS.md, "Cluster"): per request it spends what a bare HAProxy does.
 write_haproxy() {
     local cfg="$DIR/haproxy.cfg" i ranges tenant_rule=""
     ranges="$(curl -fsS -H @"$DIR/secret.header" "$(url_of 0)/cluster" | tr -d ' \n' | sed 's/.*"table":{[^}]*"slots":\[\(\[[^]]*\]\(,\[[^]]*\]\)*\)\].*/\1/' \
@@ -192,7 +192,7 @@ write_haproxy() {
     mv "$DIR/slots.map.partial" "$DIR/slots.map"
     ( umask 077; tenant_keys > "$DIR/tenants.map" )
     if [ -s "$DIR/tenants.map" ]; then
-        tenant_rule="    http-request set-var(txn.tenant) http_auth_bearer,digest(sha256),hex,lower,map($DIR/tenants.map) if { var(txn.id) -m found } { http_auth_bearer -m found }"
+        tenant_rule="    http-request set-var(txn.tenant) http_auth_bearer,digest(sha256),hex,lower,map($DIR/tenants.map) if { var(txn.key) -m found } !{ var(txn.tenant) -m found } { http_auth_bearer -m found }"
     fi
     {
         cat <<CFG
@@ -200,8 +200,6 @@ global
     maxconn 4096
     # one thread is plenty next to the shards on a small machine, and spends less CPU per request
     nbthread 1
-    # a 256 MiB body moves in 64 KiB steps rather than 16 KiB ones (2 buffers per request in flight)
-    tune.bufsize 65536
 
 defaults
     mode http
@@ -223,15 +221,13 @@ defaults
 
 frontend machvm
     bind 127.0.0.1:$PROXY_PORT
-    # the task's slot: CRC-32(tenant ":" the id up to its first '.') & 16383
-    http-request set-var(txn.id) path,field(3,/) if { path_beg /tasks/ }
-    http-request set-var(txn.tenant) str(default) if { var(txn.id) -m found }
+    # the owner of the task's slot, CRC-32(tenant ":" the id up to its first '.') & 16383, with the tenant of a
+    # tenant~id, else of the API key, else default (few rules: each costs on every request)
+    http-request set-var(txn.key) path,field(3,/),field(1,.) if { path_beg /tasks/ }
+    http-request set-var(txn.tenant) path,field(3,/),field(1,~) if { var(txn.key) -m found } { path,field(3,/) -m sub ~ }
+    http-request set-var(txn.key) path,field(3,/),field(2,~),field(1,.) if { var(txn.tenant) -m found }
 $tenant_rule
-    http-request set-var(txn.tenant) var(txn.id),field(1,~) if { var(txn.id) -m sub ~ }
-    http-request set-var(txn.id) var(txn.id),field(2,~) if { var(txn.id) -m sub ~ }
-    http-request set-var(txn.key) var(txn.id),field(1,.) if { var(txn.id) -m found }
-    http-request set-var(txn.slot) var(txn.tenant),concat(:,txn.key,),crc32,and(16383) if { var(txn.key) -m found }
-    http-request set-var(txn.owner) var(txn.slot),map_int($DIR/slots.map) if { var(txn.slot) -m found }
+    http-request set-var(txn.owner) var(txn.tenant,default),concat(:,txn.key,),crc32,and(16383),map_int($DIR/slots.map) if { var(txn.key) -m found }
     # which shard the entry point chose (the answer's Machvm-Shard says which one answered)
     http-response set-header Machvm-Entry %[srv_name]
     use_backend %[var(txn.owner)] if { var(txn.owner),nbsrv gt 0 }
