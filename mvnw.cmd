@@ -50,6 +50,25 @@ if ($env:MVNW_VERBOSE -eq "true") {
   $VerbosePreference = "Continue"
 }
 
+# machvm: a JDK older than 25 is refused here, before Maven starts, as mvnw does. The version comes from the JDK's
+# release file; when there is none (a java.exe shim on the PATH), Maven and the enforcer rule in pom.xml decide.
+$machvmHome = $env:JAVA_HOME
+if (!$machvmHome) {
+  $machvmJava = Get-Command java -ErrorAction SilentlyContinue
+  if ($machvmJava) { $machvmHome = Split-Path (Split-Path $machvmJava.Source -Parent) -Parent }
+}
+if ($machvmHome -and (Test-Path (Join-Path $machvmHome "release"))) {
+  $machvmRelease = Select-String -Path (Join-Path $machvmHome "release") -Pattern '^JAVA_VERSION="([^"]*)"' | Select-Object -First 1
+  if ($machvmRelease) {
+    $machvmVersion = $machvmRelease.Matches[0].Groups[1].Value
+    $machvmFeature = ($machvmVersion -replace '^1\.','') -replace '[^0-9].*$',''
+    if ($machvmFeature -and ([int]$machvmFeature -lt 25)) {
+      [Console]::Error.WriteLine("machvm needs JDK 25: install it and set JAVA_HOME to it (found Java $machvmVersion at $machvmHome).")
+      exit 1
+    }
+  }
+}
+
 # calculate distributionUrl, requires .mvn/wrapper/maven-wrapper.properties
 $distributionUrl = (Get-Content -Raw "$scriptDir/.mvn/wrapper/maven-wrapper.properties" | ConvertFrom-StringData).distributionUrl
 if (!$distributionUrl) {

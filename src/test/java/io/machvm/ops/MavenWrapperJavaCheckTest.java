@@ -69,6 +69,15 @@ class MavenWrapperJavaCheckTest {
         assertThat(result.stderr().strip()).isEqualTo(SENTENCE.formatted(version, jdk));
     }
 
+    /** {@code mvnw.cmd} makes the same check in its PowerShell part, with the same sentence. */
+    @Test
+    void theWindowsWrapperRefusesWithTheSameSentence() throws IOException {
+        String cmd = Files.readString(MVNW.resolveSibling("mvnw.cmd"));
+        assertThat(cmd).contains(SENTENCE.formatted("$machvmVersion", "$machvmHome"), "[int]$machvmFeature -lt 25");
+        assertThat(cmd.indexOf("machvm needs JDK 25")).as("refused before Maven is looked for")
+            .isLessThan(cmd.indexOf("$distributionUrl ="));
+    }
+
     @Test
     void theRunningJdk25GoesThroughToMaven() throws Exception {
         assumeTrue(Runtime.version().feature() >= 25, "the tests run on JDK 25");
