@@ -14,6 +14,8 @@ import org.springframework.web.bind.annotation.ControllerAdvice;
 import org.springframework.web.bind.annotation.RequestBody;
 import org.springframework.web.method.HandlerMethod;
 import org.springframework.web.servlet.HandlerInterceptor;
+import org.springframework.web.servlet.config.annotation.InterceptorRegistry;
+import org.springframework.web.servlet.config.annotation.WebMvcConfigurer;
 import org.springframework.web.servlet.mvc.method.annotation.RequestBodyAdviceAdapter;
 
 /**
@@ -23,9 +25,12 @@ import org.springframework.web.servlet.mvc.method.annotation.RequestBodyAdviceAd
  * {@link #JSON_DATA_LIMIT} bytes (or of machvm.api.max-transfer, if smaller): larger data goes as
  * application/octet-stream, which is streamed and never held whole. An empty body where one is required is a
  * {@code 400}.
+ *
+ * <p>It installs itself in both places: as body advice ({@link ControllerAdvice}) and as the interceptor that checks a
+ * declared length before the handler runs ({@link #addInterceptors}).
  */
 @ControllerAdvice
-public class BodyLimits extends RequestBodyAdviceAdapter implements HandlerInterceptor {
+public class BodyLimits extends RequestBodyAdviceAdapter implements HandlerInterceptor, WebMvcConfigurer {
     /** The largest JSON body of a control call (everything but vm_write data and batches). */
     public static final long CONTROL_LIMIT = 64 * 1024;
     /** The largest batch body, base64 data included. */
@@ -37,6 +42,11 @@ public class BodyLimits extends RequestBodyAdviceAdapter implements HandlerInter
 
     public BodyLimits(VmService service) {
         this.service = service;
+    }
+
+    @Override
+    public void addInterceptors(InterceptorRegistry registry) {
+        registry.addInterceptor(this);
     }
 
     @Override

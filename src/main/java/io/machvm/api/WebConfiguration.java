@@ -3,27 +3,15 @@ package io.machvm.api;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.core.convert.converter.Converter;
 import org.springframework.format.FormatterRegistry;
-import org.springframework.web.servlet.config.annotation.InterceptorRegistry;
 import org.springframework.web.servlet.config.annotation.WebMvcConfigurer;
 
 /**
  * Path and query parameters of type {@link U64} ({@code {address}}, {@code size}) take the same hex or decimal forms
- * as request bodies; a malformed one is a {@code 400} naming the parameter ({@link ProblemHandler}). JSON bodies are
- * bounded by {@link BodyLimits}.
+ * as request bodies; a malformed one is a {@code 400} naming the parameter ({@link ProblemHandler}). (JSON bodies are
+ * bounded by {@link BodyLimits}, which installs itself.)
  */
 @Configuration(proxyBeanMethods = false)
 public class WebConfiguration implements WebMvcConfigurer {
-    private final BodyLimits bodyLimits;
-
-    public WebConfiguration(BodyLimits bodyLimits) {
-        this.bodyLimits = bodyLimits;
-    }
-
-    @Override
-    public void addInterceptors(InterceptorRegistry registry) {
-        registry.addInterceptor(bodyLimits);
-    }
-
     @Override
     public void addFormatters(FormatterRegistry registry) {
         registry.addConverter(new U64Converter());

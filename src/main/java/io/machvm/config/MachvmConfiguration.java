@@ -77,7 +77,7 @@ public class MachvmConfiguration {
 
     @Bean
     VmService vmService(TaskRegistry registry, PageStores stores, MachvmProperties properties, MeterRegistry meters) {
-        return new VmService(registry, stores, properties.host().hostFlavor(),
+        return new VmService(registry, properties.host().hostFlavor(),
                 properties.api().maxTransfer().toBytes(), meters);
     }
 

@@ -546,6 +546,11 @@ public final class TaskRegistry {
         return tasks.containsKey(new Address(tenant, id).key());
     }
 
+    /** The page stores every task's pages come from. */
+    public PageStores stores() {
+        return stores;
+    }
+
     public int size() {
         return tasks.size();
     }

@@ -54,10 +54,10 @@ public final class VmService {
     /** Not a call: the bytes vm_copy and vm_read_overwrite shared copy-on-write instead of moving them. */
     private final Call cowShared = new Call("cow_shared");
 
-    public VmService(TaskRegistry registry, PageStores stores, Flavor hostFlavor, long maxTransfer,
-            MeterRegistry meters) {
+    /** Over the registry's tasks and page stores; {@code maxTransfer} bounds one call's bytes. */
+    public VmService(TaskRegistry registry, Flavor hostFlavor, long maxTransfer, MeterRegistry meters) {
         this.registry = registry;
-        this.stores = stores;
+        this.stores = registry.stores();
         this.hostFlavor = hostFlavor;
         this.maxTransfer = maxTransfer;
         this.meters = meters;

@@ -4,8 +4,8 @@ import java.util.TreeMap;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
- * {@code fork}: a child map that follows each entry's inheritance ({@code vm_map_fork}). Runs under the parent's
- * write lock.
+ * {@code fork}: a child map that follows each entry's inheritance ({@code vm_map_fork}). A call that changes the
+ * parent ({@link VmMap#changing()}): the parent's budgets are settled when it ends.
  */
 final class MapFork {
     private MapFork() {
@@ -20,9 +20,7 @@ final class MapFork {
      *                       back every page reference the child took.
      */
     static VmMap fork(VmMap parent, MapBudgets childBudgets) {
-        parent.lock.writeLock().lock();
-        try {
-            parent.ensureAlive();
+        try (VmMap.Change call = parent.changing()) {
             boolean sharing = false;
             for (VmEntry e : parent.entries.values()) {
                 sharing |= e.inheritance == VmInherit.SHARE;
@@ -43,14 +41,10 @@ final class MapFork {
                 forkInto(parent, child);
             } catch (RuntimeException | Error failure) {
                 child.terminate(); // gives back the references it took
-                parent.settle();
                 throw failure;
             }
-            parent.settle();
             child.settle();
             return child;
-        } finally {
-            parent.lock.writeLock().unlock();
         }
     }
 

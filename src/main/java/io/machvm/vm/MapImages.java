@@ -17,9 +17,7 @@ final class MapImages {
      * the next dirty query lists exactly what changed after this image. The caller must close the image.
      */
     static TaskImage exportImage(VmMap map, String name, boolean clearDirty) {
-        map.lock.writeLock().lock();
-        try {
-            map.ensureAlive();
+        try (VmMap.Change call = map.changing()) {
             List<RegionInfo> regions = new ArrayList<>(map.entries.size());
             for (VmEntry e : map.entries.values()) {
                 regions.add(e.info());
@@ -36,11 +34,10 @@ final class MapImages {
             }
             if (clearDirty) {
                 map.pager.clearDirty();
-                map.settle();
+            } else {
+                call.settlesNothing();
             }
             return new TaskImage(map.store, map.flavor, map.errors, name, regions, pageIndexes, handles);
-        } finally {
-            map.lock.writeLock().unlock();
         }
     }
 
@@ -51,15 +48,10 @@ final class MapImages {
      * @throws KernException {@code KERN_RESOURCE_SHORTAGE} when a budget refuses
      */
     static void reserveForRestore(VmMap map, long entryCount, long pageCount) {
-        map.lock.writeLock().lock();
-        try {
+        try (VmMap.Change call = map.changingEvenIfTerminated()) {
             map.entryCharge.raise(entryCount);
             map.byteCharge.raise(Math.multiplyHigh(pageCount, map.pageSize) != 0 ? Long.MAX_VALUE : pageCount * map.pageSize);
-        } catch (KernException refused) {
-            map.settle();
-            throw refused;
-        } finally {
-            map.lock.writeLock().unlock();
+            call.settlesNothing(); // a reservation: settled once the restored map holds what it was taken for
         }
     }
 

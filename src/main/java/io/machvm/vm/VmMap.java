@@ -65,6 +65,8 @@ public final class VmMap {
     final MapPages pager = new MapPages(this);
     /** Lookup, clipping and simplification of this map's entries. */
     final MapEntries entryList = new MapEntries(this);
+    /** The one guard of this map's calls that change it: see {@link #changing()}. */
+    private final Change change = new Change();
 
     /** A map whose budgets never refuse. */
     public VmMap(PageStore store, Flavor flavor, ErrorModel errors) {
@@ -168,9 +170,9 @@ public final class VmMap {
 
     /** Unmaps every entry and releases every page; later calls fail with {@code MACH_SEND_INVALID_DEST}. */
     public void terminate() {
-        lock.writeLock().lock();
-        try {
+        try (Change call = changingEvenIfTerminated()) {
             if (terminated) {
+                call.settlesNothing();
                 return;
             }
             terminated = true;
@@ -180,9 +182,6 @@ public final class VmMap {
             for (Upload upload : uploads) {
                 upload.cancel();
             }
-            settle();
-        } finally {
-            lock.writeLock().unlock();
         }
     }
 
@@ -369,26 +368,20 @@ public final class VmMap {
 
     /** {@code vm_write} of bytes already in memory: validated, then written in place (copy-on-write where shared). */
     public void write(long address, byte[] data, int offset, int length) {
-        // Its own skeleton rather than update's: the write into a page already private and dirty allocates nothing
-        // and, having grown nothing, settles nothing.
-        lock.writeLock().lock();
-        try {
-            ensureAlive();
+        // The skeleton without a lambda: the write into a page already private and dirty allocates nothing and, having
+        // grown nothing, settles nothing.
+        try (Change call = changing()) {
             if (length == 0) {
+                call.settlesNothing();
                 return;
             }
             VmRange dest = VmSanitize.copyRange("destination", address, length);
             copier.checkWritable(dest, this);
             if (copier.writeInPlace(dest, data, offset, length)) {
+                call.settlesNothing();
                 return;
             }
-            try {
-                copier.overwrite(Capture.buffer(data, offset, length), dest);
-            } finally {
-                settle();
-            }
-        } finally {
-            lock.writeLock().unlock();
+            copier.overwrite(Capture.buffer(data, offset, length), dest);
         }
     }
 
@@ -567,18 +560,67 @@ public final class VmMap {
     }
 
     /**
-     * The skeleton of the calls that change the map ({@code vm_write} has its own, {@link CopyEngine#write}): the write
-     * lock, the check that the task is alive, the body (which sanitizes its arguments, validates the whole range and
-     * only then changes anything), and, whatever the body did, the budgets settled to what the map holds.
+     * The skeleton of the calls that change the map: the write lock, the check that the task is alive, the body (which
+     * sanitizes its arguments, validates the whole range and only then changes anything), and, whatever the body did,
+     * the budgets settled to what the map holds.
      */
     <T> T update(Body<T> body) {
-        lock.writeLock().lock();
-        try {
-            return alive(body);
-        } finally {
-            settle();
+        try (Change call = changing()) {
+            return body.run();
+        }
+    }
+
+    /**
+     * One call that changes the map, as a resource: {@link #changing()} takes the write lock, and closing it settles
+     * the budgets to what the map holds and unlocks. Written as {@code try (Change call = changing()) { ... }} it is
+     * {@link #update}'s skeleton without a lambda, for the calls that must not allocate ({@code vm_write}). One per
+     * map, reused by every call: the lock is reentrant, and a call's only state here is {@link #settlesNothing}, which
+     * the close resets.
+     */
+    final class Change implements AutoCloseable {
+        private boolean settlesNothing;
+
+        private Change() {
+        }
+
+        /**
+         * Tells the close that the budgets stay as they are: nothing they count grew (a write in place), or what the
+         * call raised is a reservation for what comes next ({@link MapImages#reserveForRestore}).
+         */
+        void settlesNothing() {
+            settlesNothing = true;
+        }
+
+        @Override
+        public void close() {
+            if (!settlesNothing) {
+                settle();
+            }
+            settlesNothing = false;
             lock.writeLock().unlock();
         }
+    }
+
+    /**
+     * Begins a call that changes the map: the write lock and the check that the task is alive.
+     *
+     * @throws KernException {@code MACH_SEND_INVALID_DEST}, with the lock released, when the task has been terminated
+     */
+    Change changing() {
+        Change call = changingEvenIfTerminated();
+        try {
+            ensureAlive();
+        } catch (KernException dead) {
+            call.close();
+            throw dead;
+        }
+        return call;
+    }
+
+    /** Begins a call that changes the map whether or not the task is alive ({@link #terminate}, a restore). */
+    Change changingEvenIfTerminated() {
+        lock.writeLock().lock();
+        return change;
     }
 
     private void updateVoid(Action body) {
@@ -590,7 +632,10 @@ public final class VmMap {
 
     /** The skeleton of a call that only reads the map: the read lock and the check that the task is alive. */
     <T> T query(Body<T> body) {
-        return observe(() -> alive(body));
+        return observe(() -> {
+            ensureAlive();
+            return body.run();
+        });
     }
 
     /** Reads under the read lock, dead or alive (statistics). */
@@ -601,12 +646,6 @@ public final class VmMap {
         } finally {
             lock.readLock().unlock();
         }
-    }
-
-    /** Runs {@code body} when the task is alive. */
-    private <T> T alive(Body<T> body) {
-        ensureAlive();
-        return body.run();
     }
 
     // ================================================================ helpers

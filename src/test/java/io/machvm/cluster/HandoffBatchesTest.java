@@ -22,7 +22,7 @@ class HandoffBatchesTest {
 
     private final PageStores stores = new PageStores(256L << 20, 1L << 20);
     private final TaskRegistry registry = new TaskRegistry(stores, Flavor.ARM64, ErrorModel.DOCUMENTED, 5000);
-    private final VmService vm = new VmService(registry, stores, Flavor.ARM64, 1L << 30, new SimpleMeterRegistry());
+    private final VmService vm = new VmService(registry, Flavor.ARM64, 1L << 30, new SimpleMeterRegistry());
 
     /** A task with {@code bytes} resident. */
     private void task(String id, Flavor flavor, long bytes) {

@@ -26,7 +26,7 @@ class BatchTest {
     private VmService service() {
         PageStores stores = new PageStores(64L << 20, 1L << 20);
         TaskRegistry registry = new TaskRegistry(stores, Flavor.ARM64, ErrorModel.DOCUMENTED, 10);
-        return new VmService(registry, stores, Flavor.ARM64, 1L << 30, meters);
+        return new VmService(registry, Flavor.ARM64, 1L << 30, meters);
     }
 
     private String task(long bytes) {

@@ -42,7 +42,7 @@ class CheckpointRecoveryTest {
         Node(long capacity) {
             stores = new PageStores(capacity, 1L << 20);
             registry = new TaskRegistry(stores, Flavor.ARM64, ErrorModel.DOCUMENTED, 1000);
-            vm = new VmService(registry, stores, Flavor.ARM64, 1L << 30, new SimpleMeterRegistry());
+            vm = new VmService(registry, Flavor.ARM64, 1L << 30, new SimpleMeterRegistry());
             persistence = new TaskPersistence(directory, registry, vm, stores, Duration.ofHours(1));
         }
 
@@ -217,7 +217,7 @@ class CheckpointRecoveryTest {
     void aHeapErrorOnOneTaskDoesNotStopTheOthers() throws IOException {
         PageStores stores = new PageStores(64L << 20, 1L << 20);
         TaskRegistry registry = new TaskRegistry(stores, Flavor.ARM64, ErrorModel.DOCUMENTED, 100);
-        VmService vm = new VmService(registry, stores, Flavor.ARM64, 1L << 30, new SimpleMeterRegistry());
+        VmService vm = new VmService(registry, Flavor.ARM64, 1L << 30, new SimpleMeterRegistry());
         boolean[] fail = {false};
         TaskPersistence persistence = new TaskPersistence(directory, registry, vm, stores, Duration.ofHours(1),
                 task -> {

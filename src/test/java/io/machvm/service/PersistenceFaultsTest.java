@@ -34,7 +34,7 @@ class PersistenceFaultsTest {
 
     private final PageStores stores = new PageStores(64L << 20, 1L << 20);
     private final TaskRegistry registry = new TaskRegistry(stores, Flavor.ARM64, ErrorModel.DOCUMENTED, 100);
-    private final VmService vm = new VmService(registry, stores, Flavor.ARM64, 1L << 30, new SimpleMeterRegistry());
+    private final VmService vm = new VmService(registry, Flavor.ARM64, 1L << 30, new SimpleMeterRegistry());
 
     private void task(String id, String text) {
         vm.createTask(id, TaskSpec.DEFAULTS);

@@ -27,7 +27,7 @@ class TaskReservationTest {
     private static VmService service(int maxTasks) {
         PageStores stores = new PageStores(64L << 20, 1L << 20);
         TaskRegistry registry = new TaskRegistry(stores, Flavor.ARM64, ErrorModel.DOCUMENTED, maxTasks);
-        return new VmService(registry, stores, Flavor.ARM64, 1L << 30, new SimpleMeterRegistry());
+        return new VmService(registry, Flavor.ARM64, 1L << 30, new SimpleMeterRegistry());
     }
 
     private static String parentWithSharedRegion(VmService vm) {
@@ -47,7 +47,7 @@ class TaskReservationTest {
                 new java.util.concurrent.atomic.AtomicReference<>(new Tenant("acme", false));
         TaskRegistry registry = new TaskRegistry(stores, Flavor.ARM64, ErrorModel.DOCUMENTED, 10, caller::get,
                 quotas);
-        VmService vm = new VmService(registry, stores, Flavor.ARM64, 1L << 30, new SimpleMeterRegistry());
+        VmService vm = new VmService(registry, Flavor.ARM64, 1L << 30, new SimpleMeterRegistry());
         vm.createTask("parent", TaskSpec.DEFAULTS);
         vm.allocate("parent", BASE, 0x8000, VmFlags.FIXED);
         vm.write("parent", BASE, new byte[0x8000]);

@@ -42,7 +42,7 @@ class TaskTransfersTest {
     private static final class Node {
         final PageStores stores = new PageStores(64L << 20, 1L << 20);
         final TaskRegistry registry = new TaskRegistry(stores, Flavor.ARM64, ErrorModel.DOCUMENTED, 1000);
-        final VmService vm = new VmService(registry, stores, Flavor.ARM64, 1L << 30, new SimpleMeterRegistry());
+        final VmService vm = new VmService(registry, Flavor.ARM64, 1L << 30, new SimpleMeterRegistry());
         final TaskPersistence persistence;
         final TaskTransfers transfers;
 

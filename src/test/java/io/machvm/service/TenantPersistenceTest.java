@@ -42,7 +42,7 @@ class TenantPersistenceTest {
         PageStores stores = new PageStores(16L << 20, 16L << 20);
         TaskRegistry registry = new TaskRegistry(stores, Flavor.ARM64, ErrorModel.DOCUMENTED, 100, caller::get,
                 quotas);
-        VmService service = new VmService(registry, stores, Flavor.ARM64, 1L << 20, new SimpleMeterRegistry());
+        VmService service = new VmService(registry, Flavor.ARM64, 1L << 20, new SimpleMeterRegistry());
         return new Node(stores, registry, service, new TaskPersistence(directory, registry, service, stores,
                 Duration.ofHours(1)));
     }
