@@ -126,11 +126,21 @@ async function main(): Promise<void> {
         address: '0x100000000', size: '0x10000' })), bytes));
     const chosen = `ts-restored-${Date.now()}`;
     check('task_restore_with_id', (await tasks.taskRestoreWithId({ task: chosen, body: image })).id === chosen);
+    // the same uploads as a form's file part
+    const formRestored = await tasks.taskRestoreForm({ image });
+    check('task_restore_form', sameBytes(await bytesOf(await memory.vmRead({ task: formRestored.id,
+        address: '0x100000000', size: '0x10000' })), bytes));
+    const formChosen = `${chosen}-form`;
+    check('task_restore_with_id_form', (await tasks.taskRestoreWithIdForm({ task: formChosen, image })).id
+        === formChosen);
+    await memory.vmWriteForm({ task: formChosen, address: '0x100010000', data: new Blob([bytes.subarray(0, 3)]) });
+    check('vm_write_form', sameBytes(await bytesOf(await memory.vmRead({ task: formChosen, address: '0x100010000',
+        size: '3' })), bytes.subarray(0, 3)));
     check('task_create_with_id', (await tasks.taskCreateWithId({ task: `${chosen}-x`, taskSettings: {} })).id
         === `${chosen}-x`);
 
     await vm.vmDeallocate({ task: id, rangeRequest: { address: '0x100000000', size: '0x4000' } });
-    for (const t of [id, restored.id, chosen, `${chosen}-x`]) {
+    for (const t of [id, restored.id, chosen, `${chosen}-x`, formRestored.id, formChosen]) {
         await tasks.taskTerminate({ task: t });
     }
     const gone = await failure(tasks.taskInfo({ task: id }));

@@ -128,6 +128,8 @@ public class ProblemHandler {
             case ApiProblem p -> new Answer(p.status(), p.kern(), p.detail());
             case TransferLimitException t -> new Answer(413, t.kern(), t.detail());
             case KernException k -> new Answer(ProblemTypes.status(k.kern()), k.kern(), k.detail());
+            case BodyStreamException b when b.reason() instanceof FormPart.Refused r -> answer(r.problem(), instance,
+                    method);
             case BodyStreamException b -> {
                 log.debug("request body of {} {} broke off: {}", method, instance, String.valueOf(b.reason()));
                 yield new Answer(400, invalid, "the request body ended before its announced length or could not "

@@ -141,7 +141,7 @@ public class TaskController {
         return restoreWithId(task, request);
     }
 
-    private static ResponseEntity<Responses.TaskView> created(TaskInfo info) {
+    static ResponseEntity<Responses.TaskView> created(TaskInfo info) {
         Responses.TaskView view = Responses.TaskView.of(info);
         return ResponseEntity.created(URI.create("/tasks/" + view.id())).body(view);
     }

@@ -28,10 +28,6 @@ import io.machvm.client.model.Task;
 import io.machvm.client.model.TaskSettings;
 import io.machvm.client.model.WriteRequest;
 import java.io.File;
-import java.io.InputStream;
-import java.net.URI;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -43,10 +39,10 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The Java client of openapi-generator's {@code native} library (io.machvm.client), generated from
- * {@code openapi/openapi.yaml} in the build, drives every operation it can through its generated methods only: no
- * header overrides, no interceptors, no hand-written HTTP. It reads raw bytes and downloads snapshots, but 7.25.0
- * serialises every request body that is not a string with Jackson, so it cannot send raw bytes (README.md, Clients):
- * it writes through {@code vm_write_base64}, and the one test that restores an image uses the README's workaround.
+ * {@code openapi/openapi.yaml} in the build, drives every operation through its generated methods only: no header
+ * overrides, no interceptors, no hand-written HTTP. It reads raw bytes and downloads snapshots; it sends them through
+ * the {@code _form} operations (a file part of multipart/form-data), since 7.25.0 sends a raw {@code File} body as
+ * its path in JSON (README.md, Clients).
  */
 class GeneratedClientTest extends ApiTestSupport {
     private static final int SIZE = 64 * 1024;
@@ -71,7 +67,7 @@ class GeneratedClientTest extends ApiTestSupport {
     }
 
     @Test
-    void everyOperationItCanSendThroughTheGeneratedMethods() throws Exception {
+    void everyOperationThroughTheGeneratedMethods() throws Exception {
         HostApi host = new HostApi(client);
         assertThat(host.hostPageSize().getPageSize()).isEqualTo(16384);
         Task task = tasks.taskCreate(new TaskSettings().flavor(TaskSettings.FlavorEnum.ARM64)
@@ -84,11 +80,14 @@ class GeneratedClientTest extends ApiTestSupport {
         assertThat(vm.vmAllocate(id, new AllocateRequest().size("0x20000").anywhere(true)).getAddress())
                 .isEqualTo("0x100000000");
 
-        // 64 KiB written as base64 JSON (vm_write_base64), read back raw into a file, byte for byte
+        // 64 KiB written from a file as a form's file part (vm_write_form), read back raw into a file, byte for byte
         byte[] bytes = new byte[SIZE];
         new Random(25).nextBytes(bytes);
-        memory.vmWriteBase64(id, new WriteRequest().address("0x100000000").data(bytes));
+        File upload = Files.write(dir.resolve("upload.bin"), bytes).toFile();
+        memory.vmWriteForm(id, "0x100000000", upload);
         assertThat(readAll(memory.vmRead(id, "0x100000000", "0x10000"))).isEqualTo(bytes);
+        memory.vmWriteBase64(id, new WriteRequest().address("0x100010000").data(new byte[] {1, 2, 3}));
+        assertThat(readAll(memory.vmRead(id, "0x100010000", "3"))).containsExactly(1, 2, 3);
 
         vm.vmCopy(id, new CopyRequest().sourceAddress("0x100000000").size("0x4000").destAddress("0x100014000"));
         assertThat(vm.vmReadOverwrite(id, new ReadOverwriteRequest().address("0x100000000").size("16")
@@ -106,13 +105,13 @@ class GeneratedClientTest extends ApiTestSupport {
 
         // a 403 whose kern is read from the generated problem model
         ApiException refused = catchThrowableOfType(ApiException.class,
-                () -> memory.vmWriteBase64(id, new WriteRequest().address("0x10001c000").data(new byte[] {1})));
+                () -> memory.vmWriteForm(id, "0x10001c000", upload));
         assertThat(refused.getCode()).isEqualTo(403);
         ProblemDetail problem = client.getObjectMapper().readValue(refused.getResponseBody(), ProblemDetail.class);
         assertThat(problem.getKern()).isEqualTo(ProblemDetail.KernEnum.KERN_PROTECTION_FAILURE);
         assertThat(problem.getKernReturn()).isEqualTo(2);
         assertThat(problem.getType()).isEqualTo("/problems/KERN_PROTECTION_FAILURE");
-        assertThat(problem.getInstance()).isEqualTo("/tasks/" + id + "/write");
+        assertThat(problem.getInstance()).isEqualTo("/tasks/" + id + "/memory/0x10001c000/form");
         assertThat(new ProblemsApi(client).problemType(problem.getKern().getValue()).getStatus()).isEqualTo(403);
 
         // batches: one that succeeds (problem null in each result), one atomic that fails and changes nothing
@@ -132,13 +131,24 @@ class GeneratedClientTest extends ApiTestSupport {
         assertThat(batchProblem.getResults()).extracting(BatchResult::getStatus).containsExactly(424, 403);
         assertThat(readAll(memory.vmRead(id, "0x100010000", "1"))).containsExactly(7);
 
-        // snapshot download (restore needs a raw body: restoreAsTheReadmeShows)
+        // snapshot download, and restore from it (as a form's file part) with a minted and with a chosen id
         File image = sandbox.taskSnapshot(id, false);
         assertThat(image.length()).isGreaterThan(SIZE);
+        Task restored = tasks.taskRestoreForm(image);
+        assertThat(restored.getName()).isEqualTo("native");
+        assertThat(readAll(memory.vmRead(restored.getId(), "0x100000000", "0x10000"))).isEqualTo(bytes);
+        String chosen = "native-restored-" + System.nanoTime();
+        assertThat(tasks.taskRestoreWithIdForm(chosen, image).getId()).isEqualTo(chosen);
+        assertThat(readAll(memory.vmRead(chosen, "0x100000000", "0x10000"))).isEqualTo(bytes);
+        ApiException taken = catchThrowableOfType(ApiException.class, () -> tasks.taskRestoreWithIdForm(chosen, image));
+        assertThat(client.getObjectMapper().readValue(taken.getResponseBody(), ProblemDetail.class).getKern())
+                .isEqualTo(ProblemDetail.KernEnum.KERN_NAME_EXISTS);
         Files.delete(image.toPath());
 
         vm.vmDeallocate(id, new RangeRequest().address("0x100000000").size("0x4000"));
-        tasks.taskTerminate(id);
+        for (String t : List.of(id, restored.getId(), chosen)) {
+            tasks.taskTerminate(t);
+        }
         ApiException gone = catchThrowableOfType(ApiException.class, () -> tasks.taskInfo(id));
         assertThat(gone.getCode()).isEqualTo(404);
         assertThat(client.getObjectMapper().readValue(gone.getResponseBody(), ProblemDetail.class).getKern())
@@ -146,10 +156,10 @@ class GeneratedClientTest extends ApiTestSupport {
     }
 
     /**
-     * What README.md says of native's raw uploads, held to the generated code: {@code vmWrite(File)} answers 204 but
-     * sends the file's path as a JSON string, not its bytes, and {@code taskRestore(File)} sends the path too, which
-     * is refused as a corrupt image. Should a later generator send the bytes, this fails, and the README and this
-     * client's test can go raw.
+     * Why native writes and restores through the {@code _form} operations, held to the generated code: the raw
+     * {@code vmWrite(File)} answers 204 but sends the file's path as a JSON string, not its bytes, and the raw
+     * {@code taskRestore(File)} sends the path too, which is refused as a corrupt image. Should a later generator send
+     * the bytes, this fails, and README.md's Clients section can point native at the raw operations.
      */
     @Test
     void aRawUploadSendsTheFilesPathAsJsonNotItsBytes() throws Exception {
@@ -165,31 +175,6 @@ class GeneratedClientTest extends ApiTestSupport {
         assertThat(client.getObjectMapper().readValue(restore.getResponseBody(), ProblemDetail.class).getKern())
                 .isEqualTo(ProblemDetail.KernEnum.KERN_INVALID_ARGUMENT);
         tasks.taskTerminate(id);
-    }
-
-    /** The README's workaround for native's restore: the image sent with the client's own HttpClient and mapper. */
-    @Test
-    void restoreAsTheReadmeShows() throws Exception {
-        String id = tasks.taskCreate(new TaskSettings().name("to-restore")).getId();
-        vm.vmAllocate(id, new AllocateRequest().size("0x8000").anywhere(true));
-        byte[] bytes = new byte[0x8000];
-        new Random(26).nextBytes(bytes);
-        memory.vmWriteBase64(id, new WriteRequest().address("0x100000000").data(bytes));
-        File image = sandbox.taskSnapshot(id, false);
-
-        HttpResponse<InputStream> answer = client.getHttpClient().send(
-                HttpRequest.newBuilder(URI.create(client.getBaseUri() + "/tasks/restore"))
-                        .header("Content-Type", "application/vnd.machvm.snapshot")
-                        .POST(HttpRequest.BodyPublishers.ofFile(image.toPath())).build(),
-                HttpResponse.BodyHandlers.ofInputStream());
-        assertThat(answer.statusCode()).isEqualTo(201);
-        Task restored = client.getObjectMapper().readValue(answer.body(), Task.class);
-
-        assertThat(restored.getName()).isEqualTo("to-restore");
-        assertThat(readAll(memory.vmRead(restored.getId(), "0x100000000", "0x8000"))).isEqualTo(bytes);
-        Files.delete(image.toPath());
-        tasks.taskTerminate(id);
-        tasks.taskTerminate(restored.getId());
     }
 
     @Test

@@ -118,10 +118,19 @@ class OkHttpGsonClientTest extends ApiTestSupport {
                 .isEqualTo(bytes);
         String chosen = "okhttp-restored-" + System.nanoTime();
         assertThat(tasks.taskRestoreWithId(chosen, image).getId()).isEqualTo(chosen);
+        // the same uploads as a form's file part
+        Task formRestored = tasks.taskRestoreForm(image);
+        assertThat(tasks.taskRestoreWithIdForm(chosen + "-form", image).getId()).isEqualTo(chosen + "-form");
+        assertThat(Files.readAllBytes(memory.vmRead(formRestored.getId(), "0x100000000", "0x10000").toPath()))
+                .isEqualTo(bytes);
+        memory.vmWriteForm(chosen + "-form", "0x100010000", Files.write(dir.resolve("three.bin"),
+                new byte[] {4, 5, 6}).toFile());
+        assertThat(Files.readAllBytes(memory.vmRead(chosen + "-form", "0x100010000", "3").toPath()))
+                .containsExactly(4, 5, 6);
         assertThat(tasks.taskCreateWithId(chosen + "-x", new TaskSettings()).getId()).isEqualTo(chosen + "-x");
 
         vm.vmDeallocate(id, new RangeRequest().address("0x100000000").size("0x4000"));
-        for (String t : List.of(id, restored.getId(), chosen, chosen + "-x")) {
+        for (String t : List.of(id, restored.getId(), chosen, chosen + "-x", formRestored.getId(), chosen + "-form")) {
             tasks.taskTerminate(t);
         }
         ApiException gone = catchThrowableOfType(ApiException.class, () -> tasks.taskInfo(id));

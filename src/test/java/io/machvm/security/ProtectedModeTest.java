@@ -123,6 +123,16 @@ class ProtectedModeTest {
                 .isEqualTo(403);
         assertThat(Wire.send(LOOPBACK, port, "DELETE", "/tasks/x", "Sec-Fetch-Site: cross-site\r\n", null).status())
                 .isEqualTo(403);
+        // The _form uploads take multipart/form-data (here a body without its part: 400), but not from another site.
+        byte[] noPart = "--b--\r\n".getBytes(StandardCharsets.US_ASCII);
+        assertThat(Wire.send(LOOPBACK, port, "POST", "/tasks/restore/form",
+                "Content-Type: multipart/form-data; boundary=b\r\n", noPart).status()).isEqualTo(400);
+        assertThat(Wire.send(LOOPBACK, port, "POST", "/tasks/restore/form", "Origin: https://evil.example\r\n"
+                + "Content-Type: multipart/form-data; boundary=b\r\n", noPart).status()).isEqualTo(403);
+        assertThat(Wire.send(LOOPBACK, port, "POST", "/tasks/restore/form", "Sec-Fetch-Site: cross-site\r\n"
+                + "Content-Type: multipart/form-data; boundary=b\r\n", noPart).status()).isEqualTo(403);
+        assertThat(Wire.send(LOOPBACK, port, "POST", "/tasks", "Content-Type: multipart/form-data; boundary=b\r\n",
+                noPart).status()).isEqualTo(415);
         assertThat(taskCount()).isEqualTo(before);
         // The same origin, and reads from anywhere (the browser keeps their answers from the other site).
         assertThat(Wire.send(LOOPBACK, port, "POST", "/tasks", "Origin: http://localhost:" + port
