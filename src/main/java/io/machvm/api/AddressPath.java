@@ -13,7 +13,7 @@ import java.lang.annotation.Target;
  * the {@link Parameter} through this annotation as if it stood on the method.
  */
 @Retention(RetentionPolicy.RUNTIME)
-@Target(ElementType.METHOD)
+@Target({ElementType.METHOD, ElementType.ANNOTATION_TYPE})
 @Parameter(name = "address", in = ParameterIn.PATH, description = AddressPath.DOC, example = "0x100000000",
         schema = @Schema(type = "string", pattern = U64.REQUEST_PATTERN))
 public @interface AddressPath {

@@ -1,6 +1,7 @@
 package io.machvm.api;
 
 import jakarta.servlet.http.HttpServletRequest;
+import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import org.apache.tomcat.util.http.fileupload.FileItemIterator;
@@ -92,14 +93,13 @@ final class FormPart {
     }
 
     /** The part's bytes; its end is reported only after the body's closing boundary. */
-    private static final class Content extends InputStream {
-        private final InputStream part;
+    private static final class Content extends FilterInputStream {
         private final FileItemIterator parts;
         private final String name;
         private boolean ended;
 
         Content(InputStream part, FileItemIterator parts, String name) {
-            this.part = part;
+            super(part);
             this.parts = parts;
             this.name = name;
         }
@@ -107,8 +107,7 @@ final class FormPart {
         @Override
         public int read() throws IOException {
             byte[] one = new byte[1];
-            int n = read(one, 0, 1);
-            return n < 0 ? -1 : one[0] & 0xff;
+            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
         }
 
         @Override
@@ -118,7 +117,7 @@ final class FormPart {
             }
             int n;
             try {
-                n = part.read(buffer, offset, length);
+                n = in.read(buffer, offset, length);
                 if (n < 0 && parts.hasNext()) {
                     throw new Refused(ApiProblem.invalidArgument("the multipart/form-data body has a part after "
                             + Texts.quote(name) + ": send only the one file part; nothing was changed"));
@@ -130,9 +129,16 @@ final class FormPart {
             return n;
         }
 
+        /** Skips by reading, so that the end of the part is checked as it is for a read. */
         @Override
-        public void close() throws IOException {
-            part.close();
+        public long skip(long n) throws IOException {
+            long left = Math.max(n, 0);
+            byte[] scratch = new byte[(int) Math.min(left, 8192)];
+            int r;
+            while (left > 0 && (r = read(scratch, 0, (int) Math.min(left, scratch.length))) >= 0) {
+                left -= r;
+            }
+            return Math.max(n, 0) - left;
         }
     }
 }

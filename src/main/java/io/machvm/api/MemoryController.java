@@ -65,10 +65,7 @@ public class MemoryController {
                     + "clients may send application/json {\"data\": base64} instead, with at most 16 MiB of data.")
     @RequestBody(required = true, content = @Content(mediaType = OCTETS, schema = @Schema(type = "string",
             format = "binary", description = "The bytes to write.")))
-    @NoContent("Written.")
-    @OverwriteProblems
-    @TaskPath
-    @AddressPath
+    @WritesMemory
     public void write(
             @PathVariable String task,
             @PathVariable U64 address,

@@ -15,7 +15,7 @@ import org.springframework.web.bind.annotation.ResponseStatus;
  * they cannot disagree. Both read it as a meta-annotation.
  */
 @Retention(RetentionPolicy.RUNTIME)
-@Target(ElementType.METHOD)
+@Target({ElementType.METHOD, ElementType.ANNOTATION_TYPE})
 @ResponseStatus(HttpStatus.NO_CONTENT)
 @ApiResponse(responseCode = "204")
 public @interface NoContent {

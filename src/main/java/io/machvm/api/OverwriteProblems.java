@@ -18,7 +18,7 @@ import java.lang.annotation.Target;
  * the wrong type.
  */
 @Retention(RetentionPolicy.RUNTIME)
-@Target(ElementType.METHOD)
+@Target({ElementType.METHOD, ElementType.ANNOTATION_TYPE})
 @Problems(value = {KERN_INVALID_ADDRESS, KERN_PROTECTION_FAILURE, KERN_INVALID_ARGUMENT, KERN_RESOURCE_SHORTAGE,
     MACH_SEND_INVALID_DEST}, http = {413, 415})
 public @interface OverwriteProblems {

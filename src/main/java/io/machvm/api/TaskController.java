@@ -12,7 +12,6 @@ import io.machvm.service.VmService;
 import io.machvm.vm.TaskImage;
 import io.swagger.v3.oas.annotations.Hidden;
 import io.swagger.v3.oas.annotations.Operation;
-import io.swagger.v3.oas.annotations.headers.Header;
 import io.swagger.v3.oas.annotations.media.Content;
 import io.swagger.v3.oas.annotations.media.Schema;
 import io.swagger.v3.oas.annotations.parameters.RequestBody;
@@ -52,9 +51,7 @@ public class TaskController {
                     + "child as its inheritance says (copy: a private copy-on-write copy; share: memory both tasks "
                     + "see; none: absent), no byte is copied, and flavor and errors, if given, must equal the "
                     + "parent's. To restore a snapshot image: task_restore.")
-    @ApiResponse(responseCode = "201", description = "Created.",
-            headers = @Header(name = "Location", description = "/tasks/{task} of the new task",
-                    schema = @Schema(type = "string", example = "/tasks/t-3f9c2a7d1e0b")))
+    @CreatesTask("Created.")
     @Problems(value = {KERN_INVALID_ARGUMENT, KERN_RESOURCE_SHORTAGE, MACH_SEND_INVALID_DEST}, http = {413, 415})
     public ResponseEntity<Responses.TaskView> create(
             @org.springframework.web.bind.annotation.RequestBody(required = false) Requests.TaskSettings settings) {
@@ -71,9 +68,7 @@ public class TaskController {
             description = IMAGE_BODY_DOC + " (POST /tasks with this body does the same.)")
     @RequestBody(required = true, content = @Content(mediaType = TaskImage.MEDIA_TYPE,
             schema = @Schema(type = "string", format = "binary", description = "The image.")))
-    @ApiResponse(responseCode = "201", description = "Restored.",
-            headers = @Header(name = "Location", description = "/tasks/{task} of the new task",
-                    schema = @Schema(type = "string", example = "/tasks/t-3f9c2a7d1e0b")))
+    @CreatesTask("Restored.")
     @Problems(value = {KERN_INVALID_ARGUMENT, KERN_RESOURCE_SHORTAGE}, http = {415})
     public ResponseEntity<Responses.TaskView> restore(HttpServletRequest request) {
         return created(SandboxTasks.restore(service, body(request), null));
@@ -94,13 +89,10 @@ public class TaskController {
                     + "of that task, as for POST /tasks; a fork is not idempotent: an existing {task} is a 409 "
                     + "KERN_NAME_EXISTS, refused before the parent is forked. To restore a snapshot image under a "
                     + "chosen id: task_restore_with_id.")
-    @ApiResponse(responseCode = "201", description = "Created.",
-            headers = @Header(name = "Location", description = "/tasks/{task}",
-                    schema = @Schema(type = "string", example = "/tasks/build-42")))
+    @CreatesNamedTask("Created.")
     @ApiResponse(responseCode = "200", description = "The task exists with the same settings.")
     @Problems(value = {KERN_INVALID_ARGUMENT, KERN_NAME_EXISTS, KERN_RESOURCE_SHORTAGE, MACH_SEND_INVALID_DEST},
             http = {413, 415})
-    @TaskPath(example = "build-42")
     public ResponseEntity<Responses.TaskView> createWithId(
             @PathVariable String task,
             @org.springframework.web.bind.annotation.RequestBody(required = false) Requests.TaskSettings settings) {
@@ -121,11 +113,8 @@ public class TaskController {
                     + "is read. (PUT /tasks/{task} with this body does the same.)")
     @RequestBody(required = true, content = @Content(mediaType = TaskImage.MEDIA_TYPE,
             schema = @Schema(type = "string", format = "binary", description = "The image.")))
-    @ApiResponse(responseCode = "201", description = "Restored.",
-            headers = @Header(name = "Location", description = "/tasks/{task}",
-                    schema = @Schema(type = "string", example = "/tasks/build-42")))
+    @CreatesNamedTask("Restored.")
     @Problems(value = {KERN_INVALID_ARGUMENT, KERN_NAME_EXISTS, KERN_RESOURCE_SHORTAGE}, http = {415})
-    @TaskPath(example = "build-42")
     public ResponseEntity<Responses.TaskView> restoreWithId(
             @PathVariable String task,
             HttpServletRequest request) {

@@ -13,7 +13,7 @@ import org.springframework.core.annotation.AliasFor;
  * {@link Parameter} through this annotation as if it stood on the method.
  */
 @Retention(RetentionPolicy.RUNTIME)
-@Target(ElementType.METHOD)
+@Target({ElementType.METHOD, ElementType.ANNOTATION_TYPE})
 @Parameter(name = "task", in = ParameterIn.PATH, description = TaskPath.DOC)
 public @interface TaskPath {
     String DOC = "The task id (1 to 64 of [A-Za-z0-9._-], not . or ..).";

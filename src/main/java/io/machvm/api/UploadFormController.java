@@ -6,12 +6,10 @@ import static io.machvm.vm.KernReturn.KERN_RESOURCE_SHORTAGE;
 
 import io.machvm.service.VmService;
 import io.swagger.v3.oas.annotations.Operation;
-import io.swagger.v3.oas.annotations.headers.Header;
 import io.swagger.v3.oas.annotations.media.Content;
 import io.swagger.v3.oas.annotations.media.Schema;
 import io.swagger.v3.oas.annotations.media.SchemaProperty;
 import io.swagger.v3.oas.annotations.parameters.RequestBody;
-import io.swagger.v3.oas.annotations.responses.ApiResponse;
 import io.swagger.v3.oas.annotations.tags.Tag;
 import jakarta.servlet.http.HttpServletRequest;
 import java.io.IOException;
@@ -52,10 +50,7 @@ public class UploadFormController {
     @RequestBody(required = true, content = @Content(mediaType = FORM, schema = @Schema(type = "object",
             requiredProperties = DATA_PART), schemaProperties = @SchemaProperty(name = DATA_PART,
                     schema = @Schema(type = "string", format = "binary", description = "The bytes to write."))))
-    @NoContent("Written.")
-    @OverwriteProblems
-    @TaskPath
-    @AddressPath
+    @WritesMemory
     public void write(
             @PathVariable String task,
             @PathVariable U64 address,
@@ -73,12 +68,8 @@ public class UploadFormController {
             + "into a task with a minted id.",
             description = "task_restore for clients that send a file only as a multipart/form-data part: the image "
                     + "is the one file part \"image\" (streamed). " + TaskController.IMAGE_BODY_DOC)
-    @RequestBody(required = true, content = @Content(mediaType = FORM, schema = @Schema(type = "object",
-            requiredProperties = IMAGE_PART), schemaProperties = @SchemaProperty(name = IMAGE_PART,
-                    schema = @Schema(type = "string", format = "binary", description = "The image."))))
-    @ApiResponse(responseCode = "201", description = "Restored.",
-            headers = @Header(name = "Location", description = "/tasks/{task} of the new task",
-                    schema = @Schema(type = "string", example = "/tasks/t-3f9c2a7d1e0b")))
+    @ImageForm
+    @CreatesTask("Restored.")
     @Problems(value = {KERN_INVALID_ARGUMENT, KERN_RESOURCE_SHORTAGE}, http = {415})
     public ResponseEntity<Responses.TaskView> restore(HttpServletRequest request) {
         return TaskController.created(SandboxTasks.restore(service, FormPart.open(request, IMAGE_PART), null));
@@ -91,14 +82,9 @@ public class UploadFormController {
             description = "task_restore_with_id for clients that send a file only as a multipart/form-data part: the "
                     + "image is the one file part \"image\" (streamed). " + TaskController.IMAGE_BODY_DOC
                     + " An existing {task} is a 409 KERN_NAME_EXISTS, refused before the body is read.")
-    @RequestBody(required = true, content = @Content(mediaType = FORM, schema = @Schema(type = "object",
-            requiredProperties = IMAGE_PART), schemaProperties = @SchemaProperty(name = IMAGE_PART,
-                    schema = @Schema(type = "string", format = "binary", description = "The image."))))
-    @ApiResponse(responseCode = "201", description = "Restored.",
-            headers = @Header(name = "Location", description = "/tasks/{task}",
-                    schema = @Schema(type = "string", example = "/tasks/build-42")))
+    @ImageForm
+    @CreatesNamedTask("Restored.")
     @Problems(value = {KERN_INVALID_ARGUMENT, KERN_NAME_EXISTS, KERN_RESOURCE_SHORTAGE}, http = {415})
-    @TaskPath(example = "build-42")
     public ResponseEntity<Responses.TaskView> restoreWithId(
             @PathVariable String task,
             HttpServletRequest request) {
