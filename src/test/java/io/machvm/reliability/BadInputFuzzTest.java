@@ -246,8 +246,15 @@ class BadInputFuzzTest {
         }
         head.append("\r\n");
         try (RawHttp raw = new RawHttp(port)) {
-            raw.send(RawHttp.concat(head.toString().getBytes(StandardCharsets.UTF_8), body)).shutdownOutput();
-            readAll(raw, request.method().equals("HEAD"), true);
+            boolean sent = true;
+            try {
+                raw.send(RawHttp.concat(head.toString().getBytes(StandardCharsets.UTF_8), body)).shutdownOutput();
+            } catch (java.net.SocketException closedEarly) {
+                // Tomcat refused the head (a request line the JDK client would not send, such as a space in the
+                // path) and closed before the body was sent: read what it said, if TCP kept it
+                sent = false;
+            }
+            readAll(raw, request.method().equals("HEAD"), sent);
         }
     }
 
