@@ -52,6 +52,12 @@ public final class ClusterFilter extends OncePerRequestFilter {
     static final String HOP = "Machvm-Hop";
     /** Names the owner on a 421: {@code <shard> <url>}. */
     static final String OWNER = "Machvm-Owner";
+    /**
+     * The request headers shards send each other, which steer routing past the table or say who a call is for: they
+     * count only on a call with the cluster secret, and from anyone else are refused ({@link #refuseInternal}).
+     */
+    static final List<String> INTERNAL_HEADERS = List.of(ClusterService.ASKING, HOP,
+            ClusterProperties.CALLER_HEADER);
     /** Forwarded requests may be forwarded once more (a table changing under a request); then 421. */
     private static final int MAX_HOPS = 2;
 
@@ -81,6 +87,9 @@ public final class ClusterFilter extends OncePerRequestFilter {
     protected void doFilterInternal(HttpServletRequest request, HttpServletResponse response, FilterChain chain)
             throws ServletException, IOException {
         response.setHeader(SHARD, Integer.toString(cluster.self()));
+        if (refuseInternal(request, response)) {
+            return;
+        }
         String path = request.getRequestURI();
         Ask ask = new Ask(!forward || truthy(request.getHeader(DIRECT)), hops(request.getHeader(HOP)),
                 request.getHeader(ClusterService.ASKING) != null, tenants.current(),
@@ -124,6 +133,26 @@ public final class ClusterFilter extends OncePerRequestFilter {
         }
         String sub = path.substring("/tasks/".length() + segment.length());
         onTask(request, response, chain, ask, task, segment, sub);
+    }
+
+    /**
+     * Refuses a request that carries one of the {@link #INTERNAL_HEADERS} without the cluster secret: a client that
+     * sent {@code Machvm-Asking} itself could make a shard serve, or create, a task that another shard still owns.
+     * Answers whether it did (a 400 problem naming the header; nothing is done).
+     */
+    private boolean refuseInternal(HttpServletRequest request, HttpServletResponse response) throws IOException {
+        for (String header : INTERNAL_HEADERS) {
+            if (request.getHeader(header) != null
+                    && !ClusterProperties.isSecret(secret, request.getHeader(ClusterProperties.SECRET_HEADER))) {
+                ClusterProblems.write(mapper, response, KernReturn.KERN_INVALID_ARGUMENT, "the header " + header
+                        + " is internal to the cluster: only a shard sends it, with the cluster secret ("
+                        + ClusterProperties.SECRET_HEADER + "); send the request without it",
+                        request.getRequestURI(), Map.of("header", header), Map.of(SHARD,
+                                Integer.toString(cluster.self())));
+                return true;
+            }
+        }
+        return false;
     }
 
     /**
@@ -285,18 +314,19 @@ public final class ClusterFilter extends OncePerRequestFilter {
     }
 
     /**
-     * The headers that carry the caller to another shard. Credentials of its own go with the request, and the other
-     * shard authenticates them and acts for their tenant, as this one did. A caller without credentials (modes
-     * protected and none) is vouched for with the cluster secret, as the operator or as an anonymous client: what
-     * this shard made of it, never more.
+     * The headers that carry the caller to another shard, with the cluster secret that marks the call as a shard's
+     * (so that its {@link #INTERNAL_HEADERS} count). Credentials of its own go with the request, as
+     * {@value ClusterProperties#FORWARDED_CALLER}, and the other shard authenticates them and acts for their tenant,
+     * as this one did. A caller without credentials (modes protected and none) is vouched for with the secret, as the
+     * operator or as an anonymous client: what this shard made of it, never more.
      */
     private Map<String, String> onBehalf(Ask ask) {
         Map<String, String> headers = new LinkedHashMap<>();
-        if (!ask.credentials) {
-            headers.put(ClusterProperties.SECRET_HEADER, secret);
-            if (!ask.caller.admin()) {
-                headers.put(ClusterProperties.CALLER_HEADER, ClusterProperties.ANONYMOUS_CALLER);
-            }
+        headers.put(ClusterProperties.SECRET_HEADER, secret);
+        if (ask.credentials) {
+            headers.put(ClusterProperties.CALLER_HEADER, ClusterProperties.FORWARDED_CALLER);
+        } else if (!ask.caller.admin()) {
+            headers.put(ClusterProperties.CALLER_HEADER, ClusterProperties.ANONYMOUS_CALLER);
         }
         return headers;
     }
