@@ -12,7 +12,6 @@ import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.io.InputStream;
-import java.net.URLDecoder;
 import java.net.URLEncoder;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -95,44 +94,38 @@ public final class ClusterFilter extends OncePerRequestFilter {
                 request.getHeader(ClusterService.ASKING) != null, tenants.current(),
                 request.getHeader("Authorization") != null);
         String method = request.getMethod();
-        if (path.startsWith("/cluster/tasks/")) {
-            // a peer's call on a task here (the image of a fork): fenced like any call on it
-            TaskRegistry.Address task = pathTask(ask.caller, segment(path, "/cluster/tasks/".length()));
-            if (task == null) {
-                chain.doFilter(request, response); // answered by the API like an unknown task
-            } else {
-                serveFenced(request, response, chain, List.of(task.key()));
+        TaskPaths.Target target = TaskPaths.of(method, path);
+        switch (target.kind()) {
+            case COLLECTION -> {
+                if (method.equals("GET") && path.equals("/tasks") && !ask.direct && ask.hop == 0) {
+                    fanOut(request, response, ask, "/tasks");
+                } else if (method.equals("POST")) {
+                    createMinted(request, response, chain, ask); // POST /tasks, POST /tasks/restore
+                } else {
+                    chain.doFilter(request, response);
+                }
             }
-            return;
-        }
-        if (path.equals("/tasks")) {
-            if (method.equals("GET") && !ask.direct && ask.hop == 0) {
-                fanOut(request, response, ask, "/tasks");
-            } else if (method.equals("POST")) {
-                createMinted(request, response, chain, ask);
-            } else {
-                chain.doFilter(request, response);
+            case NODE -> {
+                if (path.equals("/host/statistics") && method.equals("GET") && !ask.direct && ask.hop == 0) {
+                    fanOut(request, response, ask, "/host/statistics");
+                } else {
+                    chain.doFilter(request, response);
+                }
             }
-            return;
+            case TASK -> {
+                TaskRegistry.Address task = pathTask(ask.caller, target.segment());
+                if (task == null) {
+                    // a malformed id (400), or another tenant's qualified id from a caller that may not use it:
+                    // answered here by the API, exactly as an unknown task
+                    chain.doFilter(request, response);
+                } else if (target.peer()) {
+                    // a peer's call on a task here (the image of a fork): fenced like any call on it
+                    serveFenced(request, response, chain, List.of(task.key()));
+                } else {
+                    onTask(request, response, chain, ask, task, target.segment(), target.sub());
+                }
+            }
         }
-        if (path.equals("/host/statistics") && method.equals("GET") && !ask.direct && ask.hop == 0) {
-            fanOut(request, response, ask, "/host/statistics");
-            return;
-        }
-        if (!path.startsWith("/tasks/")) {
-            chain.doFilter(request, response);
-            return;
-        }
-        String segment = segment(path, "/tasks/".length());
-        TaskRegistry.Address task = pathTask(ask.caller, segment);
-        if (task == null) {
-            // a malformed id (400), or another tenant's qualified id from a caller that may not use it: answered
-            // here by the API, exactly as an unknown task
-            chain.doFilter(request, response);
-            return;
-        }
-        String sub = path.substring("/tasks/".length() + segment.length());
-        onTask(request, response, chain, ask, task, segment, sub);
     }
 
     /**
@@ -161,16 +154,7 @@ public final class ClusterFilter extends OncePerRequestFilter {
      * API would not find it (malformed, or a qualifier the caller may not use).
      */
     static TaskRegistry.Address pathTask(Tenant caller, String segment) {
-        int parameters = segment.indexOf(';');
-        String id = parameters < 0 ? segment : segment.substring(0, parameters);
-        if (id.indexOf('%') >= 0) {
-            try {
-                id = URLDecoder.decode(id.replace("+", "%2B"), StandardCharsets.UTF_8);
-            } catch (IllegalArgumentException malformed) {
-                return null;
-            }
-        }
-        return task(caller, id);
+        return task(caller, TaskPaths.decoded(segment));
     }
 
     /** Where a task id (of a path, or a body's {@code parent} or {@code destTask}) points for the caller, or null. */
@@ -552,11 +536,6 @@ public final class ClusterFilter extends OncePerRequestFilter {
             return value.asString();
         }
         return value.isIntegralNumber() ? value.bigIntegerValue().toString() : null;
-    }
-
-    private static String segment(String path, int from) {
-        int slash = path.indexOf('/', from);
-        return slash < 0 ? path.substring(from) : path.substring(from, slash);
     }
 
     private static boolean truthy(String header) {
