@@ -72,6 +72,7 @@ public class ClusterConfiguration {
         state = new ClusterState(self, SlotTable.even(peers), null, file, mapper);
         state.save();
         log.info("shard {}: new table of {} shards", self, peers.size());
+        adoptNewest(state, properties); // a shard that lost its volume: the cluster's table, if it has moved on
         return state;
     }
 
