@@ -9,13 +9,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
@@ -34,24 +33,15 @@ class ApiKeyClusterIT {
     private static final String BASE = TenantClusterCalls.BASE;
     private static final JsonMapper JSON = TenantClusterCalls.JSON;
 
-    private final LocalCluster cluster = new LocalCluster("--machvm.security.mode=api-key"
+    @RegisterExtension
+    final LocalCluster cluster = new LocalCluster("--machvm.security.mode=api-key"
             + " --machvm.security.api-keys.acme=" + KEYS.get("acme")
             + " --machvm.security.api-keys.beta=" + KEYS.get("beta")
             + " --machvm.security.api-keys.ops=" + KEYS.get("ops")
-            + " --machvm.security.admin-tenants=ops");
+            + " --machvm.security.admin-tenants=ops").startingWith(2);
     private final TenantClusterCalls calls = new TenantClusterCalls(cluster, KEYS);
     /** The content of every task the tests made, by {@code tenant~id}. */
     private final Map<String, String> expected = calls.expected;
-
-    @BeforeAll
-    void up() throws Exception {
-        cluster.up(2);
-    }
-
-    @AfterAll
-    void down() throws Exception {
-        cluster.down();
-    }
 
     @Test
     @Order(1)
@@ -179,11 +169,7 @@ class ApiKeyClusterIT {
     @Test
     @Order(5)
     void aScaleMovesEveryTenantsTasksIntactAndKeepsThemApart() throws Exception {
-        cluster.run("scale", "3", cluster.dir().toString());
-        assertThat(cluster.shards()).hasSize(3);
-        calls.assertEveryTaskOnceIntactAndApart("ops", "acme", "beta");
-        assertThat(ids(calls.list("ops", cluster.shards().get(2), "Machvm-Direct", "1")))
-                .as("tasks handed off to shard 2").isNotEmpty();
+        calls.assertAScaleTo3KeepsEveryTaskOnceIntactAndApart("ops", "acme", "beta");
         // the secret was never written to a log
         String secret = cluster.secret();
         try (var logs = Files.list(cluster.dir())) {

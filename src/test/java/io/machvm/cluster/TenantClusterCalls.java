@@ -121,10 +121,15 @@ final class TenantClusterCalls {
     }
 
     /**
-     * Every task made is on exactly one shard (as the admin lists each shard), reads back its content through the
-     * entry point as its tenant, and is, for the other tenant, exactly an unknown task on every shard.
+     * Scales the cluster from 2 shards to 3; then every task made is on exactly one shard (as the admin lists each
+     * shard), some on the new one, reads back its content through the entry point as its tenant, and is, for the
+     * other tenant, exactly an unknown task on every shard.
      */
-    void assertEveryTaskOnceIntactAndApart(String admin, String one, String other) throws Exception {
+    void assertAScaleTo3KeepsEveryTaskOnceIntactAndApart(String admin, String one, String other) throws Exception {
+        cluster.run("scale", "3", cluster.dir().toString());
+        assertThat(cluster.shards()).hasSize(3);
+        assertThat(ids(list(admin, cluster.shards().get(2), "Machvm-Direct", "1")))
+                .as("tasks handed off to shard 2").isNotEmpty();
         Map<String, Integer> copies = new HashMap<>();
         for (String shard : cluster.shards().values()) {
             for (String key : ids(list(admin, shard, "Machvm-Direct", "1"))) {

@@ -40,11 +40,16 @@ class ClusterApiKeyModeTest {
 
     @DynamicPropertySource
     static void shards(DynamicPropertyRegistry registry) {
-        registry.add("server.port", () -> PORT);
-        registry.add("machvm.cluster.peers", () -> "http://127.0.0.1:" + PORT + ",http://127.0.0.1:" + DOWN);
+        twoShards(registry, PORT, DOWN);
     }
 
-    private static int freePort() {
+    /** This node as shard 0 on {@code port}, and shard 1 on {@code down}, where nothing listens. */
+    static void twoShards(DynamicPropertyRegistry registry, int port, int down) {
+        registry.add("server.port", () -> port);
+        registry.add("machvm.cluster.peers", () -> "http://127.0.0.1:" + port + ",http://127.0.0.1:" + down);
+    }
+
+    static int freePort() {
         try (ServerSocket socket = new ServerSocket(0)) {
             return socket.getLocalPort();
         } catch (IOException e) {

@@ -4,9 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.machvm.cluster.Placement;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -33,22 +31,13 @@ import org.springframework.test.context.DynamicPropertySource;
 class ClusterInternalHeadersTest {
     private static final InetAddress LOOPBACK = InetAddress.getLoopbackAddress();
     private static final String SECRET = "Machvm-Cluster-Secret: " + ClusterApiKeyModeTest.SECRET + "\r\n";
-    private static final int PORT = freePort();
-    private static final int DOWN = freePort();
+    private static final int PORT = ClusterApiKeyModeTest.freePort();
+    private static final int DOWN = ClusterApiKeyModeTest.freePort();
     private static final String ACME = ApiKeyModeTest.bearer(ApiKeyModeTest.ACME_KEY);
 
     @DynamicPropertySource
     static void shards(DynamicPropertyRegistry registry) {
-        registry.add("server.port", () -> PORT);
-        registry.add("machvm.cluster.peers", () -> "http://127.0.0.1:" + PORT + ",http://127.0.0.1:" + DOWN);
-    }
-
-    private static int freePort() {
-        try (ServerSocket socket = new ServerSocket(0)) {
-            return socket.getLocalPort();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        ClusterApiKeyModeTest.twoShards(registry, PORT, DOWN);
     }
 
     /** A scale to shard 0 alone is under way: shard 1's slots are importing here. */
