@@ -27,10 +27,11 @@ import org.slf4j.LoggerFactory;
  * Who owns a task, and the handoff of tasks to their new owners during a scale.
  *
  * <p>Routing, with the table {@code T} and, during a scale, the pending table {@code P} (as Redis Cluster's
- * MIGRATING/IMPORTING slots): a task that is here is served here; otherwise, while a scale is under way, an id whose
- * {@code T} owner is this shard but whose {@code P} owner is another is sent there (it has moved, or is new), and a
- * shard serves an id it owns in {@code P} when asked by the old owner ({@code Machvm-Asking}); everything else goes
- * to the owner in {@code T}.
+ * MIGRATING/IMPORTING slots): a task that is here and this shard's in {@code T} or {@code P} is served here (not moved
+ * yet, or moved here); otherwise, while a scale is under way, an id whose {@code T} owner is this shard but whose
+ * {@code P} owner is another is sent there (it has moved, or is new), and a shard serves an id it owns in {@code P}
+ * when asked by the old owner ({@code Machvm-Asking}, which counts only from a shard); everything else goes to the
+ * owner in {@code T}. A task here that is this shard's in neither is a stray copy ({@link StrayTasks}), never served.
  */
 public final class ClusterService {
     private static final Logger log = LoggerFactory.getLogger(ClusterService.class);
