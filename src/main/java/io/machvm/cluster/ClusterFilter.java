@@ -135,15 +135,17 @@ public final class ClusterFilter extends OncePerRequestFilter {
      */
     private boolean refuseInternal(HttpServletRequest request, HttpServletResponse response) throws IOException {
         for (String header : INTERNAL_HEADERS) {
-            if (request.getHeader(header) != null
-                    && !ClusterProperties.isSecret(secret, request.getHeader(ClusterProperties.SECRET_HEADER))) {
-                ClusterProblems.write(mapper, response, KernReturn.KERN_INVALID_ARGUMENT, "the header " + header
-                        + " is internal to the cluster: only a shard sends it, with the cluster secret ("
-                        + ClusterProperties.SECRET_HEADER + "); send the request without it",
-                        request.getRequestURI(), Map.of("header", header), Map.of(SHARD,
-                                Integer.toString(cluster.self())));
-                return true;
+            if (request.getHeader(header) == null) {
+                continue;
             }
+            if (ClusterProperties.isSecret(secret, request.getHeader(ClusterProperties.SECRET_HEADER))) {
+                return false; // a shard's call
+            }
+            ClusterProblems.write(mapper, response, KernReturn.KERN_INVALID_ARGUMENT, "the header " + header
+                    + " is internal to the cluster: only a shard sends it, with the cluster secret ("
+                    + ClusterProperties.SECRET_HEADER + "); send the request without it", request.getRequestURI(),
+                    Map.of("header", header), Map.of(SHARD, Integer.toString(cluster.self())));
+            return true;
         }
         return false;
     }
