@@ -14,10 +14,14 @@ import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.boot.ApplicationRunner;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.boot.web.servlet.FilterRegistrationBean;
 import org.springframework.context.annotation.Bean;
@@ -50,22 +54,7 @@ public class ClusterConfiguration {
         ClusterState state = ClusterState.load(self, file, mapper);
         if (state != null) {
             log.info("shard {}: table epoch {} from {}", self, state.current().epoch(), file);
-            if (!properties.join().isBlank() && self > 0) {
-                // a shard removed by a scale and added again keeps an old table on its retained volume
-                try {
-                    ClusterState peer = ClusterState.fromJson(self, fetch(properties.join() + "/cluster",
-                            properties.secret(), Duration.ofSeconds(5)), file, mapper);
-                    if (peer.current().epoch() > state.current().epoch()) {
-                        log.info("shard {}: table epoch {} from {} replaces epoch {}", self,
-                                peer.current().epoch(), properties.join(), state.current().epoch());
-                        peer.save();
-                        return peer;
-                    }
-                } catch (RuntimeException e) {
-                    log.warn("shard {}: cannot compare the table with {}: {}", self, properties.join(),
-                            e.getMessage());
-                }
-            }
+            adoptNewest(state, properties);
             return state;
         }
         if (!properties.join().isBlank() && self >= properties.shards()) {
@@ -83,6 +72,7 @@ public class ClusterConfiguration {
         state = new ClusterState(self, SlotTable.even(peers), null, file, mapper);
         state.save();
         log.info("shard {}: new table of {} shards", self, peers.size());
+        adoptNewest(state, properties); // a shard that lost its volume: the cluster's table, if it has moved on
         return state;
     }
 
@@ -96,6 +86,16 @@ public class ClusterConfiguration {
         return service;
     }
 
+    /**
+     * Settles the copies of tasks that this shard holds for another ({@link StrayTasks}) once the web server runs
+     * (the owners ask nothing of it) and before the shard reports ready.
+     */
+    @Bean
+    ApplicationRunner strayTasks(ClusterService service, TaskRegistry registry, ClusterProperties properties) {
+        StrayTasks strays = new StrayTasks(service, registry, properties.secret());
+        return arguments -> strays.settleAtStart();
+    }
+
     @Bean
     FilterRegistrationBean<ClusterFilter> clusterFilter(ClusterService service, ClusterProperties properties,
             ObjectProvider<TenantResolver> tenants) {
@@ -104,6 +104,60 @@ public class ClusterConfiguration {
         FilterRegistrationBean<ClusterFilter> registration = new FilterRegistrationBean<>(filter);
         registration.setOrder(FILTER_ORDER);
         return registration;
+    }
+
+    /**
+     * A restarted shard routes by the cluster's table, not by the one on its own volume: that one is older when the
+     * shard missed a scale (it was down, or its volume was restored from a copy taken before). It asks every shard it
+     * knows of (its table's, a scale's under way, {@code peers} and {@code join}) and takes the newest table any of them
+     * has; a scale is the only thing that changes it, and numbers it. When none answers (the whole cluster starting),
+     * it keeps its own.
+     */
+    private void adoptNewest(ClusterState state, ClusterProperties properties) {
+        Set<String> urls = new LinkedHashSet<>();
+        for (SlotTable table : Arrays.asList(state.current(), state.pending())) {
+            if (table != null) {
+                for (int i = 0; i < table.shards().size(); i++) {
+                    if (i != state.self()) {
+                        urls.add(table.url(i));
+                    }
+                }
+            }
+        }
+        if (!properties.peers().isBlank()) {
+            List<String> configured = peers(properties);
+            for (int i = 0; i < configured.size(); i++) {
+                if (i != state.self()) {
+                    urls.add(configured.get(i));
+                }
+            }
+        }
+        if (!properties.join().isBlank()) {
+            urls.add(properties.join());
+        }
+        ClusterState newest = null;
+        String from = null;
+        for (String url : urls) {
+            try {
+                ClusterState peer = ClusterState.fromJson(state.self(), fetch(url + "/cluster", properties.secret(),
+                        Duration.ZERO), null, mapper);
+                if ((newest == null ? state : newest).olderThan(peer)) {
+                    newest = peer;
+                    from = url;
+                }
+            } catch (RuntimeException e) {
+                log.info("shard {}: {} did not give its table: {}", state.self(), url, e.getMessage());
+            } catch (Exception e) {
+                log.info("shard {}: {} did not give its table: {}", state.self(), url, e.toString());
+            }
+        }
+        if (newest != null) {
+            log.info("shard {}: table epoch {}{} from {} replaces epoch {}{}", state.self(), newest.current().epoch(),
+                    newest.pending() == null ? "" : " (scale to " + newest.pending().epoch() + " under way)", from,
+                    state.current().epoch(), state.pending() == null ? "" : " (scale to "
+                            + state.pending().epoch() + " under way)");
+            state.adopt(newest);
+        }
     }
 
     static List<String> peers(ClusterProperties properties) {

@@ -12,7 +12,6 @@ import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.io.InputStream;
-import java.net.URLDecoder;
 import java.net.URLEncoder;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -52,6 +51,12 @@ public final class ClusterFilter extends OncePerRequestFilter {
     static final String HOP = "Machvm-Hop";
     /** Names the owner on a 421: {@code <shard> <url>}. */
     static final String OWNER = "Machvm-Owner";
+    /**
+     * The request headers shards send each other, which steer routing past the table or say who a call is for: they
+     * count only on a call with the cluster secret, and from anyone else are refused ({@link #refuseInternal}).
+     */
+    static final List<String> INTERNAL_HEADERS = List.of(ClusterService.ASKING, HOP,
+            ClusterProperties.CALLER_HEADER);
     /** Forwarded requests may be forwarded once more (a table changing under a request); then 421. */
     private static final int MAX_HOPS = 2;
 
@@ -81,49 +86,68 @@ public final class ClusterFilter extends OncePerRequestFilter {
     protected void doFilterInternal(HttpServletRequest request, HttpServletResponse response, FilterChain chain)
             throws ServletException, IOException {
         response.setHeader(SHARD, Integer.toString(cluster.self()));
+        if (refuseInternal(request, response)) {
+            return;
+        }
         String path = request.getRequestURI();
         Ask ask = new Ask(!forward || truthy(request.getHeader(DIRECT)), hops(request.getHeader(HOP)),
                 request.getHeader(ClusterService.ASKING) != null, tenants.current(),
                 request.getHeader("Authorization") != null);
         String method = request.getMethod();
-        if (path.startsWith("/cluster/tasks/")) {
-            // a peer's call on a task here (the image of a fork): fenced like any call on it
-            TaskRegistry.Address task = pathTask(ask.caller, segment(path, "/cluster/tasks/".length()));
-            if (task == null) {
-                chain.doFilter(request, response); // answered by the API like an unknown task
-            } else {
-                serveFenced(request, response, chain, List.of(task.key()));
+        TaskPaths.Target target = TaskPaths.of(method, path);
+        switch (target.kind()) {
+            case COLLECTION -> {
+                if (method.equals("GET") && path.equals("/tasks") && !ask.direct && ask.hop == 0) {
+                    fanOut(request, response, ask, "/tasks");
+                } else if (method.equals("POST")) {
+                    createMinted(request, response, chain, ask); // POST /tasks, POST /tasks/restore
+                } else {
+                    chain.doFilter(request, response);
+                }
             }
-            return;
-        }
-        if (path.equals("/tasks")) {
-            if (method.equals("GET") && !ask.direct && ask.hop == 0) {
-                fanOut(request, response, ask, "/tasks");
-            } else if (method.equals("POST")) {
-                createMinted(request, response, chain, ask);
-            } else {
-                chain.doFilter(request, response);
+            case NODE -> {
+                if (path.equals("/host/statistics") && method.equals("GET") && !ask.direct && ask.hop == 0) {
+                    fanOut(request, response, ask, "/host/statistics");
+                } else {
+                    chain.doFilter(request, response);
+                }
             }
-            return;
+            case TASK -> {
+                TaskRegistry.Address task = pathTask(ask.caller, target.segment());
+                if (task == null) {
+                    // a malformed id (400), or another tenant's qualified id from a caller that may not use it:
+                    // answered here by the API, exactly as an unknown task
+                    chain.doFilter(request, response);
+                } else if (target.peer()) {
+                    // a peer's call on a task here (the image of a fork): fenced like any call on it
+                    serveFenced(request, response, chain, List.of(task.key()));
+                } else {
+                    onTask(request, response, chain, ask, task, target.segment(), target.sub());
+                }
+            }
         }
-        if (path.equals("/host/statistics") && method.equals("GET") && !ask.direct && ask.hop == 0) {
-            fanOut(request, response, ask, "/host/statistics");
-            return;
+    }
+
+    /**
+     * Refuses a request that carries one of the {@link #INTERNAL_HEADERS} without the cluster secret: a client that
+     * sent {@code Machvm-Asking} itself could make a shard serve, or create, a task that another shard still owns.
+     * Answers whether it did (a 400 problem naming the header; nothing is done).
+     */
+    private boolean refuseInternal(HttpServletRequest request, HttpServletResponse response) throws IOException {
+        for (String header : INTERNAL_HEADERS) {
+            if (request.getHeader(header) == null) {
+                continue;
+            }
+            if (ClusterProperties.isSecret(secret, request.getHeader(ClusterProperties.SECRET_HEADER))) {
+                return false; // a shard's call
+            }
+            ClusterProblems.write(mapper, response, KernReturn.KERN_INVALID_ARGUMENT, "the header " + header
+                    + " is internal to the cluster: only a shard sends it, with the cluster secret ("
+                    + ClusterProperties.SECRET_HEADER + "); send the request without it", request.getRequestURI(),
+                    Map.of("header", header), Map.of(SHARD, Integer.toString(cluster.self())));
+            return true;
         }
-        if (!path.startsWith("/tasks/")) {
-            chain.doFilter(request, response);
-            return;
-        }
-        String segment = segment(path, "/tasks/".length());
-        TaskRegistry.Address task = pathTask(ask.caller, segment);
-        if (task == null) {
-            // a malformed id (400), or another tenant's qualified id from a caller that may not use it: answered
-            // here by the API, exactly as an unknown task
-            chain.doFilter(request, response);
-            return;
-        }
-        String sub = path.substring("/tasks/".length() + segment.length());
-        onTask(request, response, chain, ask, task, segment, sub);
+        return false;
     }
 
     /**
@@ -132,16 +156,7 @@ public final class ClusterFilter extends OncePerRequestFilter {
      * API would not find it (malformed, or a qualifier the caller may not use).
      */
     static TaskRegistry.Address pathTask(Tenant caller, String segment) {
-        int parameters = segment.indexOf(';');
-        String id = parameters < 0 ? segment : segment.substring(0, parameters);
-        if (id.indexOf('%') >= 0) {
-            try {
-                id = URLDecoder.decode(id.replace("+", "%2B"), StandardCharsets.UTF_8);
-            } catch (IllegalArgumentException malformed) {
-                return null;
-            }
-        }
-        return task(caller, id);
+        return task(caller, TaskPaths.decoded(segment));
     }
 
     /** Where a task id (of a path, or a body's {@code parent} or {@code destTask}) points for the caller, or null. */
@@ -285,18 +300,19 @@ public final class ClusterFilter extends OncePerRequestFilter {
     }
 
     /**
-     * The headers that carry the caller to another shard. Credentials of its own go with the request, and the other
-     * shard authenticates them and acts for their tenant, as this one did. A caller without credentials (modes
-     * protected and none) is vouched for with the cluster secret, as the operator or as an anonymous client: what
-     * this shard made of it, never more.
+     * The headers that carry the caller to another shard, with the cluster secret that marks the call as a shard's
+     * (so that its {@link #INTERNAL_HEADERS} count). Credentials of its own go with the request, as
+     * {@value ClusterProperties#FORWARDED_CALLER}, and the other shard authenticates them and acts for their tenant,
+     * as this one did. A caller without credentials (modes protected and none) is vouched for with the secret, as the
+     * operator or as an anonymous client: what this shard made of it, never more.
      */
     private Map<String, String> onBehalf(Ask ask) {
         Map<String, String> headers = new LinkedHashMap<>();
-        if (!ask.credentials) {
-            headers.put(ClusterProperties.SECRET_HEADER, secret);
-            if (!ask.caller.admin()) {
-                headers.put(ClusterProperties.CALLER_HEADER, ClusterProperties.ANONYMOUS_CALLER);
-            }
+        headers.put(ClusterProperties.SECRET_HEADER, secret);
+        if (ask.credentials) {
+            headers.put(ClusterProperties.CALLER_HEADER, ClusterProperties.FORWARDED_CALLER);
+        } else if (!ask.caller.admin()) {
+            headers.put(ClusterProperties.CALLER_HEADER, ClusterProperties.ANONYMOUS_CALLER);
         }
         return headers;
     }
@@ -522,11 +538,6 @@ public final class ClusterFilter extends OncePerRequestFilter {
             return value.asString();
         }
         return value.isIntegralNumber() ? value.bigIntegerValue().toString() : null;
-    }
-
-    private static String segment(String path, int from) {
-        int slash = path.indexOf('/', from);
-        return slash < 0 ? path.substring(from) : path.substring(from, slash);
     }
 
     private static boolean truthy(String header) {

@@ -1,6 +1,9 @@
 package io.machvm.cluster;
 
 import io.machvm.config.InvalidSettingException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
@@ -36,6 +39,11 @@ public record ClusterProperties(@DefaultValue("false") boolean enabled, @Default
      */
     public static final String CALLER_HEADER = "Machvm-Cluster-Caller";
     public static final String ANONYMOUS_CALLER = "anonymous";
+    /**
+     * Sent with the secret by a shard that forwards the request of a client with credentials of its own: the secret
+     * marks the call as a shard's, and the client's credentials say who it acts for.
+     */
+    public static final String FORWARDED_CALLER = "credentials";
     public static final int MIN_SECRET_LENGTH = 32;
 
     public ClusterProperties {
@@ -51,6 +59,23 @@ public record ClusterProperties(@DefaultValue("false") boolean enabled, @Default
                     "Set machvm.cluster.secret (environment MACHVM_CLUSTER_SECRET) to the same random value of at "
                             + "least " + MIN_SECRET_LENGTH + " characters on every shard, e.g. openssl rand -hex 32 "
                             + "(the Helm chart and scripts/local-cluster.sh make one).");
+        }
+    }
+
+    /**
+     * Whether {@code presented} is {@code secret}, compared by their SHA-256 digests in constant time (whatever the
+     * lengths); false for a missing or empty one.
+     */
+    public static boolean isSecret(String secret, String presented) {
+        if (secret == null || secret.isEmpty() || presented == null) {
+            return false;
+        }
+        try {
+            MessageDigest sha256 = MessageDigest.getInstance("SHA-256");
+            byte[] expected = sha256.digest(secret.getBytes(StandardCharsets.UTF_8));
+            return MessageDigest.isEqual(expected, sha256.digest(presented.getBytes(StandardCharsets.UTF_8)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is missing from this JVM", e);
         }
     }
 

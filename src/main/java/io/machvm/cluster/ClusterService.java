@@ -27,10 +27,11 @@ import org.slf4j.LoggerFactory;
  * Who owns a task, and the handoff of tasks to their new owners during a scale.
  *
  * <p>Routing, with the table {@code T} and, during a scale, the pending table {@code P} (as Redis Cluster's
- * MIGRATING/IMPORTING slots): a task that is here is served here; otherwise, while a scale is under way, an id whose
- * {@code T} owner is this shard but whose {@code P} owner is another is sent there (it has moved, or is new), and a
- * shard serves an id it owns in {@code P} when asked by the old owner ({@code Machvm-Asking}); everything else goes
- * to the owner in {@code T}.
+ * MIGRATING/IMPORTING slots): a task that is here and this shard's in {@code T} or {@code P} is served here (not moved
+ * yet, or moved here); otherwise, while a scale is under way, an id whose {@code T} owner is this shard but whose
+ * {@code P} owner is another is sent there (it has moved, or is new), and a shard serves an id it owns in {@code P}
+ * when asked by the old owner ({@code Machvm-Asking}, which counts only from a shard); everything else goes to the
+ * owner in {@code T}. A task here that is this shard's in neither is a stray copy ({@link StrayTasks}), never served.
  */
 public final class ClusterService {
     private static final Logger log = LoggerFactory.getLogger(ClusterService.class);
@@ -88,8 +89,8 @@ public final class ClusterService {
             return owner;
         }
         int next = pending.owner(slot);
-        if (registry.contains(tenant, id)) {
-            return state.self();
+        if ((owner == state.self() || next == state.self()) && registry.contains(tenant, id)) {
+            return state.self(); // not moved yet, or moved here: a stray copy (StrayTasks) is never served
         }
         if (owner == state.self()) {
             return next;
@@ -184,7 +185,11 @@ public final class ClusterService {
         Map<Integer, List<Task>> byTarget = new TreeMap<>();
         int moving = 0;
         for (Task task : registry.all()) {
-            int target = pending.owner(Placement.slot(tenantOf(task), task.id()));
+            int slot = Placement.slot(tenantOf(task), task.id());
+            int target = pending.owner(slot);
+            if (state.current().owner(slot) != state.self()) {
+                continue; // not this shard's to hand off (moved here by this scale, or a stray: StrayTasks)
+            }
             if (target != state.self()) {
                 byTarget.computeIfAbsent(target, t -> new ArrayList<>()).add(task);
                 moving++;
@@ -200,7 +205,7 @@ public final class ClusterService {
                 for (List<Task> batch : HandoffBatches.of(target.getValue())) {
                     pool.submit(() -> {
                         try {
-                            bytes.addAndGet(handOff(batch, url));
+                            bytes.addAndGet(handOff(batch, url, true));
                             moved.addAndGet(batch.size());
                         } catch (Exception e) {
                             errors.add(ids(batch) + ": " + e.getMessage());
@@ -216,8 +221,11 @@ public final class ClusterService {
         return new Migration(moved.get(), moving - moved.get(), bytes.get(), millis, errors);
     }
 
-    /** Moves one batch; returns the size of its image. */
-    private long handOff(List<Task> batch, String targetUrl) throws Exception {
+    /**
+     * Moves one batch; returns the size of its image. With {@code replace} the batch's tasks replace any copy the new
+     * owner has of them: only for tasks this shard owns, whose calls it serves, so that its copy is the live one.
+     */
+    long handOff(List<Task> batch, String targetUrl, boolean replace) throws Exception {
         List<String> ids = new ArrayList<>(batch.size());
         for (Task task : batch) {
             ids.add(task.tenant() + TaskRegistry.QUALIFIER + task.id()); // the keys calls are fenced by
@@ -237,7 +245,7 @@ public final class ClusterService {
                 size = image.sizeBytes();
                 // A task of the batch on the new owner can only be a copy an earlier attempt left there before it
                 // could delete the task here (calls on it are served here, fenced now): this copy is the live one.
-                int status = post(image, targetUrl);
+                int status = post(image, targetUrl, replace);
                 if (status != 201) {
                     throw new IOException("the new owner answered " + status);
                 }
@@ -251,9 +259,9 @@ public final class ClusterService {
      * Streams the image to the new owner on a blocking connection, from the image's buffer straight to the socket,
      * and answers the status; its answer comes once the tasks are durable there.
      */
-    private int post(GroupImage image, String targetUrl) throws IOException {
-        HttpURLConnection out = (HttpURLConnection) URI.create(targetUrl + "/cluster/import?replace=true").toURL()
-                .openConnection(Proxy.NO_PROXY);
+    private int post(GroupImage image, String targetUrl, boolean replace) throws IOException {
+        HttpURLConnection out = (HttpURLConnection) URI.create(targetUrl + "/cluster/import?replace=" + replace)
+                .toURL().openConnection(Proxy.NO_PROXY);
         out.setRequestMethod("POST");
         out.setConnectTimeout(2000);
         out.setUseCaches(false);

@@ -21,11 +21,14 @@ public final class ClusterState {
     private final JsonMapper mapper;
     private volatile SlotTable current;
     private volatile SlotTable pending;
+    /** The table of the scale this shard had begun when it last stopped (its file's {@code pending}), or null. */
+    private final SlotTable interrupted;
 
     public ClusterState(int self, SlotTable current, SlotTable pending, Path file, JsonMapper mapper) {
         this.self = self;
         this.current = current;
         this.pending = pending;
+        this.interrupted = pending;
         this.file = file;
         this.mapper = mapper;
     }
@@ -59,6 +62,32 @@ public final class ClusterState {
 
     public SlotTable pending() {
         return pending;
+    }
+
+    /**
+     * The scale this shard had begun when it last stopped, or null: a task it holds for another shard may then be one
+     * whose handoff did not happen yet. Without one, every such task was handed off by a scale that this copy of the
+     * shard missed (a scale commits only once every handoff succeeded).
+     */
+    public SlotTable interrupted() {
+        return interrupted;
+    }
+
+    /**
+     * Whether {@code other} is newer: a higher table epoch, or the same one with a scale under way that this state
+     * does not know of. A scale is the only thing that changes the table, and it numbers each table.
+     */
+    boolean olderThan(ClusterState other) {
+        long mine = current.epoch();
+        long theirs = other.current.epoch();
+        return theirs > mine || (theirs == mine && pending == null && other.pending != null);
+    }
+
+    /** Takes another shard's table and scale under way (newer than this shard's own: {@link #olderThan}). */
+    synchronized void adopt(ClusterState newer) {
+        current = newer.current;
+        pending = newer.pending;
+        save();
     }
 
     public synchronized ObjectNode toJson() {

@@ -19,8 +19,9 @@ import org.springframework.security.web.authentication.preauth.PreAuthenticatedA
  * acts as the node's operator, an admin in tenant {@code default}, as a loopback client does in protected mode.
  * A shard that forwards the request of a client without credentials (modes {@code protected} and {@code none}) sends
  * the secret with {@value ClusterProperties#CALLER_HEADER}: {@value ClusterProperties#ANONYMOUS_CALLER} when that client was no admin, and the call acts as
- * that client. Requests with credentials are forwarded with them instead, so a shard never acts for a client with
- * more rights than the client has.
+ * that client. Requests with credentials are forwarded with them, and with the secret and
+ * {@value ClusterProperties#FORWARDED_CALLER} as the caller: the client's credentials then authenticate the call, so
+ * a shard never acts for a client with more rights than the client has.
  *
  * <p>The secret is compared by its SHA-256 digest with {@link MessageDigest#isEqual}: in constant time, whatever its
  * length. It appears in no message.
@@ -37,6 +38,11 @@ final class ClusterSecretFilter extends AuthenticationFilter {
                 return null; // not a cluster call: the mode's own authentication decides
             }
             String caller = request.getHeader(ClusterProperties.CALLER_HEADER);
+            if (ClusterProperties.FORWARDED_CALLER.equals(caller)) {
+                // a shard forwarding a client's request with the client's own credentials: those authenticate it;
+                // the secret only marks the call as a shard's (checked where the cluster's headers are read)
+                return null;
+            }
             return new PreAuthenticatedAuthenticationToken(caller == null ? "" : caller, presented);
         });
         // authenticated: go on with the request (the default would redirect, as after a form login)

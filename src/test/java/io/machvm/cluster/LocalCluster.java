@@ -17,12 +17,15 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
  * A cluster of the packaged jar on this machine, driven through {@code scripts/local-cluster.sh} in a temporary
  * directory: the entry point's and the shards' URLs as the script prints them, and plain HTTP calls to them.
  */
-final class LocalCluster {
+final class LocalCluster implements BeforeAllCallback, AfterAllCallback {
     private static final Path SCRIPT = Path.of("scripts", "local-cluster.sh").toAbsolutePath();
     private static final Pattern PROXY = Pattern.compile("^PROXY=(\\S+)$", Pattern.MULTILINE);
     private static final Pattern SHARD = Pattern.compile("^SHARD (\\d+) (\\S+)$", Pattern.MULTILINE);
@@ -33,9 +36,31 @@ final class LocalCluster {
     private final Map<Integer, String> shards = new TreeMap<>();
     private Path dir;
     private String proxy;
+    /** How many shards a test class registering this as an extension starts with (0: the class calls {@link #up}). */
+    private int initialShards;
 
     LocalCluster(String shardArguments) {
         this.shardArguments = shardArguments;
+    }
+
+    /** As an extension of a test class ({@code @RegisterExtension}): up with {@code n} shards before all, then down. */
+    LocalCluster startingWith(int n) {
+        initialShards = n;
+        return this;
+    }
+
+    @Override
+    public void beforeAll(ExtensionContext context) throws Exception {
+        if (initialShards > 0) {
+            up(initialShards);
+        }
+    }
+
+    @Override
+    public void afterAll(ExtensionContext context) throws Exception {
+        if (initialShards > 0) {
+            down();
+        }
     }
 
     /** Starts {@code n} shards and the entry point in a new directory. */

@@ -7,6 +7,10 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.test.context.SpringBootTest;
@@ -36,11 +40,16 @@ class ClusterApiKeyModeTest {
 
     @DynamicPropertySource
     static void shards(DynamicPropertyRegistry registry) {
-        registry.add("server.port", () -> PORT);
-        registry.add("machvm.cluster.peers", () -> "http://127.0.0.1:" + PORT + ",http://127.0.0.1:" + DOWN);
+        twoShards(registry, PORT, DOWN);
     }
 
-    private static int freePort() {
+    /** This node as shard 0 on {@code port}, and shard 1 on {@code down}, where nothing listens. */
+    static void twoShards(DynamicPropertyRegistry registry, int port, int down) {
+        registry.add("server.port", () -> port);
+        registry.add("machvm.cluster.peers", () -> "http://127.0.0.1:" + port + ",http://127.0.0.1:" + down);
+    }
+
+    static int freePort() {
         try (ServerSocket socket = new ServerSocket(0)) {
             return socket.getLocalPort();
         } catch (IOException e) {
@@ -145,6 +154,48 @@ class ClusterApiKeyModeTest {
         assertThat(list.status()).isEqualTo(503);
         assertThat(list.body()).contains("\"kern\":\"MACH_SEND_TIMED_OUT\"");
         assertThat(get("/problems/KERN_NOT_RECEIVER", "").body()).contains("\"status\":421");
+    }
+
+    /**
+     * {@code POST /tasks/restore} is an operation on the collection, not a call on a task named {@code restore}:
+     * restored here under an id this shard mints, although acme's id {@code restore} is shard 1's (down). A restore
+     * under a chosen id goes to that id's owner, as a create does.
+     */
+    @Test
+    void aRestoreIsPlacedLikeACreate() throws IOException {
+        String acme = ApiKeyModeTest.bearer(ApiKeyModeTest.ACME_KEY);
+        assertThat(Placement.slot("acme", "restore") / 8192).as("acme's task id restore").isEqualTo(1);
+        String source = idOn(0, "acme", "imaged-");
+        assertThat(put("/tasks/" + source, acme).status()).isEqualTo(201);
+        byte[] image;
+        try (HttpClient client = HttpClient.newHttpClient()) {
+            HttpResponse<byte[]> snapshot = client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + PORT
+                    + "/tasks/" + source + "/snapshot")).header("Authorization", "Bearer " + ApiKeyModeTest.ACME_KEY)
+                    .build(), HttpResponse.BodyHandlers.ofByteArray());
+            assertThat(snapshot.statusCode()).isEqualTo(200);
+            image = snapshot.body();
+        } catch (InterruptedException e) {
+            throw new IOException(e);
+        }
+        String type = "Content-Type: application/vnd.machvm.snapshot\r\n";
+
+        Wire.Answer restored = Wire.send(LOOPBACK, PORT, "POST", "/tasks/restore", acme + type, image);
+        assertThat(restored.status()).as(restored.body()).isEqualTo(201);
+        String minted = restored.header("Location").substring("/tasks/".length());
+        assertThat(Placement.slot("acme", minted) / 8192).isZero();
+        assertThat(restored.header("Machvm-Shard")).isEqualTo("0");
+        assertThat(get("/tasks/" + minted, acme + "Machvm-Direct: 1\r\n").status()).isEqualTo(200);
+        // the task named restore is still a task: shard 1's
+        assertThat(get("/tasks/restore", acme + "Machvm-Direct: 1\r\n").status()).isEqualTo(421);
+
+        // a chosen id of shard 1's: to its owner, which is down; no copy here
+        String remote = idOn(1, "acme", "restored-");
+        Wire.Answer elsewhere = Wire.send(LOOPBACK, PORT, "PUT", "/tasks/" + remote + "/snapshot", acme + type, image);
+        assertThat(elsewhere.status()).as(elsewhere.body()).isEqualTo(503);
+        assertThat(get("/tasks", acme + "Machvm-Direct: 1\r\n").body()).doesNotContain(remote);
+        String local = idOn(0, "acme", "restored-");
+        assertThat(Wire.send(LOOPBACK, PORT, "PUT", "/tasks/" + local + "/snapshot", acme + type, image).status())
+                .isEqualTo(201);
     }
 
     @Test
