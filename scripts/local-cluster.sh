@@ -222,9 +222,10 @@ defaults
 frontend machvm
     bind 127.0.0.1:$PROXY_PORT
     # the owner of the task's slot, CRC-32(tenant ":" the id up to its first '.') & 16383, with the tenant of a
-    # tenant~id, else of the API key, else default (few rules: each costs on every request). POST /tasks/restore is
-    # an operation on the collection, no task's: like POST /tasks it goes to any shard, which mints an id it owns.
-    http-request set-var(txn.key) path,field(3,/),field(1,.) if { path_beg /tasks/ } !{ method POST } or { path_beg /tasks/ } !{ path /tasks/restore }
+    # tenant~id, else of the API key, else default (few rules: each costs on every request). POST /tasks/restore (and
+    # its form, /tasks/restore/form) is an operation on the collection, no task's: like POST /tasks it goes to any
+    # shard, which mints an id it owns.
+    http-request set-var(txn.key) path,field(3,/),field(1,.) if { path_beg /tasks/ } !{ method POST } or { path_beg /tasks/ } !{ path /tasks/restore /tasks/restore/form }
     http-request set-var(txn.tenant) path,field(3,/),field(1,~) if { var(txn.key) -m found } { path,field(3,/) -m sub ~ }
     http-request set-var(txn.key) path,field(3,/),field(2,~),field(1,.) if { var(txn.tenant) -m found }
 $tenant_rule

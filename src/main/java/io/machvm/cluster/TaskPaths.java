@@ -12,7 +12,7 @@ import java.util.Set;
  * <li><b>a task</b>: {@code /tasks/{task}} and every path below it, routed to {@code {task}}'s owner; also
  * {@code /cluster/tasks/{task}/…}, a peer's call on a task of this shard;</li>
  * <li><b>the collection</b>: {@code /tasks}, and an operation on the collection, {@code POST /tasks/{operation}} with
- * {@code operation} one of {@link #COLLECTION_OPERATIONS} ({@code restore}): served where the task will be, the
+ * {@code operation} one of {@link #COLLECTION_OPERATIONS} ({@code restore}, {@code restore/form}): served where the task will be, the
  * receiving shard for a minted id, the parent's shard for a fork;</li>
  * <li><b>the node</b>: everything else ({@code /host/…}, {@code /problems/…}, {@code /actuator/…}, {@code /cluster}).
  * </li>
@@ -22,8 +22,12 @@ import java.util.Set;
  * {@code POST /tasks/restore/allocate}, address the task {@code restore}.
  */
 final class TaskPaths {
-    /** The operations on the collection under {@code /tasks/}, each with the methods mapped to it. */
-    static final Map<String, Set<String>> COLLECTION_OPERATIONS = Map.of("restore", Set.of("POST"));
+    /**
+     * The operations on the collection under {@code /tasks/}, each path after it with the methods mapped to it: the
+     * restore of an image under a minted id, raw and as a form.
+     */
+    static final Map<String, Set<String>> COLLECTION_OPERATIONS = Map.of("restore", Set.of("POST"),
+            "restore/form", Set.of("POST"));
     private static final String TASKS = "/tasks/";
     private static final String PEER_TASKS = "/cluster/tasks/";
 
@@ -55,8 +59,9 @@ final class TaskPaths {
         int slash = path.indexOf('/', from);
         String segment = slash < 0 ? path.substring(from) : path.substring(from, slash);
         String sub = slash < 0 ? "" : path.substring(slash);
-        if (!peer && sub.isEmpty()) {
-            Set<String> methods = COLLECTION_OPERATIONS.get(decoded(segment));
+        String name = peer ? null : decoded(segment);
+        if (name != null) {
+            Set<String> methods = COLLECTION_OPERATIONS.get(name + sub);
             if (methods != null && methods.contains(method)) {
                 return Target.COLLECTION;
             }

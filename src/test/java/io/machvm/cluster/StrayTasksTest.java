@@ -33,7 +33,7 @@ class StrayTasksTest {
 
     private final PageStores stores = new PageStores(64L << 20, 1L << 20);
     private final TaskRegistry registry = new TaskRegistry(stores, Flavor.ARM64, ErrorModel.DOCUMENTED, 100);
-    private final VmService vm = new VmService(registry, stores, Flavor.ARM64, 1L << 30, new SimpleMeterRegistry());
+    private final VmService vm = new VmService(registry, Flavor.ARM64, 1L << 30, new SimpleMeterRegistry());
     private final List<String> imports = new CopyOnWriteArrayList<>();
     private final HttpServer owner = owner(Set.of("at-owner"));
 

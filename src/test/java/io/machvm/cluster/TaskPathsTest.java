@@ -95,6 +95,9 @@ class TaskPathsTest {
         assertThat(TaskPaths.of("PUT", "/tasks/restore").segment()).isEqualTo("restore");
         assertThat(TaskPaths.of("POST", "/tasks/restore/allocate").segment()).isEqualTo("restore");
         assertThat(TaskPaths.of("POST", "/tasks/restored").kind()).isEqualTo(TaskPaths.Kind.TASK);
+        assertThat(TaskPaths.of("POST", "/tasks/restore/form").kind()).isEqualTo(TaskPaths.Kind.COLLECTION);
+        assertThat(TaskPaths.of("POST", "/tasks/restore/formx").segment()).isEqualTo("restore");
+        assertThat(TaskPaths.of("POST", "/tasks/%zz").kind()).isEqualTo(TaskPaths.Kind.TASK);
         TaskPaths.Target peer = TaskPaths.of("GET", "/cluster/tasks/t-1/fork-image");
         assertThat(peer.peer()).isTrue();
         assertThat(peer.segment()).isEqualTo("t-1");
