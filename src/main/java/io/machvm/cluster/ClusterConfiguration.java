@@ -1,7 +1,6 @@
 package io.machvm.cluster;
 
 import io.machvm.config.MachvmProperties;
-import io.machvm.service.PageStores;
 import io.machvm.service.TaskPersistence;
 import io.machvm.service.TaskRegistry;
 import io.machvm.service.TaskTransfers;
@@ -51,7 +50,7 @@ public class ClusterConfiguration {
         int self = properties.shard() >= 0 ? properties.shard() : indexFromHostname(System.getenv("HOSTNAME"));
         Path file = !properties.tableFile().isBlank() ? Path.of(properties.tableFile())
                 : !machvm.persistence().directory().isBlank() ? Path.of(machvm.persistence().directory(), "cluster.json") : null;
-        ClusterState state = ClusterState.load(self, file, mapper);
+        ClusterState state = ClusterState.load(self, file);
         if (state != null) {
             log.info("shard {}: table epoch {} from {}", self, state.current().epoch(), file);
             adoptNewest(state, properties);
@@ -59,7 +58,7 @@ public class ClusterConfiguration {
         }
         if (!properties.join().isBlank() && self >= properties.shards()) {
             JsonNode json = fetch(properties.join() + "/cluster", properties.secret(), Duration.ofSeconds(60));
-            state = ClusterState.fromJson(self, json, file, mapper);
+            state = ClusterState.fromJson(self, json, file);
             state.save();
             log.info("shard {}: joined with table epoch {} from {}", self, state.current().epoch(), properties.join());
             return state;
@@ -69,7 +68,7 @@ public class ClusterConfiguration {
             throw new IllegalStateException("machvm.cluster.shard " + self + " is not one of the " + peers.size()
                     + " shards of machvm.cluster.peers");
         }
-        state = new ClusterState(self, SlotTable.even(peers), null, file, mapper);
+        state = new ClusterState(self, SlotTable.even(peers), null, file);
         state.save();
         log.info("shard {}: new table of {} shards", self, peers.size());
         adoptNewest(state, properties); // a shard that lost its volume: the cluster's table, if it has moved on
@@ -77,11 +76,10 @@ public class ClusterConfiguration {
     }
 
     @Bean
-    ClusterService clusterService(ClusterState state, TaskRegistry registry, PageStores stores,
+    ClusterService clusterService(ClusterState state, TaskRegistry registry,
             ObjectProvider<TaskPersistence> persistence, ClusterProperties properties) {
-        TaskTransfers transfers = new TaskTransfers(registry, stores, persistence.getIfAvailable());
-        ClusterService service = new ClusterService(state, registry, transfers, properties.moveWait(),
-                properties.secret());
+        TaskTransfers transfers = new TaskTransfers(registry, persistence.getIfAvailable());
+        ClusterService service = new ClusterService(state, transfers, properties);
         registry.placeMintedIds(service::mintable);
         return service;
     }
@@ -100,7 +98,7 @@ public class ClusterConfiguration {
     FilterRegistrationBean<ClusterFilter> clusterFilter(ClusterService service, ClusterProperties properties,
             ObjectProvider<TenantResolver> tenants) {
         ClusterFilter filter = new ClusterFilter(service, tenants.getIfAvailable(() -> TenantResolver.ANONYMOUS),
-                mapper, properties.forward(), properties.secret());
+                mapper, properties);
         FilterRegistrationBean<ClusterFilter> registration = new FilterRegistrationBean<>(filter);
         registration.setOrder(FILTER_ORDER);
         return registration;
@@ -140,7 +138,7 @@ public class ClusterConfiguration {
         for (String url : urls) {
             try {
                 ClusterState peer = ClusterState.fromJson(state.self(), fetch(url + "/cluster", properties.secret(),
-                        Duration.ZERO), null, mapper);
+                        Duration.ZERO), null);
                 if ((newest == null ? state : newest).olderThan(peer)) {
                     newest = peer;
                     from = url;

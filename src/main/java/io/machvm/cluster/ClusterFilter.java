@@ -66,13 +66,14 @@ public final class ClusterFilter extends OncePerRequestFilter {
     private final boolean forward;
     private final String secret;
 
-    public ClusterFilter(ClusterService cluster, TenantResolver tenants, JsonMapper mapper, boolean forward,
-            String secret) {
+    /** Routes for {@code cluster}, reading callers with {@code tenants}, as {@code properties} say. */
+    public ClusterFilter(ClusterService cluster, TenantResolver tenants, JsonMapper mapper,
+            ClusterProperties properties) {
         this.cluster = cluster;
         this.tenants = tenants;
         this.mapper = mapper;
-        this.forward = forward;
-        this.secret = secret;
+        this.forward = properties.forward();
+        this.secret = properties.secret();
     }
 
     /**

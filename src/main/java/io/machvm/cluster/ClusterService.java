@@ -46,13 +46,13 @@ public final class ClusterService {
     /** Sent with the calls this shard makes on its own account ({@link ClusterProperties#secret}). */
     private final String secret;
 
-    public ClusterService(ClusterState state, TaskRegistry registry, TaskTransfers transfers, Duration moveWait,
-            String secret) {
+    /** The cluster of {@code state}, moving the tasks of {@code transfers}' registry, as {@code properties} say. */
+    public ClusterService(ClusterState state, TaskTransfers transfers, ClusterProperties properties) {
         this.state = state;
-        this.registry = registry;
         this.transfers = transfers;
-        this.moveWait = moveWait;
-        this.secret = secret;
+        this.registry = transfers.registry();
+        this.moveWait = properties.moveWait();
+        this.secret = properties.secret();
     }
 
     public ClusterState state() {

@@ -17,39 +17,38 @@ import tools.jackson.databind.node.ObjectNode;
  */
 public final class ClusterState {
     private final int self;
+    /** Where the state is kept; null for a shard that keeps it nowhere. */
     private final Path file;
-    private final JsonMapper mapper;
     private volatile SlotTable current;
     private volatile SlotTable pending;
     /** The table of the scale this shard had begun when it last stopped (its file's {@code pending}), or null. */
     private final SlotTable interrupted;
 
-    public ClusterState(int self, SlotTable current, SlotTable pending, Path file, JsonMapper mapper) {
+    public ClusterState(int self, SlotTable current, SlotTable pending, Path file) {
         this.self = self;
         this.current = current;
         this.pending = pending;
         this.interrupted = pending;
         this.file = file;
-        this.mapper = mapper;
     }
 
     /** The state kept in {@code file}, or null when there is none. */
-    public static ClusterState load(int self, Path file, JsonMapper mapper) {
+    public static ClusterState load(int self, Path file) {
         if (file == null || !Files.exists(file)) {
             return null;
         }
         try {
-            JsonNode json = mapper.readTree(Files.readString(file));
-            return fromJson(self, json, file, mapper);
+            JsonNode json = JsonMapper.shared().readTree(Files.readString(file));
+            return fromJson(self, json, file);
         } catch (RuntimeException | IOException e) {
             throw new IllegalStateException("cannot read the cluster table " + file + ": " + e.getMessage(), e);
         }
     }
 
-    static ClusterState fromJson(int self, JsonNode json, Path file, JsonMapper mapper) {
+    static ClusterState fromJson(int self, JsonNode json, Path file) {
         JsonNode pending = json.get("pending");
         return new ClusterState(self, SlotTable.fromJson(json.required("table")),
-                pending == null || pending.isNull() ? null : SlotTable.fromJson(pending), file, mapper);
+                pending == null || pending.isNull() ? null : SlotTable.fromJson(pending), file);
     }
 
     public int self() {
@@ -91,6 +90,7 @@ public final class ClusterState {
     }
 
     public synchronized ObjectNode toJson() {
+        JsonMapper mapper = JsonMapper.shared();
         ObjectNode json = mapper.createObjectNode();
         json.put("shard", self);
         json.set("table", current.toJson(mapper));
@@ -141,7 +141,7 @@ public final class ClusterState {
         try {
             Files.createDirectories(file.toAbsolutePath().getParent());
             Path partial = file.resolveSibling(file.getFileName() + ".partial");
-            Files.writeString(partial, mapper.writeValueAsString(toJson()));
+            Files.writeString(partial, JsonMapper.shared().writeValueAsString(toJson()));
             try (FileChannel channel = FileChannel.open(partial, StandardOpenOption.WRITE)) {
                 channel.force(true);
             }

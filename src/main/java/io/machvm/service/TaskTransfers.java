@@ -29,10 +29,16 @@ public final class TaskTransfers {
      * @param persistence the node's checkpoint log, or null when the node keeps nothing across restarts (the tasks
      *                    are then acknowledged once they are registered)
      */
-    public TaskTransfers(TaskRegistry registry, PageStores stores, TaskPersistence persistence) {
+    /** Moves the registry's tasks, pages from its stores; with {@code persistence}, durably. */
+    public TaskTransfers(TaskRegistry registry, TaskPersistence persistence) {
         this.registry = registry;
-        this.stores = stores;
+        this.stores = registry.stores();
         this.persistence = persistence;
+    }
+
+    /** The registry whose tasks this moves. */
+    public TaskRegistry registry() {
+        return registry;
     }
 
     /**

@@ -20,7 +20,6 @@ import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import tools.jackson.databind.json.JsonMapper;
 
 /**
  * Shard 0 of two holds tasks of shard 1 (a fake owner that has some of them): a copy the owner has is dropped; one it
@@ -80,10 +79,10 @@ class StrayTasksTest {
                 "http://127.0.0.1:" + owner.getAddress().getPort()));
         // the file of a shard that had begun a scale (which here moves no slot) when it stopped
         SlotTable pending = stoppedMidScale ? table.rebalance(table.shards()) : null;
-        ClusterState state = new ClusterState(0, table, pending, null, JsonMapper.builder().build());
+        ClusterState state = new ClusterState(0, table, pending, null);
         // a node that keeps nothing across restarts (no checkpoint log)
-        return new ClusterService(state, registry, new TaskTransfers(registry, stores, null), Duration.ofSeconds(1),
-                SECRET);
+        return new ClusterService(state, new TaskTransfers(registry, null), new ClusterProperties(true, 0, 2, "", "",
+                "", Duration.ofSeconds(1), true, SECRET));
     }
 
     private void tasks(String... ids) {

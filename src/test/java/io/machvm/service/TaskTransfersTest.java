@@ -49,7 +49,7 @@ class TaskTransfersTest {
         Node(Path directory) {
             persistence = new TaskPersistence(directory, registry, vm, stores, Duration.ofHours(1));
             persistence.start();
-            transfers = new TaskTransfers(registry, stores, persistence);
+            transfers = new TaskTransfers(registry, persistence);
         }
 
         void crash() {
