@@ -122,15 +122,28 @@ final class LocalCluster implements BeforeAllCallback, AfterAllCallback {
     /** One call; {@code headers} are name, value pairs. The body is read as ISO-8859-1, byte for byte. */
     HttpResponse<String> send(String method, String url, String type, String body, String... headers)
             throws IOException, InterruptedException {
+        return http.send(request(method, url, type, body == null ? HttpRequest.BodyPublishers.noBody()
+                : HttpRequest.BodyPublishers.ofString(body), headers),
+                HttpResponse.BodyHandlers.ofString(StandardCharsets.ISO_8859_1));
+    }
+
+    /** {@link #send} with bytes both ways (a snapshot image, a multipart body). */
+    HttpResponse<byte[]> sendBytes(String method, String url, String type, byte[] body, String... headers)
+            throws IOException, InterruptedException {
+        return http.send(request(method, url, type, body == null ? HttpRequest.BodyPublishers.noBody()
+                : HttpRequest.BodyPublishers.ofByteArray(body), headers), HttpResponse.BodyHandlers.ofByteArray());
+    }
+
+    private static HttpRequest request(String method, String url, String type, HttpRequest.BodyPublisher body,
+            String... headers) {
         HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(60))
-                .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
-                        : HttpRequest.BodyPublishers.ofString(body));
+                .method(method, body);
         if (type != null) {
             request.header("Content-Type", type);
         }
         for (int i = 0; i < headers.length; i += 2) {
             request.header(headers[i], headers[i + 1]);
         }
-        return http.send(request.build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.ISO_8859_1));
+        return request.build();
     }
 }

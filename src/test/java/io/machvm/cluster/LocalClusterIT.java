@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.IOException;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
@@ -163,6 +164,56 @@ class LocalClusterIT {
         assertThat(read(dest, 8)).isEqualTo(merged);
         expected.put(dest, merged);
         assertEveryTaskExactlyOnce();
+    }
+
+    @Test
+    @Order(3)
+    void snapshotsRestoreThroughTheEntryPointRawAndAsForms() throws Exception {
+        String source = "w-3";
+        HttpResponse<byte[]> image = cluster.sendBytes("GET", proxy + "/tasks/" + source + "/snapshot", null, null);
+        assertThat(image.statusCode()).isEqualTo(200);
+
+        // a restore under a minted id lives where it was received, raw or as a form
+        HttpResponse<byte[]> raw = cluster.sendBytes("POST", proxy + "/tasks/restore",
+                "application/vnd.machvm.snapshot", image.body());
+        HttpResponse<byte[]> form = cluster.sendBytes("POST", proxy + "/tasks/restore/form",
+                "multipart/form-data; boundary=" + BOUNDARY, formBody("image", image.body()));
+        // a chosen id goes to its owner, here on the shard that does not hold the source
+        String chosen = idOn(1 - ownerOf(source), "restored-");
+        HttpResponse<byte[]> named = cluster.sendBytes("PUT", proxy + "/tasks/" + chosen + "/snapshot/form",
+                "multipart/form-data; boundary=" + BOUNDARY, formBody("image", image.body()));
+        for (HttpResponse<byte[]> restored : List.of(raw, form, named)) {
+            String body = new String(restored.body(), StandardCharsets.UTF_8);
+            assertThat(restored.statusCode()).as(body).isEqualTo(201);
+            String id = JSON.readTree(body).get("id").asString();
+            assertThat(read(id, expected.get(source).length())).isEqualTo(expected.get(source));
+            expected.put(id, expected.get(source));
+        }
+        assertThat(ownerOf(chosen)).isEqualTo(1 - ownerOf(source));
+
+        // vm_write as a form, through the entry point to the owner
+        HttpResponse<byte[]> written = cluster.sendBytes("PUT", proxy + "/tasks/" + chosen + "/memory/0x"
+                + Long.toHexString(BASE) + "/form", "multipart/form-data; boundary=" + BOUNDARY,
+                formBody("data", "formed".getBytes(StandardCharsets.UTF_8)));
+        assertThat(written.statusCode()).isEqualTo(204);
+        String merged = "formed" + expected.get(chosen).substring(Math.min(6, expected.get(chosen).length()));
+        assertThat(read(chosen, merged.length())).isEqualTo(merged);
+        expected.put(chosen, merged);
+        assertEveryTaskExactlyOnce();
+    }
+
+    private static final String BOUNDARY = "machvm-cluster-test";
+
+    /** A multipart/form-data body with one file part. */
+    private static byte[] formBody(String part, byte[] content) {
+        byte[] head = ("--" + BOUNDARY + "\r\nContent-Disposition: form-data; name=\"" + part
+                + "\"; filename=\"" + part + ".bin\"\r\nContent-Type: application/octet-stream\r\n\r\n")
+                .getBytes(StandardCharsets.US_ASCII);
+        byte[] tail = ("\r\n--" + BOUNDARY + "--\r\n").getBytes(StandardCharsets.US_ASCII);
+        byte[] body = java.util.Arrays.copyOf(head, head.length + content.length + tail.length);
+        System.arraycopy(content, 0, body, head.length, content.length);
+        System.arraycopy(tail, 0, body, head.length + content.length, tail.length);
+        return body;
     }
 
     @Test
