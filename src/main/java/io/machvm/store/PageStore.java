@@ -340,34 +340,125 @@ public final class PageStore {
     }
 
     /**
-     * Drops one reference from each of {@code handles[0..count)}, taking the allocation lock at most once. The array
-     * is left as it is.
+     * Adds a reference to each of {@code handles[0..count)} (the zero page is skipped): {@link #retain} in bulk, the
+     * shared-page count changed once. A free page is refused before its count changes; the handles before it keep
+     * their new reference. The array is left as it is.
+     */
+    public void retainAll(int[] handles, int count) {
+        retainAll(handles, 0, count);
+    }
+
+    /** {@link #retainAll(int[], int)} of {@code handles[offset..offset + count)}. */
+    public void retainAll(int[] handles, int offset, int count) {
+        java.util.Objects.checkFromIndexSize(offset, count, handles.length);
+        AtomicReferenceArray<Slab> table = slabs;
+        long newlyShared = 0;
+        int[] refs = null;
+        int refsSlab = -1;
+        try {
+            for (int i = offset; i < offset + count; i++) {
+                int handle = handles[i];
+                if (handle == NO_PAGE) {
+                    continue;
+                }
+                int h = handle - 1;
+                if (h >>> slotBits != refsSlab) {
+                    refsSlab = h >>> slotBits;
+                    refs = table.get(refsSlab).refs;
+                }
+                if (changeReference(refs, h & slotMask, handle, 1, "retain") == 1) {
+                    newlyShared++;
+                }
+            }
+        } finally {
+            sharedPages.addAndGet(newlyShared);
+        }
+    }
+
+    /**
+     * Drops one reference from each of {@code handles[0..count)}, taking the allocation lock at most once. A free
+     * page is refused before its count changes; the handles before it stay released (and freed with their last
+     * reference). The array is left as it is.
+     *
+     * <p>A page whose count is 1 is held by the caller alone: no other thread holds a reference it could drop or
+     * retain from, so its count is not changed here at all but set to 0 when the page is freed (under the lock), and
+     * only pages shared with other references pay an atomic update.
      */
     public void releaseAll(int[] handles, int count) {
-        java.util.Objects.checkFromIndexSize(0, count, handles.length);
+        releaseAll(handles, 0, count);
+    }
+
+    /** {@link #releaseAll(int[], int)} of {@code handles[offset..offset + count)}. */
+    public void releaseAll(int[] handles, int offset, int count) {
+        java.util.Objects.checkFromIndexSize(offset, count, handles.length);
+        AtomicReferenceArray<Slab> table = slabs;
         int[] freed = null;
         int freedCount = 0;
-        for (int i = 0; i < count; i++) {
-            int handle = handles[i];
-            if (handle != NO_PAGE && dropReference(handle)) {
-                if (freed == null) {
-                    freed = new int[count - i];
+        long unshared = 0;
+        int[] refs = null;
+        int refsSlab = -1;
+        try {
+            for (int i = offset; i < offset + count; i++) {
+                int handle = handles[i];
+                if (handle == NO_PAGE) {
+                    continue;
                 }
-                freed[freedCount++] = handle;
+                int h = handle - 1;
+                if (h >>> slotBits != refsSlab) {
+                    refsSlab = h >>> slotBits;
+                    refs = table.get(refsSlab).refs;
+                }
+                int slot = h & slotMask;
+                int before = (int) REFS.getAcquire(refs, slot);
+                if (before != 1) {
+                    before = changeReference(refs, slot, handle, -1, "release");
+                }
+                if (before == 2) {
+                    unshared++;
+                } else if (before == 1) {
+                    if (freed == null) {
+                        freed = new int[offset + count - i];
+                    }
+                    freed[freedCount++] = handle;
+                }
+            }
+        } finally {
+            sharedPages.addAndGet(-unshared);
+            if (freedCount > 0) {
+                freeAll(freed, freedCount);
             }
         }
-        if (freedCount == 0) {
-            return;
-        }
+    }
+
+    /**
+     * Returns pages whose last reference was dropped to their slabs, under one acquisition of the lock, a slab's
+     * bookkeeping touched once per run of handles in it.
+     */
+    private void freeAll(int[] handles, int count) {
         lock.lock();
         try {
-            for (int i = 0; i < freedCount; i++) {
-                freeLocked(freed[i]);
+            AtomicReferenceArray<Slab> table = slabs;
+            Slab slab = null;
+            int slabIndex = -1;
+            for (int i = 0; i < count; i++) {
+                int h = handles[i] - 1;
+                if (h >>> slotBits != slabIndex) {
+                    slabIndex = h >>> slotBits;
+                    slab = table.get(slabIndex);
+                    slabsWithRoom.set(slabIndex);
+                }
+                int slot = h & slotMask;
+                REFS.setRelease(slab.refs, slot, 0);
+                slab.freeSlots[slab.freeTop++] = slot;
+                slotsWithRoom++;
+                if (--slab.used == 0) {
+                    emptied(slabIndex, slab);
+                }
             }
         } finally {
             lock.unlock();
         }
-        residentPages.addAndGet(-freedCount);
+        residentPages.addAndGet(-count);
     }
 
     /**
@@ -388,8 +479,11 @@ public final class PageStore {
      */
     private int changeReference(int handle, int delta, String what) {
         int h = handle - 1;
-        int[] refs = slabs.get(h >>> slotBits).refs;
-        int slot = h & slotMask;
+        return changeReference(slabs.get(h >>> slotBits).refs, h & slotMask, handle, delta, what);
+    }
+
+    /** {@link #changeReference(int, int, String)} of the count at {@code slot} of {@code refs}, its slab's counts. */
+    private static int changeReference(int[] refs, int slot, int handle, int delta, String what) {
         int before;
         do {
             before = (int) REFS.getVolatile(refs, slot);
@@ -410,14 +504,19 @@ public final class PageStore {
         slotsWithRoom++;
         slabsWithRoom.set(slabIndex);
         if (slab.used == 0) {
-            emptySlabs.set(slabIndex);
-            emptySlabCount++;
-            emptySlabBytes += slab.sizeBytes;
-            capacity.emptySlabBytesChanged(slab.sizeBytes);
-            // Keep no more empty slabs than slabs in use: all of them go back when the last page does.
-            while (emptySlabCount > 0 && emptySlabCount > slabCount.get() - emptySlabCount) {
-                dropEmptySlab(emptySlabs.previousSetBit(Integer.MAX_VALUE));
-            }
+            emptied(slabIndex, slab);
+        }
+    }
+
+    /** Keeps a slab that just gave back its last page for reuse, or gives empty slabs back to the capacity. */
+    private void emptied(int slabIndex, Slab slab) {
+        emptySlabs.set(slabIndex);
+        emptySlabCount++;
+        emptySlabBytes += slab.sizeBytes;
+        capacity.emptySlabBytesChanged(slab.sizeBytes);
+        // Keep no more empty slabs than slabs in use: all of them go back when the last page does.
+        while (emptySlabCount > 0 && emptySlabCount > slabCount.get() - emptySlabCount) {
+            dropEmptySlab(emptySlabs.previousSetBit(Integer.MAX_VALUE));
         }
     }
 
