@@ -379,10 +379,6 @@ public final class PageStore {
      * Drops one reference from each of {@code handles[0..count)}, taking the allocation lock at most once. A free
      * page is refused before its count changes; the handles before it stay released (and freed with their last
      * reference). The array is left as it is.
-     *
-     * <p>A page whose count is 1 is held by the caller alone: no other thread holds a reference it could drop or
-     * retain from, so its count is not changed here at all but set to 0 when the page is freed (under the lock), and
-     * only pages shared with other references pay an atomic update.
      */
     public void releaseAll(int[] handles, int count) {
         releaseAll(handles, 0, count);
@@ -408,11 +404,7 @@ public final class PageStore {
                     refsSlab = h >>> slotBits;
                     refs = table.get(refsSlab).refs;
                 }
-                int slot = h & slotMask;
-                int before = (int) REFS.getAcquire(refs, slot);
-                if (before != 1) {
-                    before = changeReference(refs, slot, handle, -1, "release");
-                }
+                int before = changeReference(refs, h & slotMask, handle, -1, "release");
                 if (before == 2) {
                     unshared++;
                 } else if (before == 1) {
@@ -431,8 +423,8 @@ public final class PageStore {
     }
 
     /**
-     * Returns pages whose last reference was dropped to their slabs, under one acquisition of the lock, a slab's
-     * bookkeeping touched once per run of handles in it.
+     * Returns pages whose last reference was dropped (their counts are 0 already) to their slabs, under one
+     * acquisition of the lock, a slab looked up once per run of handles in it.
      */
     private void freeAll(int[] handles, int count) {
         lock.lock();
@@ -447,14 +439,12 @@ public final class PageStore {
                     slab = table.get(slabIndex);
                     slabsWithRoom.set(slabIndex);
                 }
-                int slot = h & slotMask;
-                REFS.setRelease(slab.refs, slot, 0);
-                slab.freeSlots[slab.freeTop++] = slot;
-                slotsWithRoom++;
+                slab.freeSlots[slab.freeTop++] = h & slotMask;
                 if (--slab.used == 0) {
                     emptied(slabIndex, slab);
                 }
             }
+            slotsWithRoom += count;
         } finally {
             lock.unlock();
         }
