@@ -351,22 +351,11 @@ public final class PageStore {
     /** {@link #retainAll(int[], int)} of {@code handles[offset..offset + count)}. */
     public void retainAll(int[] handles, int offset, int count) {
         java.util.Objects.checkFromIndexSize(offset, count, handles.length);
-        AtomicReferenceArray<Slab> table = slabs;
         long newlyShared = 0;
-        int[] refs = null;
-        int refsSlab = -1;
         try {
             for (int i = offset; i < offset + count; i++) {
                 int handle = handles[i];
-                if (handle == NO_PAGE) {
-                    continue;
-                }
-                int h = handle - 1;
-                if (h >>> slotBits != refsSlab) {
-                    refsSlab = h >>> slotBits;
-                    refs = table.get(refsSlab).refs;
-                }
-                if (changeReference(refs, h & slotMask, handle, 1, "retain") == 1) {
+                if (handle != NO_PAGE && changeReference(handle, 1, "retain") == 1) {
                     newlyShared++;
                 }
             }
@@ -387,24 +376,16 @@ public final class PageStore {
     /** {@link #releaseAll(int[], int)} of {@code handles[offset..offset + count)}. */
     public void releaseAll(int[] handles, int offset, int count) {
         java.util.Objects.checkFromIndexSize(offset, count, handles.length);
-        AtomicReferenceArray<Slab> table = slabs;
         int[] freed = null;
         int freedCount = 0;
         long unshared = 0;
-        int[] refs = null;
-        int refsSlab = -1;
         try {
             for (int i = offset; i < offset + count; i++) {
                 int handle = handles[i];
                 if (handle == NO_PAGE) {
                     continue;
                 }
-                int h = handle - 1;
-                if (h >>> slotBits != refsSlab) {
-                    refsSlab = h >>> slotBits;
-                    refs = table.get(refsSlab).refs;
-                }
-                int before = changeReference(refs, h & slotMask, handle, -1, "release");
+                int before = changeReference(handle, -1, "release");
                 if (before == 2) {
                     unshared++;
                 } else if (before == 1) {
@@ -469,11 +450,8 @@ public final class PageStore {
      */
     private int changeReference(int handle, int delta, String what) {
         int h = handle - 1;
-        return changeReference(slabs.get(h >>> slotBits).refs, h & slotMask, handle, delta, what);
-    }
-
-    /** {@link #changeReference(int, int, String)} of the count at {@code slot} of {@code refs}, its slab's counts. */
-    private static int changeReference(int[] refs, int slot, int handle, int delta, String what) {
+        int[] refs = slabs.get(h >>> slotBits).refs;
+        int slot = h & slotMask;
         int before;
         do {
             before = (int) REFS.getVolatile(refs, slot);
