@@ -340,34 +340,96 @@ public final class PageStore {
     }
 
     /**
-     * Drops one reference from each of {@code handles[0..count)}, taking the allocation lock at most once. The array
-     * is left as it is.
+     * Adds a reference to each of {@code handles[0..count)} (the zero page is skipped): {@link #retain} in bulk, the
+     * shared-page count changed once. A free page is refused before its count changes; the handles before it keep
+     * their new reference. The array is left as it is.
+     */
+    public void retainAll(int[] handles, int count) {
+        retainAll(handles, 0, count);
+    }
+
+    /** {@link #retainAll(int[], int)} of {@code handles[offset..offset + count)}. */
+    public void retainAll(int[] handles, int offset, int count) {
+        java.util.Objects.checkFromIndexSize(offset, count, handles.length);
+        long newlyShared = 0;
+        try {
+            for (int i = offset; i < offset + count; i++) {
+                int handle = handles[i];
+                if (handle != NO_PAGE && changeReference(handle, 1, "retain") == 1) {
+                    newlyShared++;
+                }
+            }
+        } finally {
+            sharedPages.addAndGet(newlyShared);
+        }
+    }
+
+    /**
+     * Drops one reference from each of {@code handles[0..count)}, taking the allocation lock at most once. A free
+     * page is refused before its count changes; the handles before it stay released (and freed with their last
+     * reference). The array is left as it is.
      */
     public void releaseAll(int[] handles, int count) {
-        java.util.Objects.checkFromIndexSize(0, count, handles.length);
+        releaseAll(handles, 0, count);
+    }
+
+    /** {@link #releaseAll(int[], int)} of {@code handles[offset..offset + count)}. */
+    public void releaseAll(int[] handles, int offset, int count) {
+        java.util.Objects.checkFromIndexSize(offset, count, handles.length);
         int[] freed = null;
         int freedCount = 0;
-        for (int i = 0; i < count; i++) {
-            int handle = handles[i];
-            if (handle != NO_PAGE && dropReference(handle)) {
-                if (freed == null) {
-                    freed = new int[count - i];
+        long unshared = 0;
+        try {
+            for (int i = offset; i < offset + count; i++) {
+                int handle = handles[i];
+                if (handle == NO_PAGE) {
+                    continue;
                 }
-                freed[freedCount++] = handle;
+                int before = changeReference(handle, -1, "release");
+                if (before == 2) {
+                    unshared++;
+                } else if (before == 1) {
+                    if (freed == null) {
+                        freed = new int[offset + count - i];
+                    }
+                    freed[freedCount++] = handle;
+                }
+            }
+        } finally {
+            sharedPages.addAndGet(-unshared);
+            if (freedCount > 0) {
+                freeAll(freed, freedCount);
             }
         }
-        if (freedCount == 0) {
-            return;
-        }
+    }
+
+    /**
+     * Returns pages whose last reference was dropped (their counts are 0 already) to their slabs, under one
+     * acquisition of the lock, a slab looked up once per run of handles in it.
+     */
+    private void freeAll(int[] handles, int count) {
         lock.lock();
         try {
-            for (int i = 0; i < freedCount; i++) {
-                freeLocked(freed[i]);
+            AtomicReferenceArray<Slab> table = slabs;
+            Slab slab = null;
+            int slabIndex = -1;
+            for (int i = 0; i < count; i++) {
+                int h = handles[i] - 1;
+                if (h >>> slotBits != slabIndex) {
+                    slabIndex = h >>> slotBits;
+                    slab = table.get(slabIndex);
+                    slabsWithRoom.set(slabIndex);
+                }
+                slab.freeSlots[slab.freeTop++] = h & slotMask;
+                if (--slab.used == 0) {
+                    emptied(slabIndex, slab);
+                }
             }
+            slotsWithRoom += count;
         } finally {
             lock.unlock();
         }
-        residentPages.addAndGet(-freedCount);
+        residentPages.addAndGet(-count);
     }
 
     /**
@@ -410,14 +472,19 @@ public final class PageStore {
         slotsWithRoom++;
         slabsWithRoom.set(slabIndex);
         if (slab.used == 0) {
-            emptySlabs.set(slabIndex);
-            emptySlabCount++;
-            emptySlabBytes += slab.sizeBytes;
-            capacity.emptySlabBytesChanged(slab.sizeBytes);
-            // Keep no more empty slabs than slabs in use: all of them go back when the last page does.
-            while (emptySlabCount > 0 && emptySlabCount > slabCount.get() - emptySlabCount) {
-                dropEmptySlab(emptySlabs.previousSetBit(Integer.MAX_VALUE));
-            }
+            emptied(slabIndex, slab);
+        }
+    }
+
+    /** Keeps a slab that just gave back its last page for reuse, or gives empty slabs back to the capacity. */
+    private void emptied(int slabIndex, Slab slab) {
+        emptySlabs.set(slabIndex);
+        emptySlabCount++;
+        emptySlabBytes += slab.sizeBytes;
+        capacity.emptySlabBytesChanged(slab.sizeBytes);
+        // Keep no more empty slabs than slabs in use: all of them go back when the last page does.
+        while (emptySlabCount > 0 && emptySlabCount > slabCount.get() - emptySlabCount) {
+            dropEmptySlab(emptySlabs.previousSetBit(Integer.MAX_VALUE));
         }
     }
 

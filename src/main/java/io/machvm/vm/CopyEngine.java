@@ -308,8 +308,10 @@ final class CopyEngine {
     /**
      * The copy-on-write copy of whole pages between disjoint page ranges of this map (no shared ranges): each
      * destination page takes its source page's handle (one reference more), and destination pages over unbacked
-     * source pages become unbacked; all are marked dirty, as {@link #applyCopy} does. Visits only resident pages, in
-     * order, without collecting, sorting or classifying them.
+     * source pages become unbacked; all are marked dirty, as {@link #applyCopy} does. The page table does it a run of
+     * a leaf at a time ({@link PageTable#overwriteFrom}), and the store takes and drops each run's references in a
+     * batch. A reference dropped here never frees a page the copy takes: a page in the source range keeps the
+     * source's reference throughout.
      *
      * @return the bytes shared
      */
@@ -318,21 +320,13 @@ final class CopyEngine {
         PageGrowth growth = new PageGrowth(map);
         growth.shareWithin(firstPage, endPage, deltaPages);
         growth.reserve();
-        IntList replaced = new IntList(16);
-        long[] shared = {0};
-        map.pages.forEach(firstPage, endPage, (p, h) -> {
-            if (src.table.get(p - deltaPages) == PageStore.NO_PAGE) {
-                replaced.add(map.pager.replacePage(p, PageStore.NO_PAGE));
-                shared[0]++;
-            }
-        });
-        src.table.forEach(src.firstPage(), src.endPage(), (s, h) -> {
-            map.store.retain(h);
-            replaced.add(map.pager.replacePage(s + deltaPages, h));
-            shared[0]++;
-        });
-        map.store.releaseAll(replaced.array(), replaced.size());
-        return shared[0] << map.pageShift;
+        PageStore store = map.store;
+        long shared = map.pages.overwriteFrom(src.table, firstPage, endPage, deltaPages,
+                (taken, takenFrom, dropped, droppedFrom, length) -> {
+                    store.retainAll(taken, takenFrom, length);
+                    store.releaseAll(dropped, droppedFrom, length);
+                }, map.dirty);
+        return shared << map.pageShift;
     }
 
     private static final int SKIP = 0;

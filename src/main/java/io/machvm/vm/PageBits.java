@@ -17,10 +17,14 @@ final class PageBits {
     }
 
     void add(long page) {
-        long w = page >>> 5;
-        int old = words.get(w);
-        if ((old & bit(page)) == 0) {
-            words.set(w, old | bit(page));
+        addBits(page >>> 5, bit(page));
+    }
+
+    /** Adds the pages of word {@code word} (pages {@code 32 * word} onwards) whose bits are set in {@code bits}. */
+    void addBits(long word, int bits) {
+        int old = words.get(word);
+        if ((old | bits) != old) {
+            words.set(word, old | bits);
         }
     }
 

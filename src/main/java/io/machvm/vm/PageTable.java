@@ -83,20 +83,7 @@ final class PageTable {
         if (handle == 0) {
             return clear(pageIndex);
         }
-        if (root == null) {
-            root = new Node();
-            nodes++;
-        }
-        Node mid = interior(root, (int) (pageIndex >>> (3 * BITS)) & MASK);
-        Node low = interior(mid, (int) (pageIndex >>> (2 * BITS)) & MASK);
-        int i1 = (int) (pageIndex >>> BITS) & MASK;
-        int[] leaf = (int[]) low.children[i1];
-        if (leaf == null) {
-            leaf = new int[FAN + 1];
-            nodes++;
-            low.children[i1] = leaf;
-            low.count++;
-        }
+        int[] leaf = leafForWrite(pageIndex >>> BITS);
         int i0 = (int) pageIndex & MASK;
         int old = leaf[i0];
         leaf[i0] = handle;
@@ -107,6 +94,39 @@ final class PageTable {
         hintLeaf = leaf;
         hintLeafIndex = pageIndex >>> BITS;
         return old;
+    }
+
+    /** The leaf of pages {@code leafKey << BITS} onwards, created (with the interior nodes above it) on first use. */
+    private int[] leafForWrite(long leafKey) {
+        if (root == null) {
+            root = new Node();
+            nodes++;
+        }
+        Node mid = interior(root, (int) (leafKey >>> (2 * BITS)) & MASK);
+        Node low = interior(mid, (int) (leafKey >>> BITS) & MASK);
+        int i1 = (int) leafKey & MASK;
+        int[] leaf = (int[]) low.children[i1];
+        if (leaf == null) {
+            leaf = new int[FAN + 1];
+            nodes++;
+            low.children[i1] = leaf;
+            low.count++;
+        }
+        return leaf;
+    }
+
+    /** The leaf of pages {@code leafKey << BITS} onwards, or null; a walk from the root (the hint is left alone). */
+    private int[] leafAt(long leafKey) {
+        Node n = root;
+        if (n == null) {
+            return null;
+        }
+        n = (Node) n.children[(int) (leafKey >>> (2 * BITS)) & MASK];
+        if (n == null) {
+            return null;
+        }
+        n = (Node) n.children[(int) (leafKey >>> BITS) & MASK];
+        return n == null ? null : (int[]) n.children[(int) leafKey & MASK];
     }
 
     /** The interior node at {@code index} of {@code parent}, created on first use. */
@@ -149,26 +169,37 @@ final class PageTable {
         leaf[i0] = 0;
         population--;
         if (--leaf[LEAF_COUNT] == 0) {
-            if (leaf == hintLeaf) {
-                hintLeaf = null;
-                hintLeafIndex = -1;
-            }
-            low.children[i1] = null;
+            dropEmptyLeaf(pageIndex >>> BITS);
+        }
+        return old;
+    }
+
+    /** Unlinks the leaf of {@code leafKey}, which holds no page any more, and the interior nodes it leaves empty. */
+    private void dropEmptyLeaf(long leafKey) {
+        Node top = root;
+        int i3 = (int) (leafKey >>> (2 * BITS)) & MASK;
+        Node mid = (Node) top.children[i3];
+        int i2 = (int) (leafKey >>> BITS) & MASK;
+        Node low = (Node) mid.children[i2];
+        int i1 = (int) leafKey & MASK;
+        if (low.children[i1] == hintLeaf) {
+            hintLeaf = null;
+            hintLeafIndex = -1;
+        }
+        low.children[i1] = null;
+        nodes--;
+        if (--low.count == 0) {
+            mid.children[i2] = null;
             nodes--;
-            if (--low.count == 0) {
-                mid.children[i2] = null;
+            if (--mid.count == 0) {
+                top.children[i3] = null;
                 nodes--;
-                if (--mid.count == 0) {
-                    top.children[i3] = null;
+                if (--top.count == 0) {
+                    root = null;
                     nodes--;
-                    if (--top.count == 0) {
-                        root = null;
-                        nodes--;
-                    }
                 }
             }
         }
-        return old;
     }
 
     /** Notes that a page's content changed in place (its handle did not). */
@@ -198,6 +229,151 @@ final class PageTable {
                 }
             }
         });
+    }
+
+    /** Receives the handles of a run of pages before {@link #overwriteFrom} overwrites them. */
+    @FunctionalInterface
+    interface HandOver {
+        /**
+         * The run's new handles are {@code taken[takenFrom, takenFrom + length)}, its old ones
+         * {@code dropped[droppedFrom, droppedFrom + length)}; either may hold zeros (no page). The arrays are the
+         * tables' own: read them, do not keep or change them.
+         */
+        void handOver(int[] taken, int takenFrom, int[] dropped, int droppedFrom, int length);
+    }
+
+    /** A leaf with no page, standing for an absent one in {@link #overwriteFrom}; never written. */
+    private static final int[] NO_LEAF = new int[FAN];
+
+    /**
+     * Gives each page {@code p} of {@code [fromPage, toPage)} the handle {@code source} has for page
+     * {@code p - deltaPages}, and no handle where the source has none: the page-table half of XNU's aligned overwrite,
+     * a run of a leaf at a time ({@link System#arraycopy}) instead of a {@link #set} (a walk from the root) per page.
+     * Only leaves with pages on either side are visited. Before a run is overwritten, {@code handOver} is given its
+     * new and old handles, unless they are the same (nothing changes hands there). {@code touched} and the changes
+     * since {@link #takeChanges} get every page resident on either side, as a {@link #set} of each would.
+     * {@code source} may be this table when the two page ranges do not overlap.
+     *
+     * @return the pages resident on either side
+     */
+    long overwriteFrom(PageTable source, long fromPage, long toPage, long deltaPages, HandOver handOver,
+            PageBits touched) {
+        long sourceFrom = fromPage - deltaPages;
+        long sourceTo = toPage - deltaPages;
+        if (fromPage < 0 || toPage > MAX_PAGES || sourceFrom < 0 || sourceTo > MAX_PAGES) {
+            throw new IllegalArgumentException("page range out of range: [" + fromPage + ", " + toPage + ") from "
+                    + sourceFrom);
+        }
+        if (source == this && fromPage < sourceTo && sourceFrom < toPage) {
+            throw new IllegalArgumentException("overlapping page ranges of one table: [" + fromPage + ", " + toPage
+                    + ") from " + sourceFrom);
+        }
+        Marks marks = new Marks(touched);
+        long[] visited = {0};
+        // Runs in leaves that exist here, a run ending where a leaf ends on either side.
+        forEachLeaf(fromPage, toPage, (leaf, lo, hi) -> {
+            for (long p = lo; p < hi; ) {
+                long s = p - deltaPages;
+                int length = (int) Math.min(hi - p, FAN - (s & MASK));
+                int[] from = source.leafAt(s >>> BITS);
+                visited[0] += overwriteRun(from == null ? NO_LEAF : from, (int) s & MASK, leaf, p, length, handOver,
+                        marks);
+                p += length;
+            }
+            if (leaf[LEAF_COUNT] == 0) {
+                dropEmptyLeaf(lo >>> BITS);
+            }
+        });
+        // Runs with source pages where no leaf existed here: in leaves created for them.
+        long[] created = {-1};
+        source.forEachLeaf(sourceFrom, sourceTo, (from, lo, hi) -> {
+            for (long s = lo; s < hi; ) {
+                long p = s + deltaPages;
+                int length = (int) Math.min(hi - s, FAN - (p & MASK));
+                long leafKey = p >>> BITS;
+                int[] leaf = leafAt(leafKey);
+                if (leaf == null ? anyResident(from, (int) s & MASK, length) : leafKey == created[0]) {
+                    if (leaf == null) {
+                        leaf = leafForWrite(leafKey);
+                        created[0] = leafKey;
+                    }
+                    visited[0] += overwriteRun(from, (int) s & MASK, leaf, p, length, handOver, marks);
+                }
+                s += length;
+            }
+        });
+        marks.flush();
+        return visited[0];
+    }
+
+    /**
+     * Overwrites {@code length} handles of {@code leaf} from page {@code page} on with {@code from[fromIndex...]},
+     * keeping the leaf's count and the table's population.
+     *
+     * @return the pages resident on either side
+     */
+    private int overwriteRun(int[] from, int fromIndex, int[] leaf, long page, int length, HandOver handOver,
+            Marks marks) {
+        int at = (int) page & MASK;
+        int resident = 0;
+        int before = 0;
+        int after = 0;
+        for (int i = 0; i < length; i++) {
+            int old = leaf[at + i];
+            int handle = from[fromIndex + i];
+            if ((old | handle) != 0) {
+                marks.mark(page + i);
+                resident++;
+                before += old == 0 ? 0 : 1;
+                after += handle == 0 ? 0 : 1;
+            }
+        }
+        if (resident > 0 && !java.util.Arrays.equals(from, fromIndex, fromIndex + length, leaf, at, at + length)) {
+            handOver.handOver(from, fromIndex, leaf, at, length);
+            System.arraycopy(from, fromIndex, leaf, at, length);
+            leaf[LEAF_COUNT] += after - before;
+            population += after - before;
+        }
+        return resident;
+    }
+
+    private static boolean anyResident(int[] leaf, int from, int length) {
+        for (int i = from; i < from + length; i++) {
+            if (leaf[i] != 0) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Pages marked in ascending order, added to a {@link PageBits} (and to the changes) a 32-page word at a time. */
+    private final class Marks {
+        private final PageBits target;
+        private long word = -1;
+        private int bits;
+
+        Marks(PageBits target) {
+            this.target = target;
+        }
+
+        void mark(long page) {
+            if (page >>> 5 != word) {
+                flush();
+                word = page >>> 5;
+            }
+            bits |= 1 << (page & 31);
+        }
+
+        void flush() {
+            if (bits != 0) {
+                target.addBits(word, bits);
+                if (changes != null) {
+                    changes.addBits(word, bits);
+                }
+            }
+            bits = 0;
+            word = -1;
+        }
     }
 
     /** Receives a leaf of a walk and the part {@code [lo, hi)} of it inside the walk's range. */

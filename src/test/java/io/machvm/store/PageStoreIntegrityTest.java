@@ -5,7 +5,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import org.junit.jupiter.api.Test;
 
-/** A page store refuses what would corrupt it: a release of a free page, and bytes outside a page. */
+/**
+ * A page store refuses what would corrupt it: a release of a free page (alone or in a batch), and bytes outside a
+ * page.
+ */
 class PageStoreIntegrityTest {
     private static final int P = PageStoreTest.P;
 
@@ -28,6 +31,65 @@ class PageStoreIntegrityTest {
         assertThat(s.sharedPages()).isZero();
         s.release(b);
         assertThat(s.residentPages()).isZero();
+    }
+
+    @Test
+    void aBatchOfReferencesIsTakenAndDroppedFromAnOffsetAcrossSlabs() {
+        PageStore s = PageStoreTest.store(16, 4);
+        int[] pages = new int[10]; // three slabs: 4 + 4 + 2
+        for (int i = 0; i < pages.length; i++) {
+            pages[i] = s.allocateZeroed();
+        }
+        int[] batch = new int[12];
+        System.arraycopy(pages, 0, batch, 1, pages.length);
+        batch[5] = PageStore.NO_PAGE; // a hole: the zero page is skipped
+        s.retainAll(batch, 1, 10);
+        assertThat(s.sharedPages()).isEqualTo(9);
+        assertThat(s.referenceCount(pages[0])).isEqualTo(2);
+        assertThat(s.referenceCount(pages[4])).isEqualTo(1);
+        s.retainAll(batch, 2, 1); // pages[1] a third time: already shared
+        assertThat(s.sharedPages()).isEqualTo(9);
+        s.releaseAll(batch, 1, 10);
+        s.release(pages[1]);
+        assertThat(s.sharedPages()).isZero();
+        assertThat(s.residentPages()).isEqualTo(10);
+        // the last references, from an offset: every slab is emptied and given back
+        s.releaseAll(pages, 0, pages.length);
+        assertThat(s.residentPages()).isZero();
+        assertThat(s.slabCount()).isZero();
+        assertThat(batch).startsWith(0, pages[0], pages[1], pages[2], pages[3], PageStore.NO_PAGE);
+        assertThatThrownBy(() -> s.retainAll(batch, 3, 10)).isInstanceOf(IndexOutOfBoundsException.class);
+        assertThatThrownBy(() -> s.releaseAll(batch, -1, 2)).isInstanceOf(IndexOutOfBoundsException.class);
+    }
+
+    @Test
+    void aBatchHoldingAFreePageIsRefusedAtThatPage() {
+        PageStore s = PageStoreTest.store(16, 4);
+        int a = s.allocateZeroed();
+        int b = s.allocateZeroed();
+        int c = s.allocateZeroed();
+        int freePage = s.allocateZeroed();
+        s.release(freePage);
+        // retain: the handles before the free page keep their new reference, the ones after are not touched
+        assertThatThrownBy(() -> s.retainAll(new int[] {a, freePage, b}, 0, 3))
+                .isInstanceOf(IllegalStateException.class);
+        assertThat(s.referenceCount(a)).isEqualTo(2);
+        assertThat(s.referenceCount(b)).isEqualTo(1);
+        assertThat(s.referenceCount(freePage)).isZero();
+        assertThat(s.sharedPages()).isEqualTo(1);
+        // release: a page whose last reference went before the refusal is still freed, and counted so
+        assertThatThrownBy(() -> s.releaseAll(new int[] {a, c, freePage, b}, 0, 4))
+                .isInstanceOf(IllegalStateException.class);
+        assertThat(s.referenceCount(a)).isEqualTo(1);
+        assertThat(s.referenceCount(c)).isZero();
+        assertThat(s.referenceCount(b)).isEqualTo(1);
+        assertThat(s.sharedPages()).isZero();
+        assertThat(s.residentPages()).isEqualTo(2);
+        int reused = s.allocateZeroed(); // the slot c had, given back
+        assertThat(s.residentPages()).isEqualTo(3);
+        s.releaseAll(new int[] {a, b, reused}, 3);
+        assertThat(s.residentPages()).isZero();
+        assertThat(s.slabCount()).isZero();
     }
 
     @Test
