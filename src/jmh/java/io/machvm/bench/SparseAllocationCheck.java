@@ -67,9 +67,9 @@ public final class SparseAllocationCheck {
         boolean readBack = map.read(touched, 1)[0] == 42 && map.read(touched + 1, 1)[0] == 0
                 && map.read(address, 1)[0] == 0;
         Row row = new Row(flavor, allocated, heapAfter - heapBefore, store.residentPages(), map.residentPages(),
-                map.virtualBytes(), capacity.reservedBytes(), readBack);
+                map.virtualBytes(), (capacity.capacityBytes() - capacity.remainingBytes()), readBack);
         map.terminate();
-        if (store.residentPages() != 0 || capacity.reservedBytes() != 0) {
+        if (store.residentPages() != 0 || (capacity.capacityBytes() - capacity.remainingBytes()) != 0) {
             throw new IllegalStateException("terminate left pages behind");
         }
         return row;

@@ -23,10 +23,6 @@ public final class StoreCapacity {
         return capacityBytes;
     }
 
-    public long reservedBytes() {
-        return reservedBytes.get();
-    }
-
     public long remainingBytes() {
         return capacityBytes - reservedBytes.get();
     }

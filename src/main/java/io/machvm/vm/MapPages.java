@@ -196,18 +196,6 @@ final class MapPages {
         return resident;
     }
 
-    /** The handle of every resident page, in address order (for accounting checks). */
-    int[] residentHandles() {
-        IntList out = new IntList((int) Math.min(map.pages.population(), Integer.MAX_VALUE - 8));
-        map.pages.forEach(0, PageTable.MAX_PAGES, (p, h) -> out.add(h));
-        if (map.sharedRanges != null) {
-            for (SharedRange r : map.sharedRanges.values()) {
-                r.memory.pages.forEach(r.indexOf(r.startPage), r.indexOf(r.endPage), (q, h) -> out.add(h));
-            }
-        }
-        return java.util.Arrays.copyOf(out.array(), out.size());
-    }
-
     /** The {@link PageDisposition} bits of each page of {@code range}; 0 for unmapped pages. */
     int[] dispositions(VmRange range) {
         long firstPage = range.firstPage(map.pageShift);

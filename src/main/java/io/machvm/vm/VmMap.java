@@ -185,12 +185,6 @@ public final class VmMap {
         }
     }
 
-    public boolean isTerminated() {
-        return observe(() -> {
-            return terminated;
-        });
-    }
-
     // ================================================================ vm_protect / vm_inherit
 
     /** {@code vm_protect}: sets the current or (with {@code setMaximum}) the maximum protection of whole pages. */
@@ -310,11 +304,6 @@ public final class VmMap {
     /** The store this map's pages live in. */
     public PageStore store() {
         return store;
-    }
-
-    /** The handle of every resident page, in address order (for accounting checks). */
-    public int[] residentHandles() {
-        return observe(pager::residentHandles);
     }
 
     // ================================================================ vm_read

@@ -1,5 +1,6 @@
 package io.machvm.reliability;
 
+import io.machvm.vm.MapInspection;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -196,8 +197,8 @@ class ExposureTest extends SmallStoreTestBase {
         assertThat(ids).containsExactlyInAnyOrder(a, b);
 
         // Page handles: B holds none of A's pages (they never shared anything).
-        int[] aPages = registry.get(a).map().residentHandles();
-        int[] bPages = registry.get(b).map().residentHandles();
+        int[] aPages = MapInspection.residentHandles(registry.get(a).map());
+        int[] bPages = MapInspection.residentHandles(registry.get(b).map());
         assertThat(Arrays.stream(bPages).filter(h -> Arrays.stream(aPages).anyMatch(x -> x == h))).isEmpty();
         state(a).assertSameAs(aBefore, "task A at the end");
     }

@@ -1,5 +1,6 @@
 package io.machvm.reliability;
 
+import io.machvm.vm.MapInspection;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.machvm.service.PageStores;
@@ -155,7 +156,8 @@ abstract class SmallStoreTestBase {
         Task t = registry.get(task);
         JsonNode info = http.get("/tasks/" + task).expect(200).json();
         JsonNode stats = statistics();
-        return new State(regions.toString(), bytes, t.map().residentHandles(), info.path("residentBytes").asString(),
+        return new State(regions.toString(), bytes, MapInspection.residentHandles(t.map()),
+                info.path("residentBytes").asString(),
                 stats.path("residentPages").asLong(), stats.path("sharedPages").asLong());
     }
 
@@ -195,7 +197,7 @@ abstract class SmallStoreTestBase {
             for (Task t : registry.list()) {
                 if (t.map().store() == store) {
                     tasks.add(t.id());
-                    for (int h : t.map().residentHandles()) {
+                    for (int h : MapInspection.residentHandles(t.map())) {
                         counts.merge(h, 1, Integer::sum);
                     }
                 }

@@ -66,7 +66,7 @@ class PageStoreTest {
         s.releaseAll(new int[] {PageStore.NO_PAGE, PageStore.NO_PAGE}, 2);
         assertThat(s.residentPages()).isZero();
         assertThat(s.slabCount()).isZero();
-        assertThat(s.capacity().reservedBytes()).isZero();
+        assertThat(s.capacity().remainingBytes()).isEqualTo(s.capacity().capacityBytes());
         assertThat(s.freePages()).isEqualTo(16);
         ByteBuffer view = s.view(PageStore.NO_PAGE);
         assertThat(view.remaining()).isEqualTo(P);
@@ -95,7 +95,7 @@ class PageStoreTest {
         assertThat(s.residentPages()).isEqualTo(9);
         assertThat(s.sharedPages()).isZero();
         assertThat(s.slabCount()).isEqualTo(3);
-        assertThat(s.capacity().reservedBytes()).isEqualTo(12L * P);
+        assertThat(s.capacity().capacityBytes() - s.capacity().remainingBytes()).isEqualTo(12L * P);
         assertThat(s.freePages()).isEqualTo(7);
         s.allocate(out, 0, 0, true); // nothing
         assertThat(s.residentPages()).isEqualTo(9);
@@ -183,7 +183,7 @@ class PageStoreTest {
         s.releaseAll(five, 5);
         s.releaseAll(four, 3);
         assertThat(s.slabCount()).isZero();
-        assertThat(s.capacity().reservedBytes()).isZero();
+        assertThat(s.capacity().remainingBytes()).isEqualTo(s.capacity().capacityBytes());
     }
 
     @Test
@@ -193,7 +193,7 @@ class PageStoreTest {
         PageStore large = new PageStore(4 * P, 4L * P, c);
         int[] out = new int[8];
         large.allocate(out, 0, 1, true); // one 16 KiB slab holding one large page
-        assertThat(c.reservedBytes()).isEqualTo(4L * P);
+        assertThat(c.capacityBytes() - c.remainingBytes()).isEqualTo(4L * P);
         assertThatThrownBy(() -> small.allocate(out, 0, 5, true)).isInstanceOf(StoreExhaustedException.class);
         small.allocate(out, 0, 4, true);
         assertThat(c.remainingBytes()).isZero();
@@ -231,7 +231,7 @@ class PageStoreTest {
         }
         small.releaseAll(smallPages, 26);
         assertThat(small.slabCount()).isZero();
-        assertThat(c.reservedBytes()).isZero();
+        assertThat(c.remainingBytes()).isEqualTo(c.capacityBytes());
     }
 
     @Test
@@ -246,13 +246,13 @@ class PageStoreTest {
         s.releaseAll(drop, drop.length);
         assertThat(s.slabCount()).isEqualTo(2);
         assertThat(s.emptySlabCount()).isEqualTo(1);
-        assertThat(s.capacity().reservedBytes()).isEqualTo(16L * P);
+        assertThat(s.capacity().capacityBytes() - s.capacity().remainingBytes()).isEqualTo(16L * P);
         assertThat(s.capacity().emptySlabBytes()).isEqualTo(8L * P);
         assertThat(s.freePages()).isEqualTo(63);
         s.release(out[0]);
         assertThat(s.slabCount()).isZero();
         assertThat(s.emptySlabCount()).isZero();
-        assertThat(s.capacity().reservedBytes()).isZero();
+        assertThat(s.capacity().remainingBytes()).isEqualTo(s.capacity().capacityBytes());
         assertThat(s.capacity().emptySlabBytes()).isZero();
         assertThat(s.freePages()).isEqualTo(64);
     }
@@ -282,7 +282,7 @@ class PageStoreTest {
         s.releaseAll(fresh, 16);
         s.releaseAll(again, 16);
         assertThat(s.slabCount()).isZero();
-        assertThat(s.capacity().reservedBytes()).isZero();
+        assertThat(s.capacity().remainingBytes()).isEqualTo(s.capacity().capacityBytes());
     }
 
     @Test
@@ -308,7 +308,7 @@ class PageStoreTest {
 
         small.releaseAll(smallPages, 16);
         large.releaseAll(largePages, 4);
-        assertThat(c.reservedBytes()).isZero();
+        assertThat(c.remainingBytes()).isEqualTo(c.capacityBytes());
         assertThat(c.emptySlabBytes()).isZero();
     }
 
@@ -347,7 +347,7 @@ class PageStoreTest {
         assertThat(b.residentPages()).isZero();
         assertThat(a.slabCount()).isZero();
         assertThat(b.slabCount()).isZero();
-        assertThat(c.reservedBytes()).isZero();
+        assertThat(c.remainingBytes()).isEqualTo(c.capacityBytes());
         assertThat(c.emptySlabBytes()).isZero();
     }
 
@@ -499,7 +499,7 @@ class PageStoreTest {
         assertThat(s.residentPages()).isZero();
         assertThat(s.sharedPages()).isZero();
         assertThat(s.slabCount()).isZero();
-        assertThat(s.capacity().reservedBytes()).isZero();
+        assertThat(s.capacity().remainingBytes()).isEqualTo(s.capacity().capacityBytes());
         assertThat(s.freePages()).isEqualTo(4096);
         Set<Integer> handles = new HashSet<>();
         int[] all = new int[4096];

@@ -566,8 +566,8 @@ final class DiffDriver {
         for (int t = 0; t < TASKS; t++) {
             VmMap map = maps[t];
             ReferenceVm ref = refs[t];
-            if (map.isTerminated() != ref.terminated) {
-                throw failure("task " + t + " terminated: real " + map.isTerminated() + ", reference "
+            if (MapInspection.isTerminated(map) != ref.terminated) {
+                throw failure("task " + t + " terminated: real " + MapInspection.isTerminated(map) + ", reference "
                         + ref.terminated, null);
             }
             if (ref.terminated) {
@@ -625,7 +625,7 @@ final class DiffDriver {
             Map<Integer, Integer> counts = new HashMap<>();
             for (VmMap map : maps) {
                 if (map.store() == store) {
-                    for (int h : map.residentHandles()) {
+                    for (int h : MapInspection.residentHandles(map)) {
                         counts.merge(h, 1, Integer::sum);
                     }
                 }

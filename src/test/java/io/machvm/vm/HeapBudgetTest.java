@@ -63,13 +63,13 @@ class HeapBudgetTest {
         int k = 0;
         for (; k < 18 && refused == null; k++) {
             long size = LEAF_SPAN << k;
-            int[] before = map.residentHandles();
+            int[] before = MapInspection.residentHandles(map);
             long nodesBefore = b.pageTableNodes().usedUnits();
             try {
                 map.copy(base, size, base + size);
             } catch (KernException e) {
                 refused = e;
-                assertThat(map.residentHandles()).isEqualTo(before);
+                assertThat(MapInspection.residentHandles(map)).isEqualTo(before);
                 assertThat(b.pageTableNodes().usedUnits()).isEqualTo(nodesBefore);
             }
             assertThat(b.pageTableNodes().usedUnits()).isLessThanOrEqualTo(300);
@@ -226,11 +226,11 @@ class HeapBudgetTest {
         assertThat(store.residentPages()).isEqualTo(4);
         assertThat(b.residentBytes().usedUnits()).isEqualTo(2 * range);
 
-        int[] handles = map.residentHandles();
+        int[] handles = MapInspection.residentHandles(map);
         int[] dispositions = map.pageDispositions(source, 3 * range);
         long nodes = b.pageTableNodes().usedUnits();
         assertShortage(() -> map.copy(source, range, untouched));
-        assertThat(map.residentHandles()).isEqualTo(handles);
+        assertThat(MapInspection.residentHandles(map)).isEqualTo(handles);
         assertThat(map.pageDispositions(source, 3 * range)).isEqualTo(dispositions);
         assertThat(b.residentBytes().usedUnits()).isEqualTo(2 * range);
         assertThat(b.pageTableNodes().usedUnits()).isEqualTo(nodes);

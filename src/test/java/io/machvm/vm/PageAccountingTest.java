@@ -28,6 +28,6 @@ class PageAccountingTest {
             assertThat(store.sharedPages()).isZero();
             assertThat(store.slabCount()).isZero();
         }
-        assertThat(driver.capacity.reservedBytes()).isZero();
+        assertThat(driver.capacity.remainingBytes()).isEqualTo(driver.capacity.capacityBytes());
     }
 }

@@ -18,7 +18,7 @@ class VmCopyOnWriteTest {
     private static void assertStoreMatchesMap(VmMap map) {
         // One task on its own store: every store reference is one of the map's pages.
         PageStore store = map.store();
-        int[] handles = map.residentHandles();
+        int[] handles = MapInspection.residentHandles(map);
         assertThat(handles).hasSize((int) map.residentPages());
         assertThat(Arrays.stream(handles).distinct().count()).isEqualTo(store.residentPages());
         long shared = Arrays.stream(handles).boxed()
@@ -80,7 +80,7 @@ class VmCopyOnWriteTest {
         map.write(A, a);
         map.copy(A, 3L * p, B);
         map.copy(B, 3L * p, C);
-        assertThat(map.store().referenceCount(map.residentHandles()[0])).isEqualTo(3);
+        assertThat(map.store().referenceCount(MapInspection.residentHandles(map)[0])).isEqualTo(3);
         byte[] b = pattern(p, 65);
         map.write(B + p, b);
         byte[] c = pattern(10, 66);

@@ -171,7 +171,7 @@ class VmTransferTest {
                 assertThat(s.toByteArray()).isEqualTo(expected);
             }
             assertThat(map.store().residentPages())
-                    .isEqualTo(Arrays.stream(map.residentHandles()).distinct().count());
+                    .isEqualTo(Arrays.stream(MapInspection.residentHandles(map)).distinct().count());
         }
     }
 
