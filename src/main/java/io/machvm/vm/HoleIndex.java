@@ -38,15 +38,9 @@ final class HoleIndex {
     }
 
     private Node root;
-    private int count;
-
-    int size() {
-        return count;
-    }
 
     void clear() {
         root = null;
-        count = 0;
     }
 
     /** Adds the hole {@code [start, start + size)}; it must not overlap another. */
@@ -56,7 +50,6 @@ final class HoleIndex {
         }
         Node[] parts = split(root, start);
         root = merge(merge(parts[0], new Node(start, size)), parts[1]);
-        count++;
     }
 
     /** Removes the hole starting at {@code start}; returns its size, or -1 when there is none. */
@@ -66,7 +59,6 @@ final class HoleIndex {
         long size = -1;
         if (exactAndGreater[0] != null) {
             size = exactAndGreater[0].size;
-            count--;
         }
         root = merge(lessAndRest[0], exactAndGreater[1]);
         return size;
