@@ -1,5 +1,6 @@
 package io.machvm.api;
 
+import java.util.regex.Pattern;
 import org.apache.catalina.connector.Request;
 import org.apache.catalina.connector.Response;
 import org.apache.catalina.valves.ErrorReportValve;
@@ -9,6 +10,8 @@ import org.apache.catalina.valves.ErrorReportValve;
  * line…): a problem instead of Tomcat's HTML page.
  */
 public class ProblemErrorReportValve extends ErrorReportValve {
+    /** What Tomcat quotes of the request in its reasons: {@code " [" … "]"}. */
+    private static final Pattern QUOTED = Pattern.compile("\\s*\\[.*\\]", Pattern.DOTALL);
 
     @Override
     protected void report(Request request, Response response, Throwable throwable) {
@@ -21,8 +24,10 @@ public class ProblemErrorReportValve extends ErrorReportValve {
                 : request.getDecodedRequestURI();
         String detail = "the request was refused (" + status + ")";
         if (status == 400 && throwable instanceof IllegalArgumentException parse && parse.getMessage() != null) {
-            // Tomcat's reason for a request it could not parse (an oversized head, a bad character in the target…)
-            detail = "the request could not be parsed: " + Texts.truncate(parse.getMessage(), 300);
+            // Tomcat's reason for a request it could not parse (an oversized head, a bad character in the target…),
+            // without the bytes it quotes in brackets: the client sent them, and they may be anything
+            detail = "the request could not be parsed: "
+                    + Texts.truncate(QUOTED.matcher(parse.getMessage()).replaceAll(""), 300);
         }
         if (status == 501 || status == 505) {
             // Tomcat's answers to a method, transfer coding or HTTP version it does not implement: the client's fault

@@ -67,6 +67,14 @@ class HostileRequestsTest extends ApiTestSupport {
     }
 
     @Test
+    void aMethodTomcatCannotParseSaysWhyWithoutEchoingIt() throws IOException {
+        String answer = send("HtX.Q\u00ff / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        assertProblem400(answer, "the request could not be parsed: Invalid character found in method name. HTTP "
+                + "method names must be tokens");
+        assertThat(answer).doesNotContain("HtX.Q");
+    }
+
+    @Test
     void aRequestHeadOverTheLimitSaysWhy() throws IOException {
         assertProblem400(send("GET /tasks HTTP/1.1\r\nHost: localhost\r\nX-Big: " + "x".repeat(20_000)
                 + "\r\nConnection: close\r\n\r\n"), "the request could not be parsed: Request header is too large");
