@@ -196,6 +196,11 @@ class LocalClusterIT {
                 + Long.toHexString(BASE) + "/form", "multipart/form-data; boundary=" + BOUNDARY,
                 formBody("data", "formed".getBytes(StandardCharsets.UTF_8)));
         assertThat(written.statusCode()).isEqualTo(204);
+        // and through the shard that does not own it, which forwards the multipart body as it arrives
+        HttpResponse<byte[]> forwarded = cluster.sendBytes("PUT", shards.get(ownerOf(source)) + "/tasks/" + chosen
+                + "/memory/0x" + Long.toHexString(BASE) + "/form", "multipart/form-data; boundary=" + BOUNDARY,
+                formBody("data", "formed".getBytes(StandardCharsets.UTF_8)));
+        assertThat(forwarded.statusCode()).isEqualTo(204);
         String merged = "formed" + expected.get(chosen).substring(Math.min(6, expected.get(chosen).length()));
         assertThat(read(chosen, merged.length())).isEqualTo(merged);
         expected.put(chosen, merged);
