@@ -168,6 +168,22 @@ tenant_keys() {
     done
 }
 
+# jwt mode's tenant claim (machvm.security.tenant-claim, default sub), from MACHVM_ARGS or the environment
+# (MACHVM_SECURITY_MODE, MACHVM_SECURITY_TENANTCLAIM); nothing in other modes, or for a claim name HAProxy's JSON path
+# could not hold.
+jwt_claim() {
+    local arg mode="${MACHVM_SECURITY_MODE:-}" claim="${MACHVM_SECURITY_TENANTCLAIM:-sub}"
+    for arg in ${MACHVM_ARGS:-}; do
+        case "$arg" in
+            --machvm.security.mode=*) mode="${arg#*=}" ;;
+            --machvm.security.tenant-claim=*) claim="${arg#*=}" ;;
+        esac
+    done
+    if [ "$mode" = jwt ] && printf '%s' "$claim" | grep -Eq '^[A-Za-z0-9_-]+$'; then
+        printf '%s' "$claim"
+    fi
+}
+
 key_line() {
     case "$2" in
         "{sha256}"*) printf '%s %s\n' "$(printf '%s' "${2#"{sha256}"}" | tr 'A-F' 'a-f')" "$1" ;;
@@ -193,6 +209,10 @@ write_haproxy() {
     ( umask 077; tenant_keys > "$DIR/tenants.map" )
     if [ -s "$DIR/tenants.map" ]; then
         tenant_rule="    http-request set-var(txn.tenant) http_auth_bearer,digest(sha256),hex,lower,map($DIR/tenants.map) if { var(txn.key) -m found } !{ var(txn.tenant) -m found } { http_auth_bearer -m found }"
+    elif [ -n "$(jwt_claim)" ]; then
+        # the tenant claim of the bearer token, read but not verified: it only picks the shard, which verifies the
+        # token (a forged one is refused there, wherever it is sent)
+        tenant_rule="    http-request set-var(txn.tenant) http_auth_bearer,jwt_payload_query('\$.$(jwt_claim)') if { var(txn.key) -m found } !{ var(txn.tenant) -m found } { http_auth_bearer -m found }"
     fi
     {
         cat <<CFG

@@ -18,6 +18,7 @@ import java.nio.file.Path;
 import java.time.Instant;
 import java.util.Base64;
 import java.util.Date;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -99,6 +100,15 @@ class JwtClusterIT {
             assertThat(forwarded.headers().firstValue("Machvm-Shard")).hasValue(Integer.toString(owner));
             assertThat(calls.read("beta", cluster.shards().get(1 - calls.ownerOf("beta", id)), id, 8).body())
                     .isEqualTo("beta:" + id);
+        }
+        // the entry point reads the token's tenant claim: each request goes straight to the owner
+        for (String tenant : List.of("acme", "beta")) {
+            for (int i = 0; i < 6; i++) {
+                HttpResponse<String> info = calls.call(tenant, "GET", cluster.proxy() + "/tasks/j-" + i, null);
+                assertThat(info.statusCode()).isEqualTo(200);
+                assertThat(info.headers().firstValue("Machvm-Entry"))
+                        .hasValue("shard-" + info.headers().firstValue("Machvm-Shard").orElseThrow());
+            }
         }
         // a token signed by another key is refused by the shard it reaches, forwarded or not
         String forged = "Bearer " + token(generate(), "acme");
