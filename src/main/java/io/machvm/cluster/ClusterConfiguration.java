@@ -143,8 +143,6 @@ public class ClusterConfiguration {
                     newest = peer;
                     from = url;
                 }
-            } catch (RuntimeException e) {
-                log.info("shard {}: {} did not give its table: {}", state.self(), url, e.getMessage());
             } catch (Exception e) {
                 log.info("shard {}: {} did not give its table: {}", state.self(), url, e.toString());
             }

@@ -2,8 +2,6 @@ package io.machvm.security;
 
 import io.machvm.cluster.ClusterProperties;
 import io.machvm.service.Tenant;
-import java.security.MessageDigest;
-import java.util.HexFormat;
 import java.util.List;
 import org.springframework.security.authentication.AuthenticationManager;
 import org.springframework.security.authentication.BadCredentialsException;
@@ -23,16 +21,12 @@ import org.springframework.security.web.authentication.preauth.PreAuthenticatedA
  * {@value ClusterProperties#FORWARDED_CALLER} as the caller: the client's credentials then authenticate the call, so
  * a shard never acts for a client with more rights than the client has.
  *
- * <p>The secret is compared by its SHA-256 digest with {@link MessageDigest#isEqual}: in constant time, whatever its
+ * <p>The secret is compared by its SHA-256 digest ({@link ClusterProperties#isSecret}): in constant time, whatever its
  * length. It appears in no message.
  */
 final class ClusterSecretFilter extends AuthenticationFilter {
     ClusterSecretFilter(String secret) {
-        this(digest(secret));
-    }
-
-    private ClusterSecretFilter(byte[] expected) {
-        super((AuthenticationManager) authentication -> authenticate(expected, authentication), request -> {
+        super((AuthenticationManager) authentication -> authenticate(secret, authentication), request -> {
             String presented = request.getHeader(ClusterProperties.SECRET_HEADER);
             if (presented == null) {
                 return null; // not a cluster call: the mode's own authentication decides
@@ -52,8 +46,8 @@ final class ClusterSecretFilter extends AuthenticationFilter {
                 "Bearer realm=\"machvm\"", e.getMessage()));
     }
 
-    private static Authentication authenticate(byte[] expected, Authentication presented) {
-        if (!MessageDigest.isEqual(expected, digest((String) presented.getCredentials()))) {
+    private static Authentication authenticate(String secret, Authentication presented) {
+        if (!ClusterProperties.isSecret(secret, (String) presented.getCredentials())) {
             throw new BadCredentialsException("the header " + ClusterProperties.SECRET_HEADER
                     + " does not hold this cluster's secret (machvm.cluster.secret)");
         }
@@ -65,9 +59,5 @@ final class ClusterSecretFilter extends AuthenticationFilter {
         };
         return UsernamePasswordAuthenticationToken.authenticated(Tenant.DEFAULT.name(), null,
                 AuthorityUtils.createAuthorityList(authorities));
-    }
-
-    private static byte[] digest(String value) {
-        return HexFormat.of().parseHex(MachvmSecurityProperties.sha256Hex(value == null ? "" : value));
     }
 }
