@@ -2,7 +2,8 @@
 # A machvm cluster on this machine: shards of the packaged jar behind HAProxy, all on 127.0.0.1.
 #
 #   local-cluster.sh up N DIR          start shards 0..N-1 and the entry point; prints the lines below
-#   local-cluster.sh scale M DIR       change the shard count to M, handing tasks off to their new owners
+#   local-cluster.sh scale M DIR       change the shard count to M, handing tasks off to their new owners (every
+#                                      shard must be running; a scale that stopped half-way: run it again)
 #   local-cluster.sh stop I DIR [--kill]   SIGTERM (or SIGKILL) shard I; returns when it has exited
 #   local-cluster.sh start I DIR       start shard I again on its own persistence directory; returns when ready
 #   local-cluster.sh down DIR          stop everything this script started, by PID
@@ -27,7 +28,7 @@ HEAP_MIB="${MACHVM_HEAP_MIB:-256}"
 READY_SECONDS="${MACHVM_READY_SECONDS:-120}"
 
 die() { echo "local-cluster.sh: $*" >&2; exit 1; }
-usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 jar() {
     if [ -n "${MACHVM_JAR:-}" ]; then echo "$MACHVM_JAR"; return; fi
@@ -101,6 +102,7 @@ save_state() {
             [ -n "${!var:-}" ] && echo "PORT_$i=${!var}"
         done
         echo "MAX_SHARDS=${MAX_SHARDS:-$SHARDS}"
+        [ -z "${SCALING:-}" ] || echo "SCALING=$SCALING"
     } > "$DIR/cluster.env.partial"
     mv "$DIR/cluster.env.partial" "$DIR/cluster.env"
 }
@@ -343,7 +345,7 @@ admin() {
             -H 'Content-Type: application/json' --data-binary "$data" "$url$path")"
     else
         status="$(curl -sS -o "$out" -w '%{http_code}' -X POST -H @"$DIR/secret.header" "$url$path")"
-    fi
+    fi || status="no answer"
     if [ "$status" != 200 ]; then
         echo "local-cluster.sh: $url$path answered $status: $(cat "$out")" >&2
         rm -f "$out"
@@ -360,15 +362,27 @@ cmd_scale() {
     DIR="$(cd "$DIR" && pwd)"
     local n="$SHARDS" i
     local top=$(( m > n ? m : n ))
+    # every shard that holds slots takes part in the handoff: refuse before anything changes if one is not serving
+    for i in $(seq 0 $(( n - 1 ))); do
+        alive "$(cat "$DIR/shard-$i/pid" 2>/dev/null || true)" \
+            && curl -fsS -o /dev/null "$(url_of "$i")/actuator/health/readiness" 2>/dev/null \
+            || die "shard $i is not running or not ready: start it ($0 start $i $DIR) and scale again; nothing was changed"
+    done
     # shards being added get ports and start by copying the table of shard 0
     for i in $(seq "$n" $(( m - 1 ))); do
         local var="PORT_$i"
         [ -n "${!var:-}" ] || printf -v "PORT_$i" '%s' "$(free_port)"
     done
     MAX_SHARDS=$(( top > ${MAX_SHARDS:-0} ? top : MAX_SHARDS ))
+    # a scale that did not finish (SCALING set) may have handed tasks to the new shards already: their directories
+    # are kept, and a new shard that still runs is reused
+    local fresh=1
+    [ -z "${SCALING:-}" ] || fresh=0
+    SCALING="$m"
     save_state
     for i in $(seq "$n" $(( m - 1 ))); do
-        rm -rf "$DIR/shard-$i/data"
+        alive "$(cat "$DIR/shard-$i/pid" 2>/dev/null || true)" && continue
+        [ "$fresh" = 0 ] || rm -rf "$DIR/shard-$i/data"
         launch "$i" "--machvm.cluster.join=$(url_of 0)"
     done
     for i in $(seq "$n" $(( m - 1 ))); do await_ready "$i"; done
@@ -391,6 +405,7 @@ cmd_scale() {
     fi
     for i in $(seq 0 $(( top - 1 ))); do admin "$(url_of "$i")" "/cluster/commit?epoch=$epoch" > /dev/null; done
     SHARDS="$m"
+    SCALING=""
     save_state
     start_haproxy
     # shards taken away hold no task any more

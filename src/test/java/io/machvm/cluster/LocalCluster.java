@@ -98,16 +98,7 @@ final class LocalCluster implements BeforeAllCallback, AfterAllCallback {
 
     /** Runs the script with these arguments; takes the PROXY and SHARD lines it prints. */
     void run(String... args) throws Exception {
-        List<String> command = new ArrayList<>(List.of("bash", SCRIPT.toString()));
-        command.addAll(List.of(args));
-        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
-        builder.environment().putIfAbsent("JAVA_HOME", System.getProperty("java.home"));
-        if (!shardArguments.isEmpty()) {
-            builder.environment().put("MACHVM_ARGS", shardArguments);
-        }
-        Process process = builder.start();
-        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(process.waitFor()).as(String.join(" ", args) + ":\n" + output).isZero();
+        String output = script(0, args);
         Matcher proxyLine = PROXY.matcher(output);
         if (proxyLine.find()) {
             proxy = proxyLine.group(1);
@@ -117,6 +108,25 @@ final class LocalCluster implements BeforeAllCallback, AfterAllCallback {
                 shards.put(Integer.parseInt(shardLine.group(1)), shardLine.group(2));
             }
         }
+    }
+
+    /** Runs the script with these arguments expecting it to fail; returns what it printed. */
+    String refused(String... args) throws Exception {
+        return script(1, args);
+    }
+
+    private String script(int exitCode, String... args) throws Exception {
+        List<String> command = new ArrayList<>(List.of("bash", SCRIPT.toString()));
+        command.addAll(List.of(args));
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+        builder.environment().putIfAbsent("JAVA_HOME", System.getProperty("java.home"));
+        if (!shardArguments.isEmpty()) {
+            builder.environment().put("MACHVM_ARGS", shardArguments);
+        }
+        Process process = builder.start();
+        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(process.waitFor()).as(String.join(" ", args) + ":\n" + output).isEqualTo(exitCode);
+        return output;
     }
 
     /** One call; {@code headers} are name, value pairs. The body is read as ISO-8859-1, byte for byte. */

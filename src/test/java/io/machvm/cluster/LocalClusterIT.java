@@ -291,6 +291,14 @@ class LocalClusterIT {
         // a create for an id of the stopped shard makes no copy elsewhere
         assertThat(send("PUT", proxy + "/tasks/" + newId, null, null).statusCode()).isEqualTo(503);
         assertThat(send("GET", proxy + "/tasks", null, null).statusCode()).isEqualTo(503);
+        // a scale needs every shard that holds slots: refused up front, nothing started or changed
+        String state = Files.readString(dir.resolve("cluster.env"));
+        String third = Files.readString(dir.resolve("shard-2/pid")).trim(); // shard 2 of the earlier scale, exited
+        assertThat(cluster.refused("scale", "3", dir.toString()))
+                .contains("shard " + owner + " is not running", "nothing was changed");
+        assertThat(Files.readString(dir.resolve("cluster.env"))).isEqualTo(state);
+        assertThat(Files.readString(dir.resolve("shard-2/pid")).trim()).isEqualTo(third);
+        assertThat(ProcessHandle.of(Long.parseLong(third)).filter(ProcessHandle::isAlive)).isEmpty();
         run("start", Integer.toString(owner), dir.toString());
         assertThat(send("GET", proxy + "/tasks/" + newId, null, null).statusCode()).isEqualTo(404);
         assertEveryTaskExactlyOnce();
