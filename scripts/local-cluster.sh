@@ -55,11 +55,24 @@ ensure_haproxy() {
 
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# Whether any TCP socket on this machine is bound to port $1 (listening, connected or closing).
+port_in_use() {
+    local hex
+    hex="$(printf ':%04X' "$1")"
+    awk -v h="$hex" 'FNR > 1 && substr($2, length($2) - 4) == h { found = 1 } END { exit !found }' \
+        /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+
+# A port no socket uses, below the kernel's ephemeral range: a port in that range can be taken at any moment as the
+# local port of an outgoing connection (the shards call each other), and a shard started later on it would not bind.
 free_port() {
-    local port taken
+    local port taken low
+    low="$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)"
+    [ "$low" -gt 12000 ] || low=32768
     while :; do
-        port=$(( 20000 + RANDOM % 40000 ))
+        port=$(( 10000 + RANDOM % (low - 10000) ))
         listening "$port" && continue
+        port_in_use "$port" && continue
         taken=0
         for p in ${USED_PORTS:-}; do [ "$p" = "$port" ] && taken=1; done
         [ "$taken" = 0 ] || continue
@@ -102,7 +115,6 @@ save_state() {
             [ -n "${!var:-}" ] && echo "PORT_$i=${!var}"
         done
         echo "MAX_SHARDS=${MAX_SHARDS:-$SHARDS}"
-        [ -z "${SCALING:-}" ] || echo "SCALING=$SCALING"
     } > "$DIR/cluster.env.partial"
     mv "$DIR/cluster.env.partial" "$DIR/cluster.env"
 }
@@ -355,6 +367,54 @@ admin() {
     rm -f "$out"
 }
 
+# cluster_state I: shard I's GET /cluster ({"shard":I,"table":{"epoch":E,...},"pending":{...} or null})
+cluster_state() {
+    curl -fsS -H @"$DIR/secret.header" "$(url_of "$1")/cluster" 2>/dev/null \
+        || die "cannot read the state of shard $1 ($(url_of "$1")/cluster)"
+}
+
+# Finishes a scale that stopped half-way (a shard failed during its handoff or its commit, so some shards may have
+# committed it and others not): its table is begun where it is not yet, its handoffs run again (a shard that has
+# nothing left to hand off answers at once), and it is committed everywhere. Sets SHARDS to its shard count.
+finish_scale() {
+    local i state pending="" epoch count now
+    for i in $(seq 0 $(( MAX_SHARDS - 1 ))); do
+        alive "$(cat "$DIR/shard-$i/pid" 2>/dev/null || true)" || continue
+        state="$(cluster_state "$i")"
+        [ -n "$pending" ] || pending="$(printf '%s' "$state" | sed -n 's/.*"pending":\({.*}\)}$/\1/p')"
+    done
+    [ -n "$pending" ] || return 0
+    epoch="$(printf '%s' "$pending" | sed -n 's/^{"epoch":\([0-9]*\).*/\1/p')"
+    count="$(printf '%s' "$pending" | sed -n 's/.*"shards":\[\([^]]*\)\].*/\1/p' | tr ',' '\n' | grep -c .)"
+    [ -n "$epoch" ] && [ "$count" -gt 0 ] || die "cannot read the scale under way: $pending"
+    local top=$(( count > SHARDS ? count : SHARDS ))
+    echo "local-cluster.sh: finishing the scale to $count shards (epoch $epoch) that stopped half-way" >&2
+    # a shard that the scale added and that stopped since is started again on what it received
+    for i in $(seq "$SHARDS" $(( top - 1 ))); do
+        alive "$(cat "$DIR/shard-$i/pid" 2>/dev/null || true)" && continue
+        launch "$i" "--machvm.cluster.join=$(url_of 0)"
+        await_ready "$i"
+    done
+    for i in $(seq 0 $(( top - 1 ))); do
+        now="$(cluster_state "$i" | sed -n 's/^{"shard":[0-9]*,"table":{"epoch":\([0-9]*\).*/\1/p')"
+        [ "${now:-0}" -ge "$epoch" ] || admin "$(url_of "$i")" /cluster/begin "$pending" > /dev/null \
+            || die "shard $i does not take the scale under way"
+    done
+    for i in $(seq 0 $(( SHARDS - 1 ))); do
+        admin "$(url_of "$i")" /cluster/migrate > "$DIR/shard-$i/migrate.json" \
+            || die "handoff from shard $i failed: see $DIR/shard-$i/migrate.json and its log; run scale again"
+    done
+    for i in $(seq 0 $(( top - 1 ))); do admin "$(url_of "$i")" "/cluster/commit?epoch=$epoch" > /dev/null; done
+    SHARDS="$count"
+    save_state
+    # shards that scale took away hold no task any more
+    for i in $(seq "$count" $(( top - 1 ))); do
+        local pid
+        pid="$(cat "$DIR/shard-$i/pid" 2>/dev/null || true)"
+        if alive "$pid"; then kill -TERM "$pid"; await_exit "$pid"; fi
+    done
+}
+
 cmd_scale() {
     local m="$1"
     [[ "$m" =~ ^[1-9][0-9]*$ ]] || die "M must be a positive number, not '$m'"
@@ -368,21 +428,20 @@ cmd_scale() {
             && curl -fsS -o /dev/null "$(url_of "$i")/actuator/health/readiness" 2>/dev/null \
             || die "shard $i is not running or not ready: start it ($0 start $i $DIR) and scale again; nothing was changed"
     done
-    # shards being added get ports and start by copying the table of shard 0
+    finish_scale
+    n="$SHARDS"
+    top=$(( m > n ? m : n ))
+    # shards being added get ports and start by copying the table of shard 0 (one left running by a scale that
+    # failed before it began holds nothing, and is kept)
     for i in $(seq "$n" $(( m - 1 ))); do
         local var="PORT_$i"
         [ -n "${!var:-}" ] || printf -v "PORT_$i" '%s' "$(free_port)"
     done
     MAX_SHARDS=$(( top > ${MAX_SHARDS:-0} ? top : MAX_SHARDS ))
-    # a scale that did not finish (SCALING set) may have handed tasks to the new shards already: their directories
-    # are kept, and a new shard that still runs is reused
-    local fresh=1
-    [ -z "${SCALING:-}" ] || fresh=0
-    SCALING="$m"
     save_state
     for i in $(seq "$n" $(( m - 1 ))); do
         alive "$(cat "$DIR/shard-$i/pid" 2>/dev/null || true)" && continue
-        [ "$fresh" = 0 ] || rm -rf "$DIR/shard-$i/data"
+        rm -rf "$DIR/shard-$i/data"
         launch "$i" "--machvm.cluster.join=$(url_of 0)"
     done
     for i in $(seq "$n" $(( m - 1 ))); do await_ready "$i"; done
@@ -405,7 +464,6 @@ cmd_scale() {
     fi
     for i in $(seq 0 $(( top - 1 ))); do admin "$(url_of "$i")" "/cluster/commit?epoch=$epoch" > /dev/null; done
     SHARDS="$m"
-    SCALING=""
     save_state
     start_haproxy
     # shards taken away hold no task any more

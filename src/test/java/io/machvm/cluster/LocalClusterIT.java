@@ -432,6 +432,43 @@ class LocalClusterIT {
         assertEveryTaskExactlyOnce();
     }
 
+    /**
+     * A scale that stopped between two shards' commits (as when a shard dies during the commit step) leaves one shard
+     * on the new table and the other on the old one with the scale under way. Running scale again finishes that scale
+     * first (begin where needed, handoffs, commit everywhere) and then scales as asked: every task once.
+     */
+    @Test
+    @Order(9)
+    void aScaleCommittedOnOneShardOnlyIsFinishedByTheNextScale() throws Exception {
+        run("scale", "2", dir.toString());
+        String[] admin = {"Machvm-Cluster-Secret", cluster.secret()};
+        HttpResponse<String> plan = send("POST", shards.get(0) + "/cluster/plan", "application/json",
+                "{\"shards\":[\"" + shards.get(0) + "\"]}", admin);
+        assertThat(plan.statusCode()).as(plan.body()).isEqualTo(200);
+        long epoch = JSON.readTree(plan.body()).get("epoch").asLong();
+        for (String shard : shards.values()) {
+            assertThat(send("POST", shard + "/cluster/begin", "application/json", plan.body(), admin).statusCode())
+                    .isEqualTo(200);
+        }
+        for (String shard : shards.values()) {
+            assertThat(send("POST", shard + "/cluster/migrate", null, null, admin).statusCode()).isEqualTo(200);
+        }
+        assertThat(send("POST", shards.get(0) + "/cluster/commit?epoch=" + epoch, null, null, admin).statusCode())
+                .isEqualTo(200);
+        assertThat(JSON.readTree(send("GET", shards.get(1) + "/cluster", null, null, admin).body()).get("pending")
+                .isNull()).as("shard 1 still has the scale under way").isFalse();
+
+        run("scale", "2", dir.toString());
+        assertThat(shards).hasSize(2);
+        for (String shard : shards.values()) {
+            JsonNode state = JSON.readTree(send("GET", shard + "/cluster", null, null, admin).body());
+            assertThat(state.get("pending").isNull()).as(shard).isTrue();
+            assertThat(state.get("table").get("epoch").asLong()).as(shard).isEqualTo(epoch + 1);
+        }
+        assertThat(directIds(1)).as("shard 1 owns slots again").isNotEmpty();
+        assertEveryTaskExactlyOnce();
+    }
+
     // ------------------------------------------------------------------ checks
 
     /** Every task made is on exactly one shard, reached through the entry point, with its last acknowledged bytes. */
