@@ -1,5 +1,6 @@
 package io.machvm.cluster;
 
+import io.machvm.config.InvalidSettingException;
 import io.machvm.config.MachvmProperties;
 import io.machvm.service.TaskPersistence;
 import io.machvm.service.TaskRegistry;
@@ -175,6 +176,11 @@ public class ClusterConfiguration {
         }
         if (peers.isEmpty()) {
             throw new IllegalStateException("machvm.cluster.peers is empty: list the shards' URLs");
+        }
+        try {
+            SlotTable.checkShards(peers);
+        } catch (IllegalArgumentException e) {
+            throw new InvalidSettingException("machvm.cluster.peers", "machvm.cluster.peers: " + e.getMessage());
         }
         return peers;
     }

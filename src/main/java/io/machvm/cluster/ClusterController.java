@@ -1,7 +1,9 @@
 package io.machvm.cluster;
 
+import io.machvm.api.ProblemTypes;
 import io.machvm.service.Task;
 import io.machvm.service.TaskRegistry;
+import io.machvm.vm.KernException;
 import io.machvm.vm.KernReturn;
 import io.machvm.vm.GroupImage;
 import io.machvm.vm.GroupImageReader;
@@ -11,11 +13,14 @@ import io.swagger.v3.oas.annotations.Hidden;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
+import java.net.URI;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.http.HttpStatus;
+import org.springframework.http.MediaType;
 import org.springframework.http.ProblemDetail;
 import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.GetMapping;
@@ -40,6 +45,8 @@ import tools.jackson.databind.node.ObjectNode;
 public class ClusterController {
     private final ClusterService cluster;
     private final TaskRegistry registry;
+    /** Handoffs of one {@code migrate} under way at once, at most. */
+    private static final int MAX_PARALLELISM = 64;
     private final JsonMapper mapper = JsonMapper.builder().build();
 
     public ClusterController(ClusterService cluster, TaskRegistry registry) {
@@ -56,9 +63,7 @@ public class ClusterController {
     /** The table for these shards ({@code {"shards": [url, …]}}), moving as few slots as possible. */
     @PostMapping(path = "/cluster/plan", produces = "application/json")
     public String plan(@RequestBody String body) {
-        JsonNode json = mapper.readTree(body);
-        List<String> shards = new ArrayList<>();
-        json.required("shards").forEach(url -> shards.add(url.asString()));
+        List<String> shards = invalidIfRefused(() -> SlotTable.shardList(mapper.readTree(body).get("shards")));
         SlotTable current = cluster.state().current();
         SlotTable next = current.rebalance(shards);
         ObjectNode out = next.toJson(mapper);
@@ -67,12 +72,13 @@ public class ClusterController {
     }
 
     /** Starts a scale to this table (the output of {@code plan}). */
-    @PostMapping(path = "/cluster/begin", produces = "application/json")
+    @PostMapping(path = "/cluster/begin", produces = {"application/json", "application/problem+json"})
     public ResponseEntity<?> begin(@RequestBody String body) {
+        SlotTable next = invalidIfRefused(() -> SlotTable.fromJson(mapper.readTree(body)));
         try {
-            cluster.state().begin(SlotTable.fromJson(mapper.readTree(body)));
+            cluster.state().begin(next);
             return ResponseEntity.ok(state());
-        } catch (IllegalStateException | IllegalArgumentException e) {
+        } catch (IllegalStateException e) {
             return conflict(e);
         }
     }
@@ -80,6 +86,10 @@ public class ClusterController {
     /** Hands off every task here that the new table gives to another shard; answers when done. */
     @PostMapping(path = "/cluster/migrate", produces = "application/json")
     public ResponseEntity<?> migrate(@RequestParam(name = "parallelism", defaultValue = "4") int parallelism) {
+        if (parallelism < 1 || parallelism > MAX_PARALLELISM) {
+            throw new KernException(KernReturn.KERN_INVALID_ARGUMENT, "parallelism is 1 to " + MAX_PARALLELISM
+                    + ", not " + parallelism);
+        }
         ClusterService.Migration migration = cluster.migrate(parallelism);
         String json = mapper.writeValueAsString(migration);
         return migration.failed() == 0 ? ResponseEntity.ok(json)
@@ -87,7 +97,7 @@ public class ClusterController {
     }
 
     /** Ends the scale: the new table becomes the table. */
-    @PostMapping(path = "/cluster/commit", produces = "application/json")
+    @PostMapping(path = "/cluster/commit", produces = {"application/json", "application/problem+json"})
     public ResponseEntity<?> commit(@RequestParam("epoch") long epoch) {
         try {
             cluster.state().commit(epoch);
@@ -152,8 +162,24 @@ public class ClusterController {
         }
     }
 
-    private static ResponseEntity<ProblemDetail> conflict(RuntimeException e) {
-        return ResponseEntity.status(HttpStatus.CONFLICT)
-                .body(ProblemDetail.forStatusAndDetail(HttpStatus.CONFLICT, e.getMessage()));
+    /** What {@code read} gives; a body it refuses ({@link IllegalArgumentException}) is a 400 that says why. */
+    private static <T> T invalidIfRefused(Supplier<T> read) {
+        try {
+            return read.get();
+        } catch (IllegalArgumentException e) {
+            throw new KernException(KernReturn.KERN_INVALID_ARGUMENT, e.getMessage());
+        }
+    }
+
+    /** A step that does not fit the scale under way (or the lack of one): 409, in the API's problem shape. */
+    private static ResponseEntity<ProblemDetail> conflict(IllegalStateException e) {
+        ProblemDetail problem = ProblemDetail.forStatusAndDetail(HttpStatus.CONFLICT, e.getMessage());
+        ProblemTypes.ProblemType type = ProblemTypes.of(KernReturn.KERN_INVALID_ARGUMENT);
+        problem.setType(URI.create(type.type()));
+        problem.setTitle("Conflict");
+        problem.setProperty("kern", type.kern().name());
+        problem.setProperty("kernReturn", type.kern().value());
+        return ResponseEntity.status(HttpStatus.CONFLICT).contentType(MediaType.APPLICATION_PROBLEM_JSON)
+                .body(problem);
     }
 }

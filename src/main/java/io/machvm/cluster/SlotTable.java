@@ -1,8 +1,12 @@
 package io.machvm.cluster;
 
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 import tools.jackson.databind.node.ArrayNode;
@@ -18,7 +22,14 @@ public final class SlotTable {
     private final List<String> shards;
     private final short[] owners;
 
+    /** Shards a table has at most: far more than a cluster needs, and each still owns 16 slots. */
+    public static final int MAX_SHARDS = 1024;
+
     public SlotTable(long epoch, List<String> shards, short[] owners) {
+        if (epoch < 1) {
+            throw new IllegalArgumentException("a table's epoch is at least 1, not " + epoch);
+        }
+        checkShards(shards);
         if (owners.length != Placement.SLOTS) {
             throw new IllegalArgumentException("a table has " + Placement.SLOTS + " slots, not " + owners.length);
         }
@@ -31,6 +42,37 @@ public final class SlotTable {
         this.epoch = epoch;
         this.shards = List.copyOf(shards);
         this.owners = owners.clone();
+    }
+
+    /**
+     * Checks a list of shards: 1 to {@link #MAX_SHARDS} base URLs, each {@code http} or {@code https} with a host and
+     * nothing after the port (a path, query or fragment), no two alike.
+     *
+     * @throws IllegalArgumentException naming the first one that is not
+     */
+    public static void checkShards(List<String> shards) {
+        if (shards.isEmpty() || shards.size() > MAX_SHARDS) {
+            throw new IllegalArgumentException("a table has 1 to " + MAX_SHARDS + " shards, not " + shards.size());
+        }
+        Set<String> seen = new HashSet<>();
+        for (String url : shards) {
+            URI uri;
+            try {
+                uri = url == null ? null : new URI(url);
+            } catch (URISyntaxException e) {
+                uri = null;
+            }
+            if (uri == null || !("http".equals(uri.getScheme()) || "https".equals(uri.getScheme()))
+                    || uri.getHost() == null || uri.getRawUserInfo() != null
+                    || !(uri.getRawPath() == null || uri.getRawPath().isEmpty()) || uri.getRawQuery() != null
+                    || uri.getRawFragment() != null) {
+                throw new IllegalArgumentException("shard " + seen.size() + " is not a base URL "
+                        + "(http://host:port): " + shown(url));
+            }
+            if (!seen.add(url)) {
+                throw new IllegalArgumentException("shard " + shown(url) + " is listed twice");
+            }
+        }
     }
 
     /** Slots split into contiguous, even ranges over the shards (shard i gets the i-th range), epoch 1. */
@@ -135,20 +177,59 @@ public final class SlotTable {
         return json;
     }
 
+    /**
+     * Reads {@link #toJson}'s form.
+     *
+     * @throws IllegalArgumentException when {@code json} is not a table: a member missing or of another type, a slot
+     *                                  range out of bounds, a slot without an owner, a shard list {@link #checkShards}
+     *                                  refuses
+     */
     public static SlotTable fromJson(JsonNode json) {
-        List<String> shards = new ArrayList<>();
-        json.required("shards").forEach(url -> shards.add(url.asString()));
+        JsonNode epoch = json == null ? null : json.get("epoch");
+        JsonNode ranges = json == null ? null : json.get("slots");
+        if (epoch == null || !epoch.canConvertToExactIntegral() || !epoch.canConvertToLong() || ranges == null
+                || !ranges.isArray()) {
+            throw new IllegalArgumentException("a table is {\"epoch\": n, \"shards\": [url, …], \"slots\": "
+                    + "[[from, to, shard], …]}");
+        }
+        List<String> shards = shardList(json.get("shards"));
         short[] owners = new short[Placement.SLOTS];
         Arrays.fill(owners, (short) -1);
-        for (JsonNode range : json.required("slots")) {
+        for (JsonNode range : ranges) {
+            if (!range.isArray() || range.size() != 3 || !range.get(0).isInt() || !range.get(1).isInt()
+                    || !range.get(2).isInt()) {
+                throw new IllegalArgumentException("a slot range is [from, to, shard], not " + range);
+            }
             int from = range.get(0).asInt();
             int to = range.get(1).asInt();
-            short shard = (short) range.get(2).asInt();
-            for (int slot = from; slot <= to; slot++) {
-                owners[slot] = shard;
+            int shard = range.get(2).asInt();
+            if (from < 0 || to < from || to >= Placement.SLOTS || shard < 0 || shard >= shards.size()) {
+                throw new IllegalArgumentException("slot range " + range + " is not within slots 0 to "
+                        + (Placement.SLOTS - 1) + " and shards 0 to " + (shards.size() - 1));
             }
+            Arrays.fill(owners, from, to + 1, (short) shard);
         }
-        return new SlotTable(json.required("epoch").asLong(), shards, owners);
+        return new SlotTable(epoch.asLong(), shards, owners);
+    }
+
+    private static String shown(String url) {
+        return url == null ? "null" : "\"" + (url.length() > 80 ? url.substring(0, 80) + "…" : url) + "\"";
+    }
+
+    /** A JSON array of shard URLs, {@link #checkShards checked}. */
+    public static List<String> shardList(JsonNode urls) {
+        if (urls == null || !urls.isArray()) {
+            throw new IllegalArgumentException("shards is an array of the shards' base URLs");
+        }
+        List<String> shards = new ArrayList<>();
+        for (JsonNode url : urls) {
+            if (!url.isString()) {
+                throw new IllegalArgumentException("shards is an array of the shards' base URLs, not " + url);
+            }
+            shards.add(url.asString());
+        }
+        checkShards(shards);
+        return shards;
     }
 
     @Override
