@@ -111,34 +111,6 @@ class LowHeapStreamingTest {
         return c;
     }
 
-    /**
-     * The application's runtime class path: this JVM's, without the test classes (whose configurations are not the
-     * application's). Surefire may hide it in a manifest-only jar.
-     */
-    static String applicationClassPath() throws IOException {
-        String classPath = System.getProperty("surefire.test.class.path");
-        if (classPath == null || classPath.isBlank()) {
-            classPath = System.getProperty("java.class.path");
-        }
-        List<String> entries = new ArrayList<>();
-        for (String entry : classPath.split(File.pathSeparator)) {
-            if (entry.endsWith(".jar") && new File(entry).getName().startsWith("surefirebooter")) {
-                try (JarFile jar = new JarFile(entry)) {
-                    Manifest manifest = jar.getManifest();
-                    for (String url : manifest.getMainAttributes().getValue("Class-Path").split(" ")) {
-                        if (!url.isBlank()) {
-                            entries.add(new File(URI.create(url)).getPath());
-                        }
-                    }
-                }
-            } else {
-                entries.add(entry);
-            }
-        }
-        entries.removeIf(e -> e.replace('\\', '/').replaceAll("/$", "").endsWith("test-classes"));
-        return String.join(File.pathSeparator, entries);
-    }
-
     /** Deterministic pseudo-random bytes (xorshift), generated as they are sent. */
     static final class Generator {
         private long state = 0x9E3779B97F4A7C15L;

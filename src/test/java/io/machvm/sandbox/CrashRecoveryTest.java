@@ -2,22 +2,19 @@ package io.machvm.sandbox;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.BufferedReader;
+import io.machvm.api.ChildServer;
 import java.io.File;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -32,7 +29,6 @@ import tools.jackson.databind.JsonNode;
  */
 @Timeout(value = 300, unit = TimeUnit.SECONDS)
 class CrashRecoveryTest {
-    private static final Pattern STARTED = Pattern.compile("Tomcat started on port (\\d+)");
     private static final HttpClient CLIENT = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
     private static final long A = 0x1_0000_0000L;
     private static final int P = 16384;
@@ -42,14 +38,17 @@ class CrashRecoveryTest {
     @TempDir
     Path directory;
 
-    private final List<Process> servers = new ArrayList<>();
-    private Process server;
+    private final List<Process> others = new ArrayList<>();
+    private final List<ChildServer> servers = new ArrayList<>();
+    private ChildServer server;
     private int port;
-    private StringBuffer log;
 
     @AfterEach
     void killServers() throws InterruptedException {
-        for (Process p : servers) {
+        for (ChildServer s : servers) {
+            s.kill(Duration.ofSeconds(20));
+        }
+        for (Process p : others) {
             if (p.isAlive()) {
                 p.destroyForcibly();
                 p.waitFor(20, TimeUnit.SECONDS);
@@ -119,11 +118,11 @@ class CrashRecoveryTest {
     void aSecondProcessOnTheDirectoryIsRefusedWithOneLine() throws Exception {
         start("16MB");
         String java = System.getProperty("java.home") + File.separator + "bin" + File.separator + "java";
-        Process second = new ProcessBuilder(java, "-Xmx128m", "-cp", PersistenceRestartTest.applicationClassPath(),
+        Process second = new ProcessBuilder(java, "-Xmx128m", "-cp", ChildServer.applicationClassPath(),
                 "io.machvm.MachvmApplication", "--server.port=0", "--machvm.store.capacity=16MB",
                 "--machvm.persistence.directory=" + directory, "--spring.main.banner-mode=off")
                 .redirectErrorStream(true).start();
-        servers.add(second);
+        others.add(second);
         String output = new String(second.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(second.waitFor(60, TimeUnit.SECONDS)).isTrue();
         assertThat(second.exitValue()).as(output).isEqualTo(1);
@@ -135,41 +134,17 @@ class CrashRecoveryTest {
     // ------------------------------------------------------------------------------------------------ helpers
 
     private void start(String capacity) throws Exception {
-        StringBuffer output = new StringBuffer();
-        log = output;
-        String java = System.getProperty("java.home") + File.separator + "bin" + File.separator + "java";
-        List<String> command = List.of(java, "-Xmx256m", "-XX:MaxDirectMemorySize=512m", "-cp",
-                PersistenceRestartTest.applicationClassPath(), "io.machvm.MachvmApplication", "--server.port=0",
-                "--machvm.store.capacity=" + capacity, "--machvm.persistence.directory=" + directory,
-                "--machvm.persistence.checkpoint-interval=1s", "--spring.main.banner-mode=off");
-        server = new ProcessBuilder(command).redirectErrorStream(true).start();
+        server = ChildServer.start(List.of("-Xmx256m", "-XX:MaxDirectMemorySize=512m"),
+                List.of("--machvm.store.capacity=" + capacity, "--machvm.persistence.directory=" + directory,
+                        "--machvm.persistence.checkpoint-interval=1s"), Duration.ofSeconds(120));
         servers.add(server);
-        Process current = server;
-        CompletableFuture<Integer> started = new CompletableFuture<>();
-        Thread.ofPlatform().daemon().name("crash-server-log").start(() -> {
-            try (BufferedReader out = new BufferedReader(new InputStreamReader(current.getInputStream(),
-                    StandardCharsets.UTF_8))) {
-                for (String line; (line = out.readLine()) != null; ) {
-                    output.append(line).append('\n');
-                    Matcher m = STARTED.matcher(line);
-                    if (m.find()) {
-                        started.complete(Integer.parseInt(m.group(1)));
-                    }
-                }
-            } catch (IOException ignored) {
-                // the process ended
-            }
-            started.completeExceptionally(new IllegalStateException("the server exited:\n" + output));
-        });
-        port = started.get(120, TimeUnit.SECONDS);
+        port = server.port();
     }
 
     /** {@code kill -9}: no shutdown hook, no last checkpoint. */
     private void kill() throws InterruptedException {
-        server.destroyForcibly();
-        assertThat(server.waitFor(30, TimeUnit.SECONDS)).isTrue();
-        assertThat(server.exitValue()).as("killed by SIGKILL").isEqualTo(137);
-        assertThat(log.toString()).doesNotContain("saved ");
+        assertThat(server.kill(Duration.ofSeconds(30))).as("killed by SIGKILL").isEqualTo(137);
+        assertThat(server.log()).doesNotContain("saved ");
     }
 
     private void put(String path, String body) throws Exception {

@@ -2,10 +2,8 @@ package io.machvm.sandbox;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.BufferedReader;
-import java.io.File;
+import io.machvm.api.ChildServer;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -13,13 +11,9 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
+import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.jar.JarFile;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -32,23 +26,19 @@ import tools.jackson.databind.JsonNode;
  */
 @Timeout(value = 300, unit = TimeUnit.SECONDS)
 class PersistenceRestartTest {
-    private static final Pattern STARTED = Pattern.compile("Tomcat started on port (\\d+)");
     private static final HttpClient CLIENT = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
     private static final long A = 0x1_0000_0000L;
 
     @TempDir
     Path directory;
 
-    private Process server;
-    private Thread logReader;
+    private ChildServer server;
     private int port;
-    private final StringBuffer log = new StringBuffer();
 
     @AfterEach
     void stopServer() throws InterruptedException {
-        if (server != null && server.isAlive()) {
-            server.destroyForcibly();
-            server.waitFor(20, TimeUnit.SECONDS);
+        if (server != null) {
+            server.close();
         }
     }
 
@@ -105,52 +95,27 @@ class PersistenceRestartTest {
         assertThat(send("GET", "/tasks/gone", null, null).statusCode()).isEqualTo(404);
         assertThat(directory.resolve("broken.machvm.rejected")).exists();
         assertThat(directory.resolve("broken.machvm")).doesNotExist();
-        assertThat(log.toString()).contains("cannot restore task broken", "restored 2 task(s)");
+        assertThat(server.log()).contains("cannot restore task broken", "restored 2 task(s)");
         stop();
         assertThat(directory.resolve("broken.machvm.rejected")).as("kept for a person to look at").exists();
     }
 
     private void start() throws Exception {
-        log.setLength(0);
-        String java = System.getProperty("java.home") + File.separator + "bin" + File.separator + "java";
-        List<String> command = List.of(java, "-Xmx256m", "-XX:MaxDirectMemorySize=512m", "-cp", applicationClassPath(),
-                "io.machvm.MachvmApplication", "--server.port=0", "--machvm.store.capacity=256MB",
-                "--machvm.persistence.directory=" + directory, "--spring.main.banner-mode=off");
-        server = new ProcessBuilder(command).redirectErrorStream(true).start();
-        Process current = server;
-        CompletableFuture<Integer> started = new CompletableFuture<>();
-        logReader = Thread.ofPlatform().daemon().name("persistence-server-log").start(() -> {
-            try (BufferedReader out = new BufferedReader(new InputStreamReader(current.getInputStream(),
-                    StandardCharsets.UTF_8))) {
-                for (String line; (line = out.readLine()) != null; ) {
-                    log.append(line).append('\n');
-                    Matcher m = STARTED.matcher(line);
-                    if (m.find()) {
-                        started.complete(Integer.parseInt(m.group(1)));
-                    }
-                }
-            } catch (IOException ignored) {
-                // the process ended
-            }
-            started.completeExceptionally(new IllegalStateException("the server exited:\n" + log));
-        });
-        port = started.get(120, TimeUnit.SECONDS);
+        server = ChildServer.start(List.of("-Xmx256m", "-XX:MaxDirectMemorySize=512m"),
+                List.of("--machvm.store.capacity=256MB", "--machvm.persistence.directory=" + directory),
+                Duration.ofSeconds(120));
+        port = server.port();
     }
 
-    /**
-     * SIGTERM: Spring's graceful shutdown, during which the tasks are saved; then waits for the exit. Through the
-     * process handle, because {@link Process#destroy()} also closes the pipe that carries the server's last log lines.
-     */
+    /** SIGTERM: Spring's graceful shutdown, during which the tasks are saved; then waits for the exit. */
     private void stop() throws InterruptedException {
-        server.toHandle().destroy();
-        assertThat(server.waitFor(60, TimeUnit.SECONDS)).as("the server exits:\n" + log).isTrue();
-        logReader.join(10_000); // the rest of its output
-        assertThat(log.toString()).as(log.toString()).contains("saved ");
+        assertThat(server.stop(Duration.ofSeconds(60))).as("the server exits:\n" + server.log()).isTrue();
+        assertThat(server.log()).as(server.log()).contains("saved ");
     }
 
     private HttpRequest.Builder request(String method, String path) {
         return HttpRequest.newBuilder(URI.create("http://localhost:" + port + path)).timeout(
-                java.time.Duration.ofSeconds(30)).method(method, HttpRequest.BodyPublishers.noBody());
+                Duration.ofSeconds(30)).method(method, HttpRequest.BodyPublishers.noBody());
     }
 
     private HttpResponse<String> send(String method, String path, String contentType, String body)
@@ -175,32 +140,5 @@ class PersistenceRestartTest {
     private static String body(HttpResponse<String> response) {
         assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
         return response.body();
-    }
-
-    /**
-     * The application's runtime class path: this JVM's, without the test classes (whose configurations are not the
-     * application's). Surefire may hide it in a manifest-only jar.
-     */
-    static String applicationClassPath() throws IOException {
-        String classPath = System.getProperty("surefire.test.class.path");
-        if (classPath == null || classPath.isBlank()) {
-            classPath = System.getProperty("java.class.path");
-        }
-        List<String> entries = new ArrayList<>();
-        for (String entry : classPath.split(File.pathSeparator)) {
-            if (entry.endsWith(".jar") && new File(entry).getName().startsWith("surefirebooter")) {
-                try (JarFile jar = new JarFile(entry)) {
-                    for (String url : jar.getManifest().getMainAttributes().getValue("Class-Path").split(" ")) {
-                        if (!url.isBlank()) {
-                            entries.add(new File(URI.create(url)).getPath());
-                        }
-                    }
-                }
-            } else {
-                entries.add(entry);
-            }
-        }
-        entries.removeIf(e -> e.replace('\\', '/').replaceAll("/$", "").endsWith("test-classes"));
-        return String.join(File.pathSeparator, entries);
     }
 }
