@@ -216,6 +216,10 @@ write_haproxy() {
     ranges="$(curl -fsS -H @"$DIR/secret.header" "$(url_of 0)/cluster" | tr -d ' \n' | sed 's/.*"table":{[^}]*"slots":\[\(\[[^]]*\]\(,\[[^]]*\]\)*\)\].*/\1/' \
         | tr -d '[' | tr ']' '\n' | sed 's/^,//' | grep -E '^[0-9]+,[0-9]+,[0-9]+$' || true)"
     [ -n "$ranges" ] || die "cannot read the ownership table from shard 0"
+    # a shard that stops in the middle of a call: HAProxy's 502, answered as a shard that forwards it would
+    local broken='{"type":"/problems/MACH_SEND_TIMED_OUT","title":"Send timed out","status":503,"detail":"the shard that owns this task stopped during the call, which may or may not have taken effect there; retry","kern":"MACH_SEND_TIMED_OUT","kernReturn":268435460}'
+    printf 'HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\nContent-Length: %s\r\nRetry-After: 1\r\nCache-Control: no-cache\r\n\r\n%s' \
+        "${#broken}" "$broken" > "$DIR/haproxy.502.http"
     echo "$ranges" | while IFS=, read -r from to shard; do
         [ "$shard" -lt "$SHARDS" ] && echo "$from:$to shard-$shard"
     done > "$DIR/slots.map.partial"
@@ -251,6 +255,7 @@ defaults
     # long before a shard would close them (server.tomcat.keep-alive-timeout, 30 s)
     http-reuse always
     # when the proxy itself cannot reach the owner (before its health check notices), it answers as a shard would
+    errorfile 502 $DIR/haproxy.502.http
     http-error status 503 content-type application/problem+json string "{\\"type\\":\\"/problems/MACH_SEND_TIMED_OUT\\",\\"title\\":\\"Send timed out\\",\\"status\\":503,\\"detail\\":\\"the shard that owns this task is not reachable; retry\\",\\"kern\\":\\"MACH_SEND_TIMED_OUT\\",\\"kernReturn\\":268435460}" hdr Retry-After 1
 
 frontend machvm

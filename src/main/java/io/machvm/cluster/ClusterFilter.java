@@ -297,6 +297,10 @@ public final class ClusterFilter extends OncePerRequestFilter {
         } catch (Forwarder.Unreachable e) {
             unavailable(request, response, "shard " + owner + " (" + url + "), which owns "
                     + (task == null ? "this request" : "task " + named(ask, task)) + ", is not reachable", owner);
+        } catch (Forwarder.Broken e) {
+            unavailable(request, response, "shard " + owner + " (" + url + "), which owns "
+                    + (task == null ? "this request" : "task " + named(ask, task)) + ", stopped during the call, "
+                    + "which may or may not have taken effect there", owner);
         }
     }
 
@@ -344,9 +348,10 @@ public final class ClusterFilter extends OncePerRequestFilter {
         HttpResponse<InputStream> image;
         try {
             image = cluster.forwarder().send(out.build());
-        } catch (Forwarder.Unreachable e) {
+        } catch (Forwarder.Unreachable | Forwarder.Broken e) {
             unavailable(request, response, "shard " + parentOwner + " (" + url + "), which owns the parent task "
-                    + parent + ", is not reachable", parentOwner);
+                    + parent + (e instanceof Forwarder.Broken ? ", stopped while it sent the parent (no child was "
+                    + "made)" : ", is not reachable"), parentOwner);
             return;
         }
         if (image.statusCode() != 200) {
@@ -404,10 +409,11 @@ public final class ClusterFilter extends OncePerRequestFilter {
         HttpResponse<InputStream> written;
         try {
             written = cluster.forwarder().send(write.build());
-        } catch (Forwarder.Unreachable e) {
+        } catch (Forwarder.Unreachable | Forwarder.Broken e) {
             bytes.body().close();
             unavailable(request, response, "shard " + destOwner + " (" + url + "), which owns task " + destName
-                    + ", is not reachable", destOwner);
+                    + (e instanceof Forwarder.Broken ? ", stopped during the write, which may or may not have "
+                    + "taken effect there" : ", is not reachable"), destOwner);
             return;
         }
         if (written.statusCode() != 204) {

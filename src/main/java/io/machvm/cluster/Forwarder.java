@@ -38,6 +38,16 @@ final class Forwarder {
         }
     }
 
+    /**
+     * The shard took the call but the connection ended before its answer began (the shard stopped, or was killed,
+     * during the call): the call may or may not have taken effect there.
+     */
+    static final class Broken extends IOException {
+        Broken(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
     private final HttpClient client = HttpClient.newBuilder()
             .version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(Duration.ofSeconds(2))
@@ -108,7 +118,7 @@ final class Forwarder {
             if (e.getCause() instanceof ConnectException) {
                 throw new Unreachable(request.uri().getAuthority() + " is not reachable: " + e, e);
             }
-            throw e;
+            throw new Broken(request.uri().getAuthority() + " ended the connection before answering: " + e, e);
         }
     }
 
@@ -118,6 +128,7 @@ final class Forwarder {
      * thread waits cheaply. Both bodies stream: fixed-length or chunked out, the answer copied as it arrives.
      *
      * @throws Unreachable when the shard refuses the connection or does not accept it in time (nothing was sent)
+     * @throws Broken      when the connection ends before the shard's answer begins (the call may have happened)
      */
     static void forward(HttpServletRequest request, HttpServletResponse response, String base,
             Map<String, String> extraHeaders) throws IOException {
@@ -165,6 +176,10 @@ final class Forwarder {
             status = out.getResponseCode();
         } catch (ConnectException | java.net.SocketTimeoutException e) {
             throw new Unreachable(base + " is not reachable: " + e, e);
+        } catch (Unreachable e) {
+            throw e;
+        } catch (IOException e) {
+            throw new Broken(base + " ended the connection before answering: " + e, e);
         }
         response.reset();
         response.setStatus(status);

@@ -3,9 +3,14 @@ package io.machvm.cluster;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.InterruptedIOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
@@ -16,10 +21,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
@@ -328,10 +335,63 @@ class LocalClusterIT {
         assertThat(send("DELETE", proxy + "/tasks/" + deleted, null, null).statusCode()).isEqualTo(204);
         expected.remove(deleted);
         Thread.sleep(2500); // older than the checkpoint interval
+        // writes under way when the owner dies, sent through the entry point and through the other shard
+        String inFlight = idOn(victim, "inflight-");
+        makeTask(inFlight, inFlight);
+        expected.remove(inFlight);
+        List<CompletableFuture<HttpResponse<String>>> cut = new ArrayList<>();
+        for (String base : List.of(proxy, shards.get(1 - victim))) {
+            cut.add(trickle(base + "/tasks/" + inFlight + "/memory/0x100000000"));
+        }
+        Thread.sleep(1500);
         run("stop", Integer.toString(victim), dir.toString(), "--kill");
+        for (CompletableFuture<HttpResponse<String>> call : cut) {
+            HttpResponse<String> answer = call.get(60, TimeUnit.SECONDS);
+            assertThat(answer.statusCode()).as(answer.body()).isEqualTo(503);
+            assertThat(answer.headers().firstValue("Retry-After")).hasValue("1");
+            assertThat(answer.headers().firstValue("Content-Type")).hasValue("application/problem+json");
+            assertThat(answer.body()).contains("MACH_SEND_TIMED_OUT", "may or may not have taken effect");
+        }
         run("start", Integer.toString(victim), dir.toString());
         assertThat(send("GET", proxy + "/tasks/" + deleted, null, null).statusCode()).isEqualTo(404);
         assertEveryTaskExactlyOnce();
+    }
+
+    /** A 64 KiB vm_write whose body arrives 1 KiB every 250 ms: under way for 16 s. */
+    private static CompletableFuture<HttpResponse<String>> trickle(String url) {
+        InputStream slow = new InputStream() {
+            private int sent;
+
+            @Override
+            public int read() {
+                throw new UnsupportedOperationException();
+            }
+
+            @Override
+            public int read(byte[] b, int off, int len) throws IOException {
+                if (sent >= 64 * 1024) {
+                    return -1;
+                }
+                if (sent > 0) {
+                    try {
+                        Thread.sleep(250);
+                    } catch (InterruptedException e) {
+                        throw new InterruptedIOException();
+                    }
+                }
+                int n = Math.min(Math.min(len, 1024), 64 * 1024 - sent);
+                java.util.Arrays.fill(b, off, off + n, (byte) 'x');
+                sent += n;
+                return n;
+            }
+        };
+        HttpRequest request = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(60))
+                .header("Content-Type", "application/octet-stream")
+                .PUT(HttpRequest.BodyPublishers.fromPublisher(HttpRequest.BodyPublishers.ofInputStream(() -> slow),
+                        64 * 1024))
+                .build();
+        return HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build()
+                .sendAsync(request, HttpResponse.BodyHandlers.ofString());
     }
 
     /**
