@@ -409,12 +409,18 @@ finish_scale() {
         admin "$(url_of "$i")" /cluster/migrate > "$DIR/shard-$i/migrate.json" \
             || die "handoff from shard $i failed: see $DIR/shard-$i/migrate.json and its log; run scale again"
     done
+    commit_scale "$epoch" "$top" "$count"
+}
+
+# commit_scale EPOCH TOP M: commits the scale on shards 0..TOP-1, records M shards, points the entry point at the new
+# table, then stops the shards the scale took away (they hold no task any more)
+commit_scale() {
+    local epoch="$1" top="$2" m="$3" i pid
     for i in $(seq 0 $(( top - 1 ))); do admin "$(url_of "$i")" "/cluster/commit?epoch=$epoch" > /dev/null; done
-    SHARDS="$count"
+    SHARDS="$m"
     save_state
-    # shards that scale took away hold no task any more
-    for i in $(seq "$count" $(( top - 1 ))); do
-        local pid
+    start_haproxy
+    for i in $(seq "$m" $(( top - 1 ))); do
         pid="$(cat "$DIR/shard-$i/pid" 2>/dev/null || true)"
         if alive "$pid"; then kill -TERM "$pid"; await_exit "$pid"; fi
     done
@@ -467,16 +473,7 @@ cmd_scale() {
         for i in $(seq 0 $(( n - 1 ))); do admin "$(url_of "$i")" /cluster/migrate > "$DIR/shard-$i/migrate.json" \
             || die "handoff from shard $i failed: see $DIR/shard-$i/migrate.json and its log; run scale again"; done
     fi
-    for i in $(seq 0 $(( top - 1 ))); do admin "$(url_of "$i")" "/cluster/commit?epoch=$epoch" > /dev/null; done
-    SHARDS="$m"
-    save_state
-    start_haproxy
-    # shards taken away hold no task any more
-    for i in $(seq "$m" $(( n - 1 ))); do
-        local pid
-        pid="$(cat "$DIR/shard-$i/pid" 2>/dev/null || true)"
-        if alive "$pid"; then kill -TERM "$pid"; await_exit "$pid"; fi
-    done
+    commit_scale "$epoch" "$top" "$m"
     print_lines
 }
 
