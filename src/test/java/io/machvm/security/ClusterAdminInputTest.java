@@ -10,7 +10,6 @@ import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
 
@@ -18,10 +17,7 @@ import org.springframework.test.context.DynamicPropertySource;
  * The steps of a scale refuse what is not a shard list or a table with a 400 {@code KERN_INVALID_ARGUMENT} that says
  * why, and a step that does not fit the scale under way with a 409 in the same shape; neither changes the table.
  */
-@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.DEFINED_PORT,
-        properties = {"machvm.store.capacity=64MB", "machvm.store.slab-size=16MB",
-                "machvm.cluster.enabled=true", "machvm.cluster.shard=0", "machvm.cluster.shards=2",
-                "machvm.cluster.secret=" + ClusterApiKeyModeTest.SECRET})
+@ShardZeroOfTwo
 class ClusterAdminInputTest {
     private static final InetAddress LOOPBACK = InetAddress.getLoopbackAddress();
     private static final String SECRET = "Machvm-Cluster-Secret: " + ClusterApiKeyModeTest.SECRET + "\r\n";

@@ -14,7 +14,6 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
-import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
 
@@ -24,10 +23,7 @@ import org.springframework.test.context.DynamicPropertySource;
  * may or may not have taken effect, not a 500 with an incident.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
-@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.DEFINED_PORT,
-        properties = {"machvm.store.capacity=64MB", "machvm.store.slab-size=16MB",
-                "machvm.cluster.enabled=true", "machvm.cluster.shard=0", "machvm.cluster.shards=2",
-                "machvm.cluster.secret=" + ClusterApiKeyModeTest.SECRET})
+@ShardZeroOfTwo
 class ClusterOwnerStopsMidCallTest {
     private static final InetAddress LOOPBACK = InetAddress.getLoopbackAddress();
     private static final int PORT = ClusterApiKeyModeTest.freePort();
