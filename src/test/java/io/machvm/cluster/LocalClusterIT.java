@@ -23,6 +23,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -345,14 +346,25 @@ class LocalClusterIT {
         }
         Thread.sleep(1500);
         run("stop", Integer.toString(victim), dir.toString(), "--kill");
-        for (CompletableFuture<HttpResponse<String>> call : cut) {
-            HttpResponse<String> answer = call.get(60, TimeUnit.SECONDS);
-            assertThat(answer.statusCode()).as(answer.body()).isEqualTo(503);
-            assertThat(answer.headers().firstValue("Retry-After")).hasValue("1");
-            assertThat(answer.headers().firstValue("Content-Type")).hasValue("application/problem+json");
-            assertThat(answer.body()).contains("MACH_SEND_TIMED_OUT", "may or may not have taken effect");
+        try {
+            for (CompletableFuture<HttpResponse<String>> call : cut) {
+                HttpResponse<String> answer;
+                try {
+                    answer = call.get(60, TimeUnit.SECONDS);
+                } catch (ExecutionException dropped) {
+                    // the answer came while the body was still being sent, and the connection was reset before the
+                    // client read it (TCP discards it then): no answer, which is not a wrong one
+                    assertThat(dropped.getCause()).isInstanceOf(IOException.class);
+                    continue;
+                }
+                assertThat(answer.statusCode()).as(answer.body()).isEqualTo(503);
+                assertThat(answer.headers().firstValue("Retry-After")).hasValue("1");
+                assertThat(answer.headers().firstValue("Content-Type")).hasValue("application/problem+json");
+                assertThat(answer.body()).contains("MACH_SEND_TIMED_OUT", "may or may not have taken effect");
+            }
+        } finally {
+            run("start", Integer.toString(victim), dir.toString());
         }
-        run("start", Integer.toString(victim), dir.toString());
         assertThat(send("GET", proxy + "/tasks/" + deleted, null, null).statusCode()).isEqualTo(404);
         assertEveryTaskExactlyOnce();
     }
