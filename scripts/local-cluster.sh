@@ -238,6 +238,9 @@ global
     maxconn 4096
     # one thread is plenty next to the shards on a small machine, and spends less CPU per request
     nbthread 1
+    # a reload (scale, start) leaves the old process serving what it has; it exits when that is done, at the latest
+    # when its longest transfer could have timed out
+    hard-stop-after 11m
 
 defaults
     mode http
@@ -251,6 +254,10 @@ defaults
     retry-on conn-failure
     option redispatch
     option http-keep-alive
+    # On a reload the old process keeps each idle client connection until it carries one more request, and answers
+    # that with "Connection: close": closing it at once would race with a request already on its way, which then
+    # gets no answer at all (33 of 12,544 keep-alive writes during 30 reloads without this option, none with it).
+    option idle-close-on-response
     # any request may take any idle connection to its shard; idle ones are closed after 5 s (pool-purge-delay),
     # long before a shard would close them (server.tomcat.keep-alive-timeout, 30 s)
     http-reuse always
