@@ -14,7 +14,7 @@ import org.springframework.util.unit.DataSize;
 @ConfigurationProperties("machvm")
 public record MachvmProperties(@DefaultValue Host host, @DefaultValue Vm vm, @DefaultValue Store store,
         @DefaultValue Api api, @DefaultValue Tasks tasks, @DefaultValue Persistence persistence,
-        @DefaultValue Limits limits) {
+        @DefaultValue Limits limits, @DefaultValue Shutdown shutdown) {
 
     /** The host: its flavor is what {@code host_page_size} reports and the default for new tasks. */
     public record Host(@DefaultValue("arm64") String flavor) {
@@ -94,6 +94,25 @@ public record MachvmProperties(@DefaultValue Host host, @DefaultValue Vm vm, @De
             if (directory.indexOf('\0') >= 0) {
                 throw new InvalidSettingException("machvm.persistence.directory",
                         "machvm.persistence.directory is not a valid path");
+            }
+        }
+    }
+
+    /**
+     * How a graceful shutdown begins: for {@code drain} after readiness turns to refusing traffic the node still serves
+     * every request, so that a proxy's health check (or Kubernetes' endpoints) stops sending requests here before the
+     * connector closes its keep-alive connections. Without it a request already on its way over such a connection may
+     * get no answer at all. {@code 0s} (the default) closes at once, for a node no proxy checks; the Helm chart waits
+     * in {@code preStop} instead.
+     */
+    public record Shutdown(@DefaultValue("0s") java.time.Duration drain) {
+        public Shutdown {
+            if (drain == null) {
+                drain = java.time.Duration.ZERO;
+            }
+            if (drain.isNegative() || drain.toMinutes() > 5) {
+                throw new InvalidSettingException("machvm.shutdown.drain",
+                        "machvm.shutdown.drain must be from 0s to 5m, not " + drain.toMillis() + "ms");
             }
         }
     }

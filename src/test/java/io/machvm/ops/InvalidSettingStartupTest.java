@@ -55,7 +55,9 @@ class InvalidSettingStartupTest {
                                 + "source \"commandLineArgs\")"),
                 arguments("machvm.api.max-transfer=0B", "machvm.api.max-transfer must be positive, not 0B"),
                 arguments("machvm.persistence.checkpoint-interval=1ms",
-                        "machvm.persistence.checkpoint-interval must be from 10ms to 24h, not 1ms"));
+                        "machvm.persistence.checkpoint-interval must be from 10ms to 24h, not 1ms"),
+                arguments("machvm.shutdown.drain=-1s", "machvm.shutdown.drain must be from 0s to 5m, not -1000ms"),
+                arguments("machvm.shutdown.drain=6m", "machvm.shutdown.drain must be from 0s to 5m, not 360000ms"));
     }
 
     @ParameterizedTest
