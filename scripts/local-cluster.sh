@@ -133,11 +133,14 @@ launch() {
     local -a args=()
     mapfile -t args < "$sdir/args"
     # the secret goes by the environment (readable by this user only), not on the command line
+    # On SIGTERM a shard keeps serving for the drain while its readiness fails, so that HAProxy's check (every
+    # 500 ms, down after 2 failures) stops sending it requests before it closes its connections.
     # shellcheck disable=SC2086
     MACHVM_CLUSTER_SECRET="$(cat "$DIR/secret")" nohup "$(java_bin)" -Xmx"${HEAP_MIB}"m -XX:MaxDirectMemorySize=$(( STORE_MIB + 64 ))m -XX:+ExitOnOutOfMemoryError \
         -jar "$(jar)" --server.address=127.0.0.1 --server.port="$port" \
         --machvm.store.capacity="${STORE_MIB}MB" --machvm.persistence.directory="$sdir/data" \
-        --machvm.cluster.enabled=true --machvm.cluster.shard="$i" "${args[@]}" ${MACHVM_ARGS:-} \
+        --machvm.cluster.enabled=true --machvm.cluster.shard="$i" --machvm.shutdown.drain=1500ms \
+        "${args[@]}" ${MACHVM_ARGS:-} \
         >> "$sdir/log" 2>&1 < /dev/null &
     echo $! > "$sdir/pid"
 }
@@ -287,11 +290,11 @@ backend shards
     http-check expect status 200
 CFG
         for i in $(seq 0 $(( SHARDS - 1 ))); do
-            echo "    server shard-$i 127.0.0.1:$(port_of "$i") check inter 1s fall 2 rise 1"
+            echo "    server shard-$i 127.0.0.1:$(port_of "$i") check inter 500ms fall 2 rise 1"
         done
         for i in $(seq 0 $(( SHARDS - 1 ))); do
             printf '\nbackend shard-%s\n    option httpchk GET /actuator/health/readiness\n    http-check expect status 200\n' "$i"
-            echo "    server shard-$i 127.0.0.1:$(port_of "$i") check inter 1s fall 2 rise 1"
+            echo "    server shard-$i 127.0.0.1:$(port_of "$i") check inter 500ms fall 2 rise 1"
         done
     } > "$cfg.partial"
     haproxy -c -q -f "$cfg.partial" >&2 || die "invalid HAProxy configuration $cfg.partial"

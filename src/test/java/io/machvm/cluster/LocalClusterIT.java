@@ -294,7 +294,48 @@ class LocalClusterIT {
         String id = "w-3";
         int owner = ownerOf(id);
         String newId = idOn(owner, "late-");
-        run("stop", Integer.toString(owner), dir.toString());
+        // keep-alive writers to every shard's tasks through the entry point while the owner stops gracefully: each
+        // write is answered, 204 or 503 (the shard drains while HAProxy's check takes it out)
+        AtomicBoolean stopWriting = new AtomicBoolean();
+        Map<Integer, Integer> statuses = new ConcurrentHashMap<>();
+        AtomicInteger unanswered = new AtomicInteger();
+        Set<String> uncertain = ConcurrentHashMap.newKeySet();
+        try (ExecutorService writers = Executors.newFixedThreadPool(4)) {
+            List<Future<?>> running = new ArrayList<>();
+            for (int w = 0; w < 4; w++) {
+                List<String> mine = List.of("w-" + w, "w-" + (w + 4), "w-" + (w + 8), "w-" + (w + 12));
+                running.add(writers.submit(() -> {
+                    for (int n = 1; !stopWriting.get(); n++) {
+                        for (String task : mine) {
+                            String value = task + ":t" + n;
+                            try {
+                                HttpResponse<String> answer = send("PUT", proxy + "/tasks/" + task + "/memory/0x"
+                                        + Long.toHexString(BASE), "application/octet-stream", value);
+                                statuses.merge(answer.statusCode(), 1, Integer::sum);
+                                if (answer.statusCode() == 204) {
+                                    expected.put(task, value);
+                                } else {
+                                    uncertain.add(task); // a 503 may say the call may or may not have happened
+                                }
+                            } catch (IOException closed) {
+                                unanswered.incrementAndGet();
+                                uncertain.add(task);
+                            }
+                        }
+                    }
+                    return null;
+                }));
+            }
+            Thread.sleep(500);
+            run("stop", Integer.toString(owner), dir.toString());
+            Thread.sleep(500);
+            stopWriting.set(true);
+            for (Future<?> f : running) {
+                f.get();
+            }
+        }
+        assertThat(unanswered.get()).as("writes left without an answer (statuses %s)", statuses).isZero();
+        assertThat(statuses.keySet()).as("statuses").containsAnyOf(204).isSubsetOf(204, 503);
         HttpResponse<String> down = send("GET", proxy + "/tasks/" + id, null, null);
         assertThat(down.statusCode()).isEqualTo(503);
         assertThat(down.headers().firstValue("Retry-After")).isPresent();
@@ -311,6 +352,11 @@ class LocalClusterIT {
         assertThat(ProcessHandle.of(Long.parseLong(third)).filter(ProcessHandle::isAlive)).isEmpty();
         run("start", Integer.toString(owner), dir.toString());
         assertThat(send("GET", proxy + "/tasks/" + newId, null, null).statusCode()).isEqualTo(404);
+        for (String task : uncertain) { // what a client does after a 503: write again
+            String value = task + ":after-start";
+            assertThat(writeRetrying(task, value)).isEqualTo(204);
+            expected.put(task, value);
+        }
         assertEveryTaskExactlyOnce();
     }
 
