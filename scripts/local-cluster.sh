@@ -307,6 +307,8 @@ start_haproxy() {
     local old=""
     [ -f "$DIR/haproxy.pid" ] && old="$(cat "$DIR/haproxy.pid")"
     if [ -n "$old" ] && alive "$old"; then
+        # the old process finishes what it has (see idle-close-on-response); down stops it too if it still runs
+        echo "$old" >> "$DIR/haproxy.old"
         haproxy -q -f "$DIR/haproxy.cfg" -p "$DIR/haproxy.pid" -D -sf "$old" >> "$DIR/haproxy.log" 2>&1
     else
         haproxy -q -f "$DIR/haproxy.cfg" -p "$DIR/haproxy.pid" -D >> "$DIR/haproxy.log" 2>&1
@@ -513,12 +515,17 @@ cmd_start() {
 
 cmd_down() {
     [ -f "$DIR/cluster.env" ] || return 0
+    DIR="$(cd "$DIR" && pwd)"
     load_state
     local pid pids=() i
-    if [ -f "$DIR/haproxy.pid" ]; then
-        pid="$(cat "$DIR/haproxy.pid")"
-        alive "$pid" && kill -TERM "$pid" && pids+=("$pid")
-    fi
+    # the entry point, and the processes earlier reloads left finishing their connections (only those that run
+    # this cluster's configuration: a PID may have been reused)
+    for pid in $(cat "$DIR/haproxy.pid" "$DIR/haproxy.old" 2>/dev/null); do
+        if alive "$pid" && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$DIR/haproxy.cfg"; then
+            kill -TERM "$pid" && pids+=("$pid")
+        fi
+    done
+    rm -f "$DIR/haproxy.old"
     for i in $(seq 0 $(( ${MAX_SHARDS:-$SHARDS} - 1 ))); do
         pid="$(cat "$DIR/shard-$i/pid" 2>/dev/null || true)"
         if alive "$pid"; then kill -TERM "$pid"; pids+=("$pid"); fi

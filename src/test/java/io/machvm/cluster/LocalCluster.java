@@ -70,10 +70,18 @@ final class LocalCluster implements BeforeAllCallback, AfterAllCallback {
         assertThat(shards).hasSize(n);
     }
 
-    /** Stops everything the script started; nothing when {@link #up} did not get as far as a directory. */
+    /**
+     * Stops everything the script started, and checks that nothing of it runs on: no shard, no entry point, and no
+     * earlier entry point that a reload left finishing its connections. Nothing when {@link #up} did not get as far
+     * as a directory.
+     */
     void down() throws Exception {
         if (dir != null) {
             run("down", dir.toString());
+            String mark = dir.toString() + "/";
+            assertThat(ProcessHandle.allProcesses().filter(p -> p.info().commandLine().orElse("").contains(mark))
+                    .map(p -> p.pid() + " " + p.info().commandLine().orElse("")))
+                    .as("processes of the cluster left after down").isEmpty();
         }
     }
 
