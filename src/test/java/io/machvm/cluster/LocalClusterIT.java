@@ -232,40 +232,32 @@ class LocalClusterIT {
     @Test
     @Order(4)
     void scalingUpAndDownUnderWritersLosesNothing() throws Exception {
-        List<String> ids = new ArrayList<>();
-        for (int i = 0; i < 40; i++) {
-            ids.add("w-" + i);
+        List<List<String>> groups = new ArrayList<>();
+        for (int w = 0; w < 4; w++) {
+            List<String> group = new ArrayList<>();
+            for (int i = w * 10; i < w * 10 + 10; i++) {
+                group.add("w-" + i);
+            }
+            groups.add(group);
         }
-        AtomicBoolean stop = new AtomicBoolean();
         AtomicInteger wrong404 = new AtomicInteger();
         AtomicInteger writes = new AtomicInteger();
         List<String> failures = new ArrayList<>();
         int unansweredBefore = connectionRetries.get();
-        try (ExecutorService writers = Executors.newFixedThreadPool(4)) {
-            List<Future<?>> running = new ArrayList<>();
-            for (int w = 0; w < 4; w++) {
-                List<String> mine = ids.subList(w * 10, w * 10 + 10);
-                running.add(writers.submit(() -> {
-                    for (int n = 1; !stop.get(); n++) {
-                        for (String id : mine) {
-                            String value = id + ":" + n;
-                            int status = writeRetrying(id, value);
-                            if (status == 204) {
-                                expected.put(id, value);
-                                writes.incrementAndGet();
-                            } else if (status == 404) {
-                                wrong404.incrementAndGet();
-                            } else {
-                                synchronized (failures) {
-                                    failures.add(id + " " + status);
-                                }
-                            }
-                        }
-                    }
-                    return null;
-                }));
+        whileWriting(groups, (id, n) -> {
+            String value = id + ":" + n;
+            int status = writeRetrying(id, value);
+            if (status == 204) {
+                expected.put(id, value);
+                writes.incrementAndGet();
+            } else if (status == 404) {
+                wrong404.incrementAndGet();
+            } else {
+                synchronized (failures) {
+                    failures.add(id + " " + status);
+                }
             }
-            Thread.sleep(500);
+        }, () -> {
             run("scale", "3", dir.toString());
             assertThat(shards).hasSize(3);
             int before = writes.get();
@@ -273,12 +265,7 @@ class LocalClusterIT {
             assertThat(writes.get()).isGreaterThan(before);
             run("scale", "2", dir.toString());
             assertThat(shards).hasSize(2);
-            Thread.sleep(500);
-            stop.set(true);
-            for (Future<?> f : running) {
-                f.get();
-            }
-        }
+        });
         assertThat(wrong404.get()).as("wrong 404s").isZero();
         assertThat(failures).as("failed writes").isEmpty();
         assertThat(writes.get()).isGreaterThan(100);
@@ -296,44 +283,29 @@ class LocalClusterIT {
         String newId = idOn(owner, "late-");
         // keep-alive writers to every shard's tasks through the entry point while the owner stops gracefully: each
         // write is answered, 204 or 503 (the shard drains while HAProxy's check takes it out)
-        AtomicBoolean stopWriting = new AtomicBoolean();
         Map<Integer, Integer> statuses = new ConcurrentHashMap<>();
         AtomicInteger unanswered = new AtomicInteger();
         Set<String> uncertain = ConcurrentHashMap.newKeySet();
-        try (ExecutorService writers = Executors.newFixedThreadPool(4)) {
-            List<Future<?>> running = new ArrayList<>();
-            for (int w = 0; w < 4; w++) {
-                List<String> mine = List.of("w-" + w, "w-" + (w + 4), "w-" + (w + 8), "w-" + (w + 12));
-                running.add(writers.submit(() -> {
-                    for (int n = 1; !stopWriting.get(); n++) {
-                        for (String task : mine) {
-                            String value = task + ":t" + n;
-                            try {
-                                HttpResponse<String> answer = send("PUT", proxy + "/tasks/" + task + "/memory/0x"
-                                        + Long.toHexString(BASE), "application/octet-stream", value);
-                                statuses.merge(answer.statusCode(), 1, Integer::sum);
-                                if (answer.statusCode() == 204) {
-                                    expected.put(task, value);
-                                } else {
-                                    uncertain.add(task); // a 503 may say the call may or may not have happened
-                                }
-                            } catch (IOException closed) {
-                                unanswered.incrementAndGet();
-                                uncertain.add(task);
-                            }
-                        }
-                    }
-                    return null;
-                }));
-            }
-            Thread.sleep(500);
-            run("stop", Integer.toString(owner), dir.toString());
-            Thread.sleep(500);
-            stopWriting.set(true);
-            for (Future<?> f : running) {
-                f.get();
-            }
+        List<List<String>> groups = new ArrayList<>();
+        for (int w = 0; w < 4; w++) {
+            groups.add(List.of("w-" + w, "w-" + (w + 4), "w-" + (w + 8), "w-" + (w + 12)));
         }
+        whileWriting(groups, (task, n) -> {
+            String value = task + ":t" + n;
+            try {
+                HttpResponse<String> answer = send("PUT", proxy + "/tasks/" + task + "/memory/0x"
+                        + Long.toHexString(BASE), "application/octet-stream", value);
+                statuses.merge(answer.statusCode(), 1, Integer::sum);
+                if (answer.statusCode() == 204) {
+                    expected.put(task, value);
+                } else {
+                    uncertain.add(task); // a 503 may say the call may or may not have happened
+                }
+            } catch (IOException closed) {
+                unanswered.incrementAndGet();
+                uncertain.add(task);
+            }
+        }, () -> run("stop", Integer.toString(owner), dir.toString()));
         assertThat(unanswered.get()).as("writes left without an answer (statuses %s)", statuses).isZero();
         assertThat(statuses.keySet()).as("statuses").containsAnyOf(204).isSubsetOf(204, 503);
         HttpResponse<String> down = send("GET", proxy + "/tasks/" + id, null, null);
@@ -673,6 +645,47 @@ class LocalClusterIT {
      * vm_write, retried while the answer is 503 (a shard restarting, a task being handed off) or the connection
      * closes before an answer (the entry point reloading during a scale): a write is idempotent.
      */
+    /** One writer's call for a task in a round of {@link #whileWriting}. */
+    private interface Write {
+        void write(String task, int round) throws Exception;
+    }
+
+    /** What runs while the writers of {@link #whileWriting} write. */
+    private interface Step {
+        void run() throws Exception;
+    }
+
+    /**
+     * One writer per group of tasks, each writing its tasks in turn, round after round, from half a second before
+     * {@code during} until half a second after it; a writer's failure is thrown here.
+     */
+    private void whileWriting(List<List<String>> groups, Write write, Step during) throws Exception {
+        AtomicBoolean stop = new AtomicBoolean();
+        try (ExecutorService writers = Executors.newFixedThreadPool(groups.size())) {
+            List<Future<?>> running = new ArrayList<>();
+            for (List<String> group : groups) {
+                running.add(writers.submit(() -> {
+                    for (int round = 1; !stop.get(); round++) {
+                        for (String task : group) {
+                            write.write(task, round);
+                        }
+                    }
+                    return null;
+                }));
+            }
+            try {
+                Thread.sleep(500);
+                during.run();
+                Thread.sleep(500);
+            } finally {
+                stop.set(true); // also when a step fails: the writers must end for the pool to close
+            }
+            for (Future<?> f : running) {
+                f.get();
+            }
+        }
+    }
+
     private int writeRetrying(String id, String value) throws IOException, InterruptedException {
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
         while (true) {
